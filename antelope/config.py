@@ -1,0 +1,233 @@
+"""The one home of every default: the structured config that `ml k=v` and `ml(k=v)` both compose.
+
+Both doors become the same list of Hydra override strings (`optim=SGD`, `optim.lr=0.01`), composed
+by Hydra's compose API against `Config` below. `ml --help` prints these keys with their docs;
+`ml --cfg` prints the composed result.
+"""
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import OmegaConf
+
+from . import optim
+from .errors import ConfigError
+from .imports import did_you_mean, qualified_name
+
+DEFAULT_MODEL = "antelope.agents.MLP"
+
+
+def _key(default, doc):
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass
+class Config:
+    defaults: List[Any] = field(default_factory=lambda: ["_self_", {"optim": "Adam"}, {"scheduler": None}])
+    model: Dict[str, Any] = field(default_factory=lambda: {"_target_": DEFAULT_MODEL}, metadata={
+        "doc": "the model (alias: agent): a class name, dotted path or path/to/file.py:Class; "
+               "model.<arg>=v passes a constructor argument"})
+    dataset: str = _key("Digits", "a torchvision dataset name (CIFAR10, MNIST, ...), Digits, a .csv/.parquet "
+                                  "file or a folder of images in class subfolders")
+    test_dataset: Optional[str] = _key(None, "a separate test file/folder; default: the dataset's own test "
+                                             "split, or a fixed 20% held out when it has none")
+    dataset_root: str = _key("${oc.env:ANTELOPE_DATA,'~/.cache/antelope/datasets'}",
+                             "where torchvision datasets are downloaded and cached (env: ANTELOPE_DATA)")
+    label_column: str = _key("label", "the label column of a .csv/.parquet dataset")
+    train_steps: int = _key(1000, "optimizer steps (calls to learn) to train for")
+    epochs: Optional[int] = _key(None, "train for this many passes over the data instead of train_steps")
+    batch_size: int = _key(64, "samples per batch")
+    evaluate_per_steps: int = _key(500, "evaluate on the test split every N steps (and at the end); 0: only at the end")
+    log_per_steps: int = _key(100, "average the train metrics and record them every N steps")
+    seed: int = _key(0, "seeds the model's initialisation and the batch order")
+    device: str = _key("auto", "auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
+    experiment: Optional[str] = _key(None, "the MLflow experiment; default: the dataset's name")
+    lr: Optional[float] = _key(None, "shorthand for optim.lr")
+    lr_decay_epochs: Optional[int] = _key(None, "shorthand for scheduler=CosineAnnealingLR scheduler.T_max=N")
+    scheduler_interval: str = _key("epoch", "step the scheduler once per epoch or once per step")
+    optim: Any = _key(None, "the optimizer: any torch.optim class by name (default Adam) or a dotted path; "
+                            "optim.<arg>=v sets its arguments")
+    scheduler: Any = _key(None, "the learning-rate scheduler: any torch.optim.lr_scheduler class by name "
+                                "or a dotted path; none by default")
+
+
+_CHOICES = {"scheduler_interval": ("epoch", "step")}
+_POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs")
+
+
+def keys():
+    """(key, default, doc) for every top-level key, for `ml --help`."""
+    return [(f.name, f.default if f.default is not dataclasses.MISSING else None, f.metadata["doc"])
+            for f in dataclasses.fields(Config) if f.name != "defaults"]
+
+
+def compose(overrides):
+    """The composed, validated config for a list of override strings, and the keys given explicitly."""
+    from hydra import compose as hydra_compose, initialize
+    from hydra.core.config_store import ConfigStore
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    optim.register_options()
+    ConfigStore.instance().store(name="antelope", node=Config)
+    overrides = normalize(overrides)
+    explicit = {_parse(o).key_or_group.lstrip("+~") for o in overrides}
+    try:
+        with initialize(version_base=None, config_path=None):
+            cfg = hydra_compose("antelope", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(_explain(error, overrides)) from None
+    _apply_shorthands(cfg, explicit)
+    _validate(cfg, explicit)
+    return cfg, explicit
+
+
+def normalize(overrides):
+    """Rewrite the aliases into plain Hydra overrides: `agent=X`/`model=X` -> `model._target_=X`, and
+    `model.k=v` -> `++model.k=v` (constructor arguments are the user's own keys, so they may be new).
+    `lr_decay_epochs=N` without a scheduler picks `scheduler=CosineAnnealingLR`."""
+    result, keys = [], set()
+    for line in overrides:
+        override = _parse(line)
+        key, value_text = override.key_or_group, line.split("=", 1)[-1]
+        if key in ("model", "agent"):
+            if "model" in keys:
+                raise ConfigError(f"the model is given twice ({line!r}): model= and agent= are the same key")
+            keys.add("model")
+            line = f"model._target_={value_text}"
+        elif key.startswith(("model.", "agent.")):
+            line = f"++model.{key.split('.', 1)[1]}={value_text}"
+        elif key in ("optim", "scheduler") and not override.is_sweep_override():
+            optim.check_option(key, str(override.value()))
+        keys.add(key)
+        result.append(line)
+    if "lr_decay_epochs" in keys and "scheduler" not in keys:
+        result.append("scheduler=CosineAnnealingLR")
+    return result
+
+
+def _parse(line):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        return OverridesParser.create().parse_override(line)
+    except OverrideParseException as error:
+        message = str(error).strip().splitlines()[0]
+        raise ConfigError(f"cannot parse override {line!r}: {message}; write key=value") from None
+
+
+def _apply_shorthands(cfg, explicit):
+    if cfg.lr is not None:
+        if "optim.lr" in explicit:
+            warnings.warn(f"lr={cfg.lr} is not used: optim.lr={cfg.optim.lr} was given explicitly", stacklevel=3)
+        elif "lr" not in cfg.optim:
+            raise ConfigError(f"lr={cfg.lr} cannot be applied: optim={cfg.optim._target_} has no lr argument")
+        else:
+            cfg.optim.lr = cfg.lr
+    if cfg.lr_decay_epochs is not None:
+        if cfg.scheduler.get("_target_", "").rsplit(".", 1)[-1] != "CosineAnnealingLR":
+            warnings.warn(f"lr_decay_epochs={cfg.lr_decay_epochs} is not used: scheduler="
+                          f"{cfg.scheduler.get('_target_', 'none')} was given explicitly", stacklevel=3)
+        elif "scheduler.T_max" in explicit:
+            warnings.warn(f"lr_decay_epochs={cfg.lr_decay_epochs} is not used: scheduler.T_max="
+                          f"{cfg.scheduler.T_max} was given explicitly", stacklevel=3)
+        else:
+            cfg.scheduler.T_max = cfg.lr_decay_epochs
+
+
+def _validate(cfg, explicit):
+    for key, choices in _CHOICES.items():
+        if cfg[key] not in choices:
+            raise ConfigError(f"{key}={cfg[key]!r} is not valid: choose one of {', '.join(choices)}")
+    for key in _POSITIVE:
+        if cfg[key] is not None and cfg[key] <= 0:
+            raise ConfigError(f"{key}={cfg[key]} must be a positive integer")
+    if cfg.evaluate_per_steps < 0:
+        raise ConfigError(f"evaluate_per_steps={cfg.evaluate_per_steps} must be >= 0 (0: evaluate only at the end)")
+    if "epochs" in explicit and "train_steps" in explicit:
+        raise ConfigError(f"give either train_steps={cfg.train_steps} or epochs={cfg.epochs}, not both")
+    device = cfg.device
+    if not (device in ("auto", "cpu", "cuda", "mps") or device.startswith("cuda:") and device[5:].isdigit()):
+        raise ConfigError(f"device={device!r} is not valid: choose auto, cpu, cuda, cuda:N or mps")
+
+
+def _explain(error, overrides):
+    """One line for a Hydra/OmegaConf composition error: the bad key or value and what would be valid."""
+    message = str(error)
+    cause = error.__cause__ or error.__context__
+    if "Could not override '" in message:
+        key = message.split("Could not override '", 1)[1].split("'", 1)[0]
+        return f"unknown config key {key!r}{did_you_mean(key, _known_keys(key, overrides))}; see ml --help"
+    if "Could not find '" in message:
+        group = message.split("Could not find '", 1)[1].split("/", 1)[0]
+        return f"unknown {group} option; choose one of {', '.join(optim.options(group))}"
+    if cause is not None and "full_key" in str(cause):
+        text = str(cause)
+        key = text.split("full_key:", 1)[1].split()[0]
+        return f"bad value for {key}: {text.splitlines()[0]}"
+    return message.strip().splitlines()[0]
+
+
+def _known_keys(key, overrides):
+    """The keys beside `key` (top-level keys, or the chosen optimizer's/scheduler's), for 'did you mean'."""
+    group = key.split(".", 1)[0]
+    if group in ("optim", "scheduler") and "." in key:
+        chosen = {"optim": "Adam", "scheduler": "none"}
+        for line in overrides:
+            if line.split("=", 1)[0] == group:
+                chosen[group] = line.split("=", 1)[1]
+        return [f"{group}.{k}" for k in optim.option_keys(group, chosen[group])]
+    return [name for name, _, _ in keys()]
+
+
+def overrides_from_python(args, kwargs):
+    """`ml('optim=SGD', model=Model, lr=0.01)` -> (override strings, {config key: Python object}).
+
+    Values that are objects (a model class or instance, a Dataset) travel beside the config; the config
+    records their qualified name."""
+    overrides, objects = [str(a) for a in args], {}
+    if "model" in kwargs and "agent" in kwargs:
+        raise ConfigError("the model is given twice: model= and agent= are the same key")
+    for key, value in kwargs.items():
+        key = "model" if key == "agent" else key
+        if key in ("optim", "scheduler"):
+            overrides += _component_overrides(key, value)
+        elif key in ("model", "dataset", "test_dataset") and not isinstance(value, str):
+            objects[key] = value
+            overrides.append(f"{'model._target_' if key == 'model' else key}={_format(qualified_name(value))}")
+        else:
+            overrides.append(f"{key}={_format(value)}")
+    return overrides, objects
+
+
+def _component_overrides(group, value):
+    """`optim=SGD`, `optim=torch.optim.SGD`, or `optim={'_target_': AdamW, 'lr': 1e-2}` as overrides."""
+    settings = dict(value) if isinstance(value, dict) else {"_target_": value}
+    if "_target_" not in settings:
+        raise ConfigError(f"{group}={value!r} needs a '_target_' (a class or its name)")
+    target = settings.pop("_target_")
+    if not isinstance(target, str):
+        short = target.__name__
+        module = __import__("torch.optim" if group == "optim" else "torch.optim.lr_scheduler", fromlist=[short])
+        target = short if getattr(module, short, None) is target else qualified_name(target)
+    elif target.startswith(("torch.optim.", "torch.optim.lr_scheduler.")):
+        target = target.rsplit(".", 1)[1]
+    return [f"{group}={target}"] + [f"{group}.{k}={_format(v)}" for k, v in settings.items()]
+
+
+def _format(value):
+    """A Python value as Hydra override grammar (strings always quoted, so '1e3' stays a string)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_format(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_format(v)}" for k, v in value.items()) + "}"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"

@@ -1,0 +1,8 @@
+"""The one error type for bad input: a wrong key, value, name, path or model signature."""
+
+
+class ConfigError(ValueError):
+    """Bad input from the user. Its message is one line naming the bad value and what would be valid.
+
+    The console prints it without a traceback and exits with status 2.
+    """

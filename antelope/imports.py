@@ -1,0 +1,59 @@
+"""Turning a name from a config into a Python object: `pkg.module.Name` or `path/to/file.py:Name`.
+
+Nothing is evaluated: a name is imported, or it is an error.
+"""
+import difflib
+import importlib
+import importlib.util
+import os
+import sys
+
+from .errors import ConfigError
+
+
+def import_target(path):
+    """Import `pkg.module.Name` (dotted) or `path/to/file.py:Name` (a file and a name in it)."""
+    if ":" in path:
+        return _import_from_file(*path.rsplit(":", 1))
+    module_name, _, attribute = path.rpartition(".")
+    if not module_name:
+        raise ConfigError(f"cannot import {path!r}: give a dotted path such as 'mypackage.models.Model' "
+                          f"or a file and a name such as 'path/to/file.py:Model'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        # `pkg.module.Outer.Inner`: the module is shorter than the dotted path.
+        if "." not in module_name:
+            raise ConfigError(f"cannot import {path!r}: no module named {module_name!r}") from None
+        return getattr(import_target(module_name), attribute)
+    return _attribute(module, attribute, path)
+
+
+def _import_from_file(file, name):
+    if not os.path.isfile(file):
+        raise ConfigError(f"cannot import {file}:{name}: no such file {file!r}")
+    module_name = "antelope_user_" + os.path.splitext(os.path.basename(file))[0]
+    spec = importlib.util.spec_from_file_location(module_name, os.path.abspath(file))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # so pickling and dataclasses in the file work
+    spec.loader.exec_module(module)
+    return _attribute(module, name, f"{file}:{name}")
+
+
+def _attribute(module, name, path):
+    if not hasattr(module, name):
+        names = [n for n in dir(module) if not n.startswith("_")]
+        raise ConfigError(f"cannot import {path!r}: {module.__name__} has no {name!r}{did_you_mean(name, names)}")
+    return getattr(module, name)
+
+
+def did_you_mean(word, choices):
+    """' (did you mean X?)' for the closest of `choices`, or '' when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def qualified_name(obj):
+    """`module.QualName` of a class or function (of an instance's class), as a config records it."""
+    cls = obj if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__") else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -1,0 +1,49 @@
+"""Log: what `learn` writes with `log.loss = loss` or `log(loss=loss, accuracy=acc)`.
+
+Values stay as they are (tensors on the device, no host sync) until the trainer asks for their means,
+once per `log_per_steps`, in one transfer.
+"""
+import torch
+
+
+class Log:
+    def __init__(self):
+        object.__setattr__(self, "_values", {})
+
+    def __setattr__(self, name, value):
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise ValueError(f"log.{name} must be a scalar; got a tensor of shape {tuple(value.shape)}")
+            value = value.detach().reshape(())
+        elif not isinstance(value, (int, float)):
+            raise ValueError(f"log.{name} must be a number or a scalar tensor; got {type(value).__name__}")
+        self._values.setdefault(name, []).append(value)
+
+    def __call__(self, **metrics):
+        for name, value in metrics.items():
+            setattr(self, name, value)
+
+    def __getattr__(self, name):
+        values = self._values.get(name)
+        if not values:
+            raise AttributeError(f"nothing logged as {name!r} since the last write")
+        return values[-1]
+
+    def reduce(self):
+        """{name: mean of the values written since the last reduce}, as floats; then starts over."""
+        if not self._values:
+            return {}
+        names = list(self._values)
+        means = [_mean(values) for values in self._values.values()]
+        if len({m.device for m in means}) > 1:
+            means = [m.cpu() for m in means]
+        self._values.clear()
+        return dict(zip(names, torch.stack(means).tolist()))  # the one host sync
+
+
+def _mean(values):
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
+    if not tensors:
+        return torch.tensor(sum(values) / len(values))
+    device = tensors[0].device
+    return torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in values]).mean()

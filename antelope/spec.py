@@ -1,0 +1,88 @@
+"""What the data looks like (`Spec`), and filling a model's constructor from it by argument name.
+
+`spec.obs`: shape, mean, stddev (per channel for images, per feature for vectors, CPU tensors), low,
+high (floats), all computed from the training split. `spec.action` is what the model outputs: for
+classification one logit per class (shape (num_classes,), discrete, low 0, high num_classes-1); for
+regression the target's shape and range.
+"""
+import inspect
+from dataclasses import dataclass
+from math import prod
+from typing import Optional, Tuple
+
+import torch
+
+from .errors import ConfigError
+from .imports import did_you_mean
+
+
+@dataclass(frozen=True)
+class Datum:
+    shape: Tuple[int, ...]
+    mean: Optional[torch.Tensor] = None
+    stddev: Optional[torch.Tensor] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    discrete: bool = False
+
+
+@dataclass(frozen=True)
+class Spec:
+    obs: Datum
+    action: Datum
+    num_classes: Optional[int]  # None for regression
+
+    @property
+    def classification(self):
+        return self.num_classes is not None
+
+
+def spec_of(obs, label, num_classes):
+    """The Spec of a training split held as tensors: obs (N, *shape), label (N,) or (N, k)."""
+    channel_first = obs.dim() >= 3  # (N, C, ...) images: statistics per channel
+    reduce = [d for d in range(obs.dim()) if d != 1] if channel_first else [0]
+    observation = Datum(shape=tuple(obs.shape[1:]), mean=obs.mean(reduce), stddev=obs.std(reduce),
+                        low=obs.min().item(), high=obs.max().item())
+    if num_classes is not None:
+        action = Datum(shape=(num_classes,), low=0.0, high=float(num_classes - 1), discrete=True)
+    else:
+        action = Datum(shape=tuple(label.shape[1:]) or (1,), low=label.min().item(), high=label.max().item())
+    return Spec(obs=observation, action=action, num_classes=num_classes)
+
+
+def fillable(spec):
+    """Constructor arguments antelope fills by name."""
+    out_features = prod(spec.action.shape)
+    values = {
+        "in_features": prod(spec.obs.shape), "out_features": out_features,
+        "in_channels": spec.obs.shape[0], "out_channels": out_features,
+        "in_shape": spec.obs.shape, "input_shape": spec.obs.shape,
+        "out_shape": spec.action.shape, "output_shape": spec.action.shape,
+        "spec": spec, "obs_spec": spec.obs, "action_spec": spec.action,
+    }
+    if spec.num_classes is not None:
+        values["num_classes"] = spec.num_classes
+    return values
+
+
+def construct(cls, spec, kwargs):
+    """`cls(**arguments)`: each argument from `kwargs` (the user's model.* keys) or filled from `spec`."""
+    name = cls.__qualname__
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    names = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    for key in kwargs:
+        if key not in names and not takes_any:
+            raise ConfigError(f"model.{key}: {name}.__init__ has no argument {key!r}"
+                              f"{did_you_mean(key, names)}; its arguments: {', '.join(names) or 'none'}")
+    values, arguments = fillable(spec), dict(kwargs)
+    for parameter in parameters:
+        if parameter.name in arguments or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name in values:
+            arguments[parameter.name] = values[parameter.name]
+        elif parameter.default is parameter.empty:
+            raise ConfigError(f"{name}.__init__ needs argument {parameter.name!r}, which antelope cannot fill: "
+                              f"pass it as model.{parameter.name}=..., or use one antelope fills "
+                              f"({', '.join(values)})")
+    return cls(**arguments)
