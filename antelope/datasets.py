@@ -212,9 +212,11 @@ def _open(cls, kwargs, downloadable):
     try:
         return cls(**kwargs, download=True)
     except Exception as error:
-        raise ConfigError(f"{cls.__name__} is not in {kwargs['root']} and could not be downloaded "
-                          f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-                          f"put its files there, or set dataset_root= / ANTELOPE_DATA to where they are") from None
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0]}" if str(error) else type(error).__name__
+        archive = f" ({cls.filename})" if isinstance(getattr(cls, "filename", None), str) else ""
+        raise ConfigError(f"{cls.__name__} is not in {kwargs['root']} and could not be downloaded ({reason}); "
+                          f"put its files{archive} there (e.g. run the same command once on a machine with "
+                          f"internet and copy that folder), or set dataset_root= / ANTELOPE_DATA") from None
 
 
 def _tensors(dataset):

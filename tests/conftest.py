@@ -1,0 +1,42 @@
+"""Every test gets its own MLflow store (a copy of one migrated SQLite file) and working directory."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ML = str(Path(sys.executable).parent / "ml")  # the installed console script
+
+
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory):
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()  # runs MLflow's migrations once
+    return path
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path, migrated_store, monkeypatch):
+    """A fresh working directory and tracking store; the env points MLflow and datasets at them."""
+    shutil.copy(migrated_store, tmp_path / "mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("ANTELOPE_DATA", str(tmp_path / "datasets"))
+    return tmp_path
+
+
+def runs(experiment=None):
+    """All runs of the test's store as a DataFrame (through MLflow's own search API)."""
+    import mlflow
+
+    names = [experiment] if experiment else [e.name for e in mlflow.search_experiments()]
+    return mlflow.search_runs(experiment_names=names, order_by=["start_time ASC"])
+
+
+def run_ml(*args, timeout=300):
+    """The `ml` console in a subprocess, in the test's working directory and environment."""
+    return subprocess.run([ML, *args], capture_output=True, text=True, timeout=timeout, env=dict(os.environ))

@@ -1,0 +1,87 @@
+"""Models the tests train: the seed page's three examples, and a few that break the rules."""
+from math import prod
+
+import torch
+from torch import nn
+from torch.nn.functional import cross_entropy
+
+
+class Model(nn.Module):
+    """Custom learning: learn(replay) returns the loss; the trainer optimizes."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.MLP = nn.Sequential(nn.Flatten(), nn.Linear(in_features, 32), nn.Linear(32, out_features))
+
+    def forward(self, x):
+        return self.MLP(x)
+
+    def learn(self, replay):
+        batch = next(replay)
+        return cross_entropy(self(batch.obs), batch.label)
+
+
+class SelfOptimizing(nn.Module):
+    """Advanced learning: learn(replay, log) optimizes itself and returns nothing."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.MLP = nn.Sequential(nn.Flatten(), nn.Linear(in_features, 32), nn.Linear(32, out_features))
+        self.optim = torch.optim.Adam(self.MLP.parameters(), lr=1e-2)
+        self.steps = 0
+
+    def forward(self, x):
+        return self.MLP(x)
+
+    def learn(self, replay, log):
+        self.optim.zero_grad()
+        batch = next(replay)
+        loss = cross_entropy(self(batch.obs), batch.label)
+        loss.backward()
+        self.optim.step()
+        self.steps += 1
+        log.loss = loss
+
+
+class SpecModel(SelfOptimizing):
+    """Ultra-advanced learning: sizes from spec."""
+
+    def __init__(self, spec):
+        nn.Module.__init__(self)
+        self.spec = spec
+        self.MLP = nn.Sequential(nn.Flatten(), nn.Linear(prod(spec.obs.shape), 32),
+                                 nn.Linear(32, prod(spec.action.shape)))
+        self.optim = torch.optim.Adam(self.MLP.parameters(), lr=1e-2)
+        self.steps = 0
+
+
+class Deep(Model):
+    """Takes a user constructor argument (model.depth=...)."""
+
+    def __init__(self, in_features, num_classes, depth, width=16):
+        nn.Module.__init__(self)
+        layers = [nn.Flatten(), nn.Linear(in_features, width)]
+        for _ in range(depth - 1):
+            layers += [nn.ReLU(), nn.Linear(width, width)]
+        self.MLP = nn.Sequential(*layers, nn.Linear(width, num_classes))
+        self.depth, self.width = depth, width
+
+
+class NoLearn(nn.Module):
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1))
+
+
+class VectorLoss(Model):
+    def learn(self, replay):
+        batch = next(replay)
+        return cross_entropy(self(batch.obs), batch.label, reduction="none")
+
+
+class Crashes(Model):
+    def learn(self, replay):
+        raise RuntimeError("boom in learn")

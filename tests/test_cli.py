@@ -1,0 +1,65 @@
+"""The `ml` console, in a subprocess, as a user types it."""
+from pathlib import Path
+
+from conftest import run_ml, runs
+
+MODELS = Path(__file__).parent / "models.py"
+
+
+def test_default_job_trains_records_and_says_where_to_look():
+    done = run_ml()
+    assert done.returncode == 0, done.stderr
+    assert "mlflow ui --backend-store-uri sqlite:///" in done.stderr
+    assert "step 1000/1000" in done.stderr  # plain progress lines when not on a terminal
+    table = runs("Digits")
+    assert list(table["status"]) == ["FINISHED"]
+    assert table["metrics.eval/accuracy"][0] > 0.95
+    assert table["params.model._target_"][0] == "antelope.agents.MLP"
+
+
+def test_seed_page_console_example_with_a_model_file():
+    done = run_ml(f"model={MODELS}:Model", "optim=SGD", "optim.lr=1e-2", "scheduler=CosineAnnealingLR",
+                  "scheduler.T_max=1000", "train_steps=50", "evaluate_per_steps=0")
+    assert done.returncode == 0, done.stderr
+    row = runs("Digits").iloc[0]
+    assert row["params.optim._target_"] == "torch.optim.sgd.SGD" and row["params.optim.lr"] == "0.01"
+    assert row["params.scheduler.T_max"] == "1000"
+    assert row["tags.antelope.model"].endswith("Model")
+    assert "optim=SGD" in row["tags.antelope.overrides"]
+
+
+def test_cfg_prints_the_resolved_config_and_help_lists_keys():
+    done = run_ml("--cfg", "optim=SGD", "lr=0.1", "lr_decay_epochs=7")
+    assert done.returncode == 0, done.stderr
+    assert "_target_: torch.optim.sgd.SGD" in done.stdout and "lr: 0.1" in done.stdout
+    assert "T_max: 7" in done.stdout and "CosineAnnealingLR" in done.stdout
+    assert runs().empty
+    done = run_ml("--help")
+    assert done.returncode == 0
+    for text in ("train_steps", "evaluate_per_steps", "lr_decay_epochs", "optim:", "AdamW", "CosineAnnealingLR"):
+        assert text in done.stdout
+
+
+def test_bad_input_is_one_line_exit_2_and_no_run():
+    for args, message in [
+        (["trian_steps=5"], "unknown config key 'trian_steps' (did you mean 'train_steps'?)"),
+        (["optim=Adamm"], "did you mean 'Adam'"),
+        (["dataset=CIFAR1O"], "did you mean 'CIFAR10'"),
+        (["dataset=missing/file.csv"], "does not exist"),
+        (["model=tests/nowhere.py:Model"], "no such file"),
+        ([f"model={MODELS}:NoLearn"], "has no learn"),
+        ([f"model={MODELS}:Deep"], "needs argument 'depth'"),
+        ([f"model={MODELS}:VectorLoss"], "must return a scalar loss"),
+    ]:
+        done = run_ml(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert lines[-1].startswith("ml: error: ") and message in lines[-1], (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    statuses = set(runs()["status"]) if not runs().empty else set()
+    assert "RUNNING" not in statuses  # VectorLoss's run started and ended FAILED
+
+
+def test_verbose_shows_the_traceback():
+    done = run_ml("--verbose", "trian_steps=5")
+    assert done.returncode == 2 and "Traceback" in done.stderr

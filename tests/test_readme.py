@@ -1,0 +1,32 @@
+"""The README's snippets run as a reader would run them: the Python blocks in order, in one namespace,
+and every `ml ...` console line."""
+import re
+import shlex
+from pathlib import Path
+
+from conftest import run_ml, runs
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_python_snippets_run_in_order():
+    namespace = {}
+    for code in blocks("python"):
+        exec(compile(code, "README.md", "exec"), namespace)
+    table = runs("Digits")
+    assert len(table) == len(blocks("python"))  # every block trains once
+    assert set(table["status"]) == {"FINISHED"}
+    assert (table["metrics.eval/accuracy"] > 0.5).all()
+
+
+def test_console_snippets_run():
+    lines = [line for code in blocks("console") for line in code.splitlines()
+             if line.startswith("ml ")]
+    assert lines
+    for line in lines:
+        done = run_ml(*shlex.split(line)[1:], "train_steps=50")
+        assert done.returncode == 0, (line, done.stderr)
