@@ -4,11 +4,19 @@
     ml optim=SGD optim.lr=1e-2 scheduler=CosineAnnealingLR scheduler.T_max=1000
     ml model=path/to/file.py:Model dataset=CIFAR10
     ml --cfg lr=0.1                       # print the resolved config and stop
+    ml -m 'optim.lr=tag(log, interval(1e-5, 1e-1))' sweep.trials=20   # a sweep (antelope.sweep)
+    ml runs | ml plot | ml ui             # look at results (antelope.runs, antelope.plot, antelope.ui)
 """
+import importlib
 import sys
 import traceback
 
-USAGE = """usage: ml [--help] [--cfg] [--verbose] [key=value ...]
+# `ml <name> ...` hands its arguments to that module's main(argv).
+SUBCOMMANDS = {"runs": "antelope.runs", "plot": "antelope.plot", "ui": "antelope.ui"}
+FLAGS = {"--help", "-h", "--cfg", "--verbose", "-v", "-m", "--multirun"}
+
+USAGE = """usage: ml [--help] [--cfg] [--verbose] [-m|--multirun] [key=value ...]
+       ml runs|plot|ui ...
 
 Trains a model and records the run in MLflow. Keys (key=value, Hydra override syntax):
 """
@@ -16,12 +24,14 @@ Trains a model and records the run in MLflow. Keys (key=value, Hydra override sy
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     flags = {a for a in argv if a.startswith("-")}
     overrides = [a for a in argv if not a.startswith("-")]
     verbose = bool(flags & {"--verbose", "-v"})
-    unknown = flags - {"--help", "-h", "--cfg", "--verbose", "-v"}
+    unknown = flags - FLAGS
     if unknown:
-        print(f"ml: error: unknown option {sorted(unknown)[0]}; options: --help, --cfg, --verbose", file=sys.stderr)
+        print(f"ml: error: unknown option {sorted(unknown)[0]}; options: {', '.join(sorted(FLAGS))}", file=sys.stderr)
         return 2
     if flags & {"--help", "-h"}:
         print(_help())
@@ -36,6 +46,10 @@ def main(argv=None):
 
             print(OmegaConf.to_yaml(compose(overrides)[0], resolve=True), end="")
             return 0
+        if flags & {"-m", "--multirun"}:
+            from .sweep import main as sweep
+
+            return sweep(overrides)
         from .ml import ml
 
         ml(*overrides)

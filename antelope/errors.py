@@ -6,3 +6,8 @@ class ConfigError(ValueError):
 
     The console prints it without a traceback and exits with status 2.
     """
+
+
+class Stop(Exception):
+    """Raised (e.g. from an `on_evaluate` callback) to end a run early on purpose: the run ends KILLED,
+    not FAILED. A pruned sweep trial is the example."""

@@ -81,9 +81,11 @@ class Run:
         return self
 
     def __exit__(self, kind, error, trace):
+        from .errors import Stop
+
         status = "FINISHED"
         if kind is not None:
-            status = "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED"
+            status = "KILLED" if issubclass(kind, (KeyboardInterrupt, Stop)) else "FAILED"
         try:
             self.flush()
             if status == "FAILED":

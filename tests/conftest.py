@@ -40,3 +40,20 @@ def runs(experiment=None):
 def run_ml(*args, timeout=300):
     """The `ml` console in a subprocess, in the test's working directory and environment."""
     return subprocess.run([ML, *args], capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from postgres import Server
+
+    server = Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres(postgres_server):
+    """postgres('name') -> the URL of a fresh database on a throwaway local PostgreSQL server."""
+    import uuid
+
+    return lambda name="db": postgres_server.database(f"{name}_{uuid.uuid4().hex[:8]}")
