@@ -40,8 +40,12 @@ def ml(*overrides, **kwargs):
     return run(cfg, overrides, objects, explicit)
 
 
-def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None, on_evaluate=None):
-    """One run of a composed config: the shared path of `ml()`, the `ml` console and sweep trials."""
+def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None, tags=None, on_evaluate=None):
+    """One run of a composed config: the shared path of `ml()`, the `ml` console and sweep trials.
+
+    `parent_run_id` nests the MLflow run under another (a sweep's); `tags` are added to the run's;
+    `on_evaluate(step, metrics)` is called after each evaluation and may raise `errors.Stop` to end
+    the run early (KILLED)."""
     device = _device(cfg.device)
     model_source = _model_source(objects.get("model", cfg.model._target_))
     model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
@@ -58,7 +62,7 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
         resolved = OmegaConf.to_container(cfg, resolve=True)
         tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(model),
                 "antelope.dataset": cfg.dataset, "antelope.device": str(device),
-                "antelope.task": "classification" if data.num_classes else "regression"}
+                "antelope.task": "classification" if data.num_classes else "regression", **(tags or {})}
         experiment = cfg.experiment or _dataset_name(cfg.dataset)
         with tracking.Run(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id, run_name) as run:
             metrics = train(model, replay, test, data.num_classes, run, optimizer, scheduler, Log(), cfg, on_evaluate)
