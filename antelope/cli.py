@@ -36,7 +36,7 @@ def main(argv=None):
     if flags & {"--help", "-h"}:
         print(_help())
         return 0
-    from .errors import ConfigError
+    from .errors import ConfigError, TrainingError
 
     try:
         if "--cfg" in flags:
@@ -59,8 +59,14 @@ def main(argv=None):
             traceback.print_exc()
         print(f"ml: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("ml: interrupted; the run is marked KILLED", file=sys.stderr)
+    except TrainingError as error:
+        if verbose:
+            traceback.print_exc()
+        print(f"ml: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interrupt:
+        print(f"ml: interrupted ({interrupt or 'Ctrl-C'}); the run is marked KILLED; "
+              f"continue it with: ml resume=RUN_ID", file=sys.stderr)
         return 130
 
 

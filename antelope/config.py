@@ -46,14 +46,24 @@ class Config:
     lr: Optional[float] = _key(None, "shorthand for optim.lr")
     lr_decay_epochs: Optional[int] = _key(None, "shorthand for scheduler=CosineAnnealingLR scheduler.T_max=N")
     scheduler_interval: str = _key("epoch", "step the scheduler once per epoch or once per step")
+    precision: str = _key("fp32", "fp32, bf16 or fp16 (autocast; fp16 with a gradient scaler)")
+    grad_accumulation: int = _key(1, "calls to learn (losses summed) per optimizer step")
+    grad_clip: Optional[float] = _key(None, "clip the gradient norm to this value before each step")
+    compile: bool = _key(False, "torch.compile the model's forward")
+    channels_last: bool = _key(False, "channels-last memory format for image models and batches")
+    save_per_steps: int = _key(1000, "save a checkpoint every N steps (and at the end and on SIGINT/SIGTERM)")
+    keep_checkpoints: int = _key(2, "how many of the newest checkpoints to keep")
+    resume: Optional[str] = _key(None, "an MLflow run id: continue that run from its latest checkpoint")
+    load: bool = _key(False, "continue the experiment's latest run from its latest checkpoint")
     optim: Any = _key(None, "the optimizer: any torch.optim class by name (default Adam) or a dotted path; "
                             "optim.<arg>=v sets its arguments")
     scheduler: Any = _key(None, "the learning-rate scheduler: any torch.optim.lr_scheduler class by name "
                                 "or a dotted path; none by default")
 
 
-_CHOICES = {"scheduler_interval": ("epoch", "step")}
-_POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs")
+_CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}
+_POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs", "grad_accumulation",
+             "save_per_steps", "keep_checkpoints")
 
 
 def keys():

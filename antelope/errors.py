@@ -11,3 +11,7 @@ class ConfigError(ValueError):
 class Stop(Exception):
     """Raised (e.g. from an `on_evaluate` callback) to end a run early on purpose: the run ends KILLED,
     not FAILED. A pruned sweep trial is the example."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss): the run ends FAILED and the console prints one line."""

@@ -3,12 +3,15 @@
 Values stay as they are (tensors on the device, no host sync) until the trainer asks for their means,
 once per `log_per_steps`, in one transfer.
 """
+import math
+
 import torch
 
 
 class Log:
     def __init__(self):
         object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "nonfinite", {})
 
     def __setattr__(self, name, value):
         if isinstance(value, torch.Tensor):
@@ -30,15 +33,24 @@ class Log:
         return values[-1]
 
     def reduce(self):
-        """{name: mean of the values written since the last reduce}, as floats; then starts over."""
+        """{name: mean of the values written since the last reduce}, as floats; then starts over.
+
+        For a name whose mean is nan or inf, `self.nonfinite[name]` is the index of its first
+        non-finite value since the last reduce."""
+        self.nonfinite.clear()
         if not self._values:
             return {}
         names = list(self._values)
         means = [_mean(values) for values in self._values.values()]
         if len({m.device for m in means}) > 1:
             means = [m.cpu() for m in means]
+        reduced = dict(zip(names, torch.stack(means).tolist()))  # the one host sync
+        for name, mean in reduced.items():
+            if not math.isfinite(mean):
+                finite = [math.isfinite(float(v)) for v in self._values[name]]
+                self.nonfinite[name] = finite.index(False)
         self._values.clear()
-        return dict(zip(names, torch.stack(means).tolist()))  # the one host sync
+        return reduced
 
 
 def _mean(values):

@@ -5,13 +5,14 @@
 """
 import os
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 
 import torch
 from omegaconf import OmegaConf
 
-from . import config, datasets, optim, tracking
+from . import checkpoint, config, datasets, optim, tracking
 from .errors import ConfigError
 from .imports import did_you_mean, import_target, qualified_name
 from .log import Log
@@ -45,7 +46,11 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
 
     `parent_run_id` nests the MLflow run under another (a sweep's); `tags` are added to the run's;
     `on_evaluate(step, metrics)` is called after each evaluation and may raise `errors.Stop` to end
-    the run early (KILLED)."""
+    the run early (KILLED). With `resume=<run_id>` (or `load=true`) the run continues from its latest
+    checkpoint under its recorded config."""
+    resumed = _run_to_resume(cfg, explicit)
+    if resumed is not None:
+        cfg = resumed.config
     device = _device(cfg.device)
     model_source = _model_source(objects.get("model", cfg.model._target_))
     model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
@@ -55,22 +60,39 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
         torch.manual_seed(cfg.seed)
         model = _build_model(model_source, spec, model_kwargs).to(device)
         replay = Replay(data.train.obs, data.train.label, cfg.batch_size, device, cfg.seed)
+        test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
+        if cfg.channels_last and replay.obs.dim() == 4:
+            model, replay.obs, test.obs = (t.to(memory_format=torch.channels_last) for t in (model, replay.obs, test.obs))
         if cfg.epochs is not None:
             cfg.train_steps = cfg.epochs * len(replay)
-        optimizer, scheduler = _build_optimizer(model, cfg, explicit)
-        test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
-        resolved = OmegaConf.to_container(cfg, resolve=True)
-        tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(model),
-                "antelope.dataset": cfg.dataset, "antelope.device": str(device),
-                "antelope.task": "classification" if data.num_classes else "regression", **(tags or {})}
-        experiment = cfg.experiment or _dataset_name(cfg.dataset)
-        with tracking.Run(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id, run_name) as run:
-            metrics = train(model, replay, test, data.num_classes, run, optimizer, scheduler, Log(), cfg, on_evaluate)
+        update = _build_update(model, cfg, explicit, device)
+        if cfg.compile:
+            model.compile()
+        log, start = Log(), (0, {})
+        if resumed is not None:
+            start = checkpoint.restore(checkpoint.load(resumed.checkpoint, device), model, update, replay, log)
+            run = tracking.Run.reopen(resumed.run_id)
+        else:
+            resolved = OmegaConf.to_container(cfg, resolve=True)
+            tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(model),
+                    "antelope.dataset": cfg.dataset, "antelope.device": str(device),
+                    "antelope.task": "classification" if data.num_classes else "regression", **(tags or {})}
+            experiment = cfg.experiment or _dataset_name(cfg.dataset)
+            run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id, run_name)
+        artifacts = _local_path(run.client.get_run(run.run_id).info.artifact_uri)
+        print(f"ml: run {run.run_id} {'resumed at step ' + str(start[0]) if resumed else 'started'}",
+              file=sys.stderr)
+        with run:
+            def save(step, metrics):
+                state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
+                _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
+
+            metrics = train(model, replay, test, data.num_classes, run, update, log, cfg, start, save, on_evaluate)
             run.log_state_dict(model.state_dict())
     summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"ml: run {run.run_id} finished in experiment {experiment!r}: {summary}\n"
+    print(f"ml: run {run.run_id} finished: {summary}\n"
           f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
-    return Result(run.run_id, run.experiment_id, model, metrics, resolved)
+    return Result(run.run_id, run.experiment_id, model, metrics, OmegaConf.to_container(cfg, resolve=True))
 
 
 def _device(name):
@@ -112,20 +134,96 @@ def _build_model(source, spec, kwargs):
     return construct(source, spec, kwargs)
 
 
-def _build_optimizer(model, cfg, explicit):
-    """The trainer's optimizer and scheduler, or (None, None) for a model that keeps its own optimizer
-    as an attribute (e.g. `self.optim`) and so optimizes itself in `learn`."""
+def _build_update(model, cfg, explicit, device):
+    """The trainer's optimizer step, or None for a model that keeps its own optimizer as an attribute
+    (e.g. `self.optim`) and so optimizes itself in `learn`."""
     if any(isinstance(value, torch.optim.Optimizer) for value in vars(model).values()):
         given = sorted(k for k in explicit if k.split(".")[0] in ("optim", "scheduler", "lr", "lr_decay_epochs"))
         if given:
             warnings.warn(f"{', '.join(given)} not used: {type(model).__name__} has its own optimizer "
                           f"and optimizes itself in learn", stacklevel=3)
-        return None, None
+        return None
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ConfigError(f"model {type(model).__name__} has no trainable parameters for optim= to optimize")
     optimizer = optim.build_optimizer(cfg.optim, parameters)
-    return optimizer, optim.build_scheduler(cfg.scheduler, optimizer)
+    return optim.Update(optimizer, optim.build_scheduler(cfg.scheduler, optimizer), cfg, device)
+
+
+@dataclass
+class _Resumed:
+    run_id: str
+    config: object  # the run's recorded config
+    checkpoint: str  # a local path
+
+
+def _run_to_resume(cfg, explicit):
+    """The run `resume=<id>` / `load=true` names, its recorded config and its latest checkpoint."""
+    if cfg.resume is None and not cfg.load:
+        return None
+    allowed = {"resume", "load", "device", "model._target_", "dataset", "experiment"}
+    extra = sorted(set(explicit) - allowed)
+    if extra:
+        raise ConfigError(f"resume continues a run under its recorded config; drop {', '.join(extra)} "
+                          f"(only device= may change)")
+    mlflow_client = tracking.client()
+    run_id = cfg.resume or _latest_run_id(mlflow_client, cfg)
+    try:
+        previous = mlflow_client.get_run(run_id)
+    except Exception:
+        raise ConfigError(f"resume={run_id!r}: no such MLflow run in {tracking.tracking_uri()}") from None
+    if previous.info.status == "RUNNING":
+        tracking.close_stale_runs(mlflow_client, previous.info.experiment_id)
+        if mlflow_client.get_run(run_id).info.status == "RUNNING":
+            raise ConfigError(f"run {run_id} is RUNNING in a live process "
+                              f"(pid {previous.data.tags.get('antelope.pid')}); stop it before resuming")
+    recorded = OmegaConf.load(mlflow_client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp()))
+    stored = OmegaConf.merge(OmegaConf.structured(config.Config), recorded)
+    stored.device, stored.resume, stored.load = cfg.device, None, False
+    latest = _latest_checkpoint(mlflow_client, run_id)
+    if latest is None:
+        raise ConfigError(f"run {run_id} has no checkpoint to resume from")
+    return _Resumed(run_id, stored, latest)
+
+
+def _latest_run_id(mlflow_client, cfg):
+    experiment = cfg.experiment or _dataset_name(cfg.dataset)
+    found = mlflow_client.get_experiment_by_name(experiment)
+    runs = mlflow_client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"],
+                                     max_results=1) if found else []
+    if not runs:
+        raise ConfigError(f"load=true: experiment {experiment!r} has no run to continue")
+    return runs[0].info.run_id
+
+
+def _latest_checkpoint(mlflow_client, run_id):
+    artifact_uri = mlflow_client.get_run(run_id).info.artifact_uri
+    folder = _local_path(artifact_uri)
+    if folder is not None:
+        return checkpoint.latest(os.path.join(folder, checkpoint.FOLDER))
+    names = sorted(a.path for a in mlflow_client.list_artifacts(run_id, checkpoint.FOLDER) if a.path.endswith(".pt"))
+    return mlflow_client.download_artifacts(run_id, names[-1], tempfile.mkdtemp()) if names else None
+
+
+def _save_checkpoint(run, artifacts, state, keep):
+    """Into the run's artifact folder when it is local (atomic rename there), else uploaded."""
+    if artifacts is not None:
+        checkpoint.save(os.path.join(artifacts, checkpoint.FOLDER), state, keep)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        path = checkpoint.save(scratch, state, keep)
+        try:
+            run.log_artifact(path, checkpoint.FOLDER)
+        except Exception as error:
+            print(f"ml: warning: checkpoint at step {state['step']} not uploaded ({type(error).__name__})",
+                  file=sys.stderr)
+
+
+def _local_path(artifact_uri):
+    """The folder behind a local artifact URI (a path or file://), else None."""
+    if artifact_uri.startswith("file://"):
+        return artifact_uri[len("file://"):]
+    return artifact_uri if "://" not in artifact_uri else None
 
 
 def _dataset_name(dataset):

@@ -115,3 +115,46 @@ def _instantiate(group, node, first_argument):
     except (TypeError, ValueError) as error:
         given = ", ".join(f"{group}.{k}={v!r}" for k, v in kwargs.items())
         raise ConfigError(f"cannot build {group}={cls.__name__} with {given}: {error}") from None
+
+
+class Update:
+    """What the trainer does with each loss `learn` returns: backward (divided over `accumulation`
+    calls, scaled for fp16), then once per step: unscale, clip the gradient norm, step, zero the
+    gradients; and the scheduler, once per step or once per completed epoch."""
+
+    def __init__(self, optimizer, scheduler, cfg, device):
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.accumulation, self.clip, self.per_step = cfg.grad_accumulation, cfg.grad_clip, cfg.scheduler_interval == "step"
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+        self.epoch = 0
+
+    def backward(self, loss):
+        self.scaler.scale(loss / self.accumulation).backward()
+
+    def step(self, epoch):
+        if self.clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(parameters, self.clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            for _ in range(1 if self.per_step else epoch - self.epoch):
+                self.scheduler.step()
+        self.epoch = epoch
+
+    @property
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def state_dict(self):
+        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(), "epoch": self.epoch,
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None}
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch = state["epoch"]
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])

@@ -3,14 +3,14 @@ import sys
 
 
 class Progress:
-    def __init__(self, total, stream=None):
+    def __init__(self, total, start=0, stream=None):
         self.total, self.stream = total, stream or sys.stderr
         self.bar = None
         if self.stream.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, file=self.stream, unit="step", dynamic_ncols=True)
-        self._step = 0
+            self.bar = tqdm(total=total, initial=start, file=self.stream, unit="step", dynamic_ncols=True)
+        self._step = start
 
     def update(self, step, metrics):
         text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())

@@ -40,3 +40,13 @@ class Replay:
 
     def _permutation(self):
         return torch.randperm(len(self.obs), generator=self._generator, device=self.obs.device)
+
+    def state_dict(self):
+        """Where the replay stands: resuming from it draws the same batches an uninterrupted run would."""
+        return {"epoch": self.epoch, "position": self._position, "order": self._order,
+                "generator": self._generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.epoch, self._position = state["epoch"], state["position"]
+        self._order = state["order"].to(self.obs.device)
+        self._generator.set_state(state["generator"].cpu())

@@ -2,11 +2,19 @@
 
 The tracking URI is MLflow's own: `MLFLOW_TRACKING_URI` when set, else MLflow's default (a `mlflow.db`
 SQLite file in the working directory, so `mlflow ui` there shows the runs). Params are the resolved
-config flattened to dotted keys; metrics are buffered and written with `log_batch`.
+config flattened to dotted keys. Metrics are buffered and written with `log_batch` by a background
+writer, so training never waits on the tracking server; if the server goes away the writer keeps the
+metrics and retries, and at the end whatever could not be recorded is saved to a local file and named.
+Credentials in URIs are masked in everything recorded or printed.
 """
+import json
 import os
+import re
+import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -14,6 +22,13 @@ MAX_PARAMS_PER_BATCH = 100   # MLflow's limit per log_batch call
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAM_LENGTH = 6000
 FLUSH_SECONDS = 10.0  # write buffered metrics at least this often (and at every evaluation)
+RETRY_SECONDS = float(os.environ.get("ANTELOPE_TRACKING_RETRY_SECONDS", 60))  # at the end, before giving up
+_CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]+):([^/@\s]+)@")
+
+
+def redact(text):
+    """'postgresql://user:secret@host/db' -> 'postgresql://user:***@host/db'."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:***@", str(text))
 
 
 def flatten(tree, prefix=""):
@@ -27,47 +42,82 @@ def flatten(tree, prefix=""):
     return flat
 
 
+def client():
+    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from .errors import ConfigError
+
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10).close()
+        except (urllib.error.URLError, OSError) as error:
+            raise ConfigError(f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)} "
+                              f"({getattr(error, 'reason', error)}); start it or unset MLFLOW_TRACKING_URI "
+                              f"to use ./mlflow.db") from None
+    return MlflowClient(uri)
+
+
 class Run:
     """An open MLflow run. Use as a context manager: FINISHED on success, FAILED on an exception
-    (traceback saved as an artifact), KILLED on Ctrl-C; never left RUNNING."""
+    (traceback saved as an artifact), KILLED on Ctrl-C/SIGTERM or a deliberate Stop; never left RUNNING."""
 
-    def __init__(self, experiment, params, tags, config_yaml, parent_run_id=None, run_name=None):
-        from mlflow import MlflowClient
-        from mlflow.entities import Param, RunTag
+    def __init__(self, mlflow_client, run_id, experiment_id):
+        self.client, self.run_id, self.experiment_id = mlflow_client, run_id, experiment_id
+        self.status = "RUNNING"
+        self._writer = _Writer(mlflow_client, run_id)
 
-        self.client = MlflowClient()
-        experiment_id = _experiment_id(self.client, experiment)
-        tags = {**tags, **_git_tags()}
+    @classmethod
+    def start(cls, experiment, params, tags, config_yaml, parent_run_id=None, run_name=None):
+        """A new run with the resolved config as params and as config.yaml."""
+        from mlflow.entities import Param
+
+        mlflow_client = client()
+        experiment_id = experiment_id_of(mlflow_client, experiment)
+        close_stale_runs(mlflow_client, experiment_id)
+        tags = {**{k: redact(v) for k, v in tags.items()}, **_process_tags(), **_git_tags()}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
-        run = self.client.create_run(experiment_id, run_name=run_name, tags=tags)
-        self.run_id, self.experiment_id = run.info.run_id, experiment_id
-        self._pending, self._last_flush = [], time.monotonic()
+        run = mlflow_client.create_run(experiment_id, run_name=run_name, tags=tags)
         params = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
         try:
             for i in range(0, len(params), MAX_PARAMS_PER_BATCH):
-                self.client.log_batch(self.run_id, params=params[i:i + MAX_PARAMS_PER_BATCH])
-            self.client.log_text(self.run_id, config_yaml, "config.yaml")
+                mlflow_client.log_batch(run.info.run_id, params=params[i:i + MAX_PARAMS_PER_BATCH])
+            mlflow_client.log_text(run.info.run_id, redact(config_yaml), "config.yaml")
         except BaseException:
-            self.client.set_terminated(self.run_id, "FAILED")
+            mlflow_client.set_terminated(run.info.run_id, "FAILED")
             raise
-        self._RunTag = RunTag
+        return cls(mlflow_client, run.info.run_id, experiment_id)
+
+    @classmethod
+    def reopen(cls, run_id):
+        """An existing run, RUNNING again, its `resume_count` tag counted up; params untouched."""
+        mlflow_client = client()
+        run = mlflow_client.get_run(run_id)
+        count = int(run.data.tags.get("resume_count", 0)) + 1
+        mlflow_client.update_run(run_id, status="RUNNING")
+        mlflow_client.set_tag(run_id, "resume_count", str(count))
+        for key, value in _process_tags().items():
+            mlflow_client.set_tag(run_id, key, value)
+        return cls(mlflow_client, run_id, run.info.experiment_id)
 
     def log_metrics(self, metrics, step, flush=False):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._pending += [Metric(key, float(value), now, step) for key, value in metrics.items()]
-        if flush or len(self._pending) >= MAX_METRICS_PER_BATCH or time.monotonic() - self._last_flush > FLUSH_SECONDS:
-            self.flush()
-
-    def flush(self):
-        for i in range(0, len(self._pending), MAX_METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=self._pending[i:i + MAX_METRICS_PER_BATCH])
-        self._pending, self._last_flush = [], time.monotonic()
+        self._writer.add([Metric(key, float(value), now, step) for key, value in metrics.items()], flush)
 
     def set_tags(self, tags):
-        self.client.log_batch(self.run_id, tags=[self._RunTag(k, str(v)) for k, v in tags.items()])
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, redact(value))
+
+    def log_artifact(self, path, folder):
+        self.client.log_artifact(self.run_id, path, folder)
 
     def log_state_dict(self, state_dict):
         import torch
@@ -86,32 +136,128 @@ class Run:
         status = "FINISHED"
         if kind is not None:
             status = "KILLED" if issubclass(kind, (KeyboardInterrupt, Stop)) else "FAILED"
+        unrecorded = self._writer.close(RETRY_SECONDS)
         try:
-            self.flush()
             if status == "FAILED":
                 self.client.log_text(self.run_id, "".join(traceback.format_exception(kind, error, trace)),
                                      "traceback.txt")
-        finally:
             self.client.set_terminated(self.run_id, status)
+        except Exception as problem:
+            print(f"ml: warning: could not mark run {self.run_id} {status} on the tracking server "
+                  f"({type(problem).__name__}); it shows RUNNING there until resumed", file=sys.stderr)
+        if unrecorded:
+            path = os.path.abspath(f"unrecorded-metrics-{self.run_id}.jsonl")
+            with open(path, "w") as file:
+                for metric in unrecorded:
+                    file.write(json.dumps({"key": metric.key, "value": metric.value, "step": metric.step,
+                                           "timestamp": metric.timestamp}) + "\n")
+            print(f"ml: warning: the tracking server did not take {len(unrecorded)} metric values of run "
+                  f"{self.run_id}; they are saved in {path}", file=sys.stderr)
         self.status = status
         return False
 
 
-def _experiment_id(client, name):
-    experiment = client.get_experiment_by_name(name)
+class _Writer:
+    """Writes metrics in batches from a background thread, in order, retrying while the server is away."""
+
+    def __init__(self, mlflow_client, run_id):
+        self.client, self.run_id = mlflow_client, run_id
+        self._pending, self._lock, self._wake = [], threading.Lock(), threading.Event()
+        self._closing, self._deadline, self._last_flush = False, None, time.monotonic()
+        self.failed_since = None
+        self._thread = threading.Thread(target=self._loop, name=f"mlflow-writer-{run_id[:8]}", daemon=True)
+        self._thread.start()
+
+    def add(self, metrics, flush):
+        with self._lock:
+            self._pending += metrics
+            due = flush or len(self._pending) >= MAX_METRICS_PER_BATCH or \
+                time.monotonic() - self._last_flush > FLUSH_SECONDS
+        if due:
+            self._last_flush = time.monotonic()
+            self._wake.set()
+
+    def _loop(self):
+        while True:
+            self._wake.wait(timeout=FLUSH_SECONDS)
+            self._wake.clear()
+            while True:
+                with self._lock:
+                    batch = self._pending[:MAX_METRICS_PER_BATCH]
+                if not batch:
+                    break
+                try:
+                    self.client.log_batch(self.run_id, metrics=batch)
+                except Exception:  # the server is away (connection, HTTP or store errors): keep and retry
+                    if self.failed_since is None:
+                        self.failed_since = time.monotonic()
+                        print("ml: warning: the tracking server is not answering; metrics are kept and "
+                              "retried", file=sys.stderr)
+                    if self._closing and time.monotonic() > self._deadline:
+                        return
+                    time.sleep(1.0)
+                    continue
+                if self.failed_since is not None:
+                    print("ml: the tracking server is back; buffered metrics recorded", file=sys.stderr)
+                    self.failed_since = None
+                with self._lock:
+                    del self._pending[:len(batch)]
+            if self._closing:
+                return
+
+    def close(self, retry_seconds):
+        """Write everything pending (retrying up to `retry_seconds`); returns what could not be written."""
+        self._closing, self._deadline = True, time.monotonic() + retry_seconds
+        self._wake.set()
+        self._thread.join(timeout=retry_seconds + 30)
+        with self._lock:
+            return list(self._pending)
+
+
+def experiment_id_of(mlflow_client, name):
+    experiment = mlflow_client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     try:
-        return client.create_experiment(name)
+        return mlflow_client.create_experiment(name)
     except Exception:  # created meanwhile by a concurrent process
-        experiment = client.get_experiment_by_name(name)
+        experiment = mlflow_client.get_experiment_by_name(name)
         if experiment is None:
             raise
         return experiment.experiment_id
 
 
+def close_stale_runs(mlflow_client, experiment_id):
+    """Mark FAILED the RUNNING runs of this experiment whose process, on this host, is gone (kill -9)."""
+    host = socket.gethostname()
+    for run in mlflow_client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        if tags.get("antelope.host") == host and tags.get("antelope.pid", "").isdigit() \
+                and not _alive(int(tags["antelope.pid"])):
+            mlflow_client.set_tag(run.info.run_id, "antelope.stale", "process gone")
+            mlflow_client.set_terminated(run.info.run_id, "FAILED")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (dead, not yet reaped by its parent) counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _process_tags():
+    return {"antelope.host": socket.gethostname(), "antelope.pid": str(os.getpid())}
+
+
 def _param_value(value):
-    text = "None" if value is None else str(value)
+    text = "None" if value is None else redact(value)
     return text if len(text) <= MAX_PARAM_LENGTH else text[:MAX_PARAM_LENGTH - 3] + "..."
 
 
@@ -127,4 +273,4 @@ def _git_tags():
 def tracking_uri():
     import mlflow
 
-    return mlflow.get_tracking_uri()
+    return redact(mlflow.get_tracking_uri())

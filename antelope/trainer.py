@@ -9,42 +9,74 @@ import inspect
 
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, TrainingError
+from .interrupts import Interrupted, stop_requests
 from .progress import Progress
 
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-def train(model, replay, test, num_classes, run, optimizer, scheduler, log, cfg, on_evaluate=None):
-    """Train for cfg.train_steps calls to learn; returns the last evaluation's metrics."""
-    learn_takes_log = len(inspect.signature(model.learn).parameters) >= 2
-    progress, metrics, epoch = Progress(cfg.train_steps), {}, replay.epoch
+
+def train(model, replay, test, num_classes, run, update, log, cfg, start=(0, {}), save=None, on_evaluate=None):
+    """Train until step cfg.train_steps (from `start`'s step); returns the last evaluation's metrics.
+
+    `update` is the trainer's optimizer step (None for a model that optimizes itself); `save(step,
+    metrics)` writes a checkpoint, every cfg.save_per_steps, at the end and when a signal arrives."""
+    learn = _learn_call(model)
+    step, metrics = start
+    written_at = step  # the step of the last metrics write
+    progress = Progress(cfg.train_steps, step)
+    autocast = torch.autocast(replay.obs.device.type, dtype=PRECISIONS[cfg.precision], enabled=cfg.precision != "fp32")
     model.train()
-    for step in range(1, cfg.train_steps + 1):
-        loss = model.learn(replay, log) if learn_takes_log else model.learn(replay)
-        if loss is not None:
-            _check_loss(loss, model)
-            if optimizer is not None:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            log.loss = loss
-        if scheduler is not None and (cfg.scheduler_interval == "step" or replay.epoch > epoch):
-            for _ in range(1 if cfg.scheduler_interval == "step" else replay.epoch - epoch):
-                scheduler.step()
-        epoch = replay.epoch
-        evaluating = step == cfg.train_steps or cfg.evaluate_per_steps and step % cfg.evaluate_per_steps == 0
-        if step % cfg.log_per_steps == 0 or evaluating:
-            written = {f"train/{k}": v for k, v in log.reduce().items()}
-            if optimizer is not None:
-                written["train/lr"] = optimizer.param_groups[0]["lr"]
-            run.log_metrics({**written, "train/epoch": replay.epoch}, step)
-            if evaluating:
-                metrics = evaluate(model, test, num_classes)
-                run.log_metrics(metrics, step, flush=True)
-                if on_evaluate is not None:
-                    on_evaluate(step, metrics)
-            progress.update(step, {**written, **metrics})
+    with stop_requests() as stop_requested:
+        while step < cfg.train_steps:
+            step += 1
+            for _ in range(cfg.grad_accumulation):
+                with autocast:
+                    loss = learn(replay, log)
+                if loss is not None:
+                    _check_loss(loss, model)
+                    log.loss = loss
+                    if update is not None:
+                        update.backward(loss)
+            if update is not None:
+                update.step(replay.epoch)
+            evaluating = step == cfg.train_steps or cfg.evaluate_per_steps and step % cfg.evaluate_per_steps == 0
+            if step % cfg.log_per_steps == 0 or evaluating:
+                written = {f"train/{k}": v for k, v in _reduce(log, written_at, step).items()}
+                written_at = step
+                if update is not None:
+                    written["train/lr"] = update.lr
+                run.log_metrics({**written, "train/epoch": replay.epoch}, step)
+                if evaluating:
+                    metrics = evaluate(model, test, num_classes)
+                    run.log_metrics(metrics, step, flush=True)
+                    if on_evaluate is not None:
+                        on_evaluate(step, metrics)
+                progress.update(step, {**written, **metrics})
+            if save is not None and (step % cfg.save_per_steps == 0 or step == cfg.train_steps or stop_requested()):
+                save(step, metrics)
+            if stop_requested():
+                raise Interrupted(f"stopped at step {step}; a checkpoint was saved")
     progress.close()
     return metrics
+
+
+def _learn_call(model):
+    """learn(replay, log) or learn(replay), whichever the model defines."""
+    if len(inspect.signature(model.learn).parameters) >= 2:
+        return model.learn
+    return lambda replay, log: model.learn(replay)
+
+
+def _reduce(log, since, step):
+    """The logged means of steps since+1..step; a nan/inf loss stops training, naming its step."""
+    losses_per_step = max(1, len(log._values.get("loss", ())) // (step - since))
+    means = log.reduce()
+    if "loss" in log.nonfinite:
+        first = since + 1 + log.nonfinite["loss"] // losses_per_step
+        raise TrainingError(f"the loss became {means['loss']} at step {first} (train/loss is not finite); "
+                            f"lower the learning rate or check the data")
+    return means
 
 
 def _check_loss(loss, model):

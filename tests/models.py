@@ -85,3 +85,48 @@ class VectorLoss(Model):
 class Crashes(Model):
     def learn(self, replay):
         raise RuntimeError("boom in learn")
+
+
+class Slow(Model):
+    """Takes a few milliseconds a step, so a test can signal it mid-run."""
+
+    def learn(self, replay):
+        import time
+
+        time.sleep(0.004)
+        return super().learn(replay)
+
+
+class SignalsItself(Model):
+    """Sends itself SIGINT at step `at` of its first run, as Ctrl-C would."""
+
+    at, calls, fired = 35, 0, False
+
+    def learn(self, replay):
+        import os
+        import signal
+
+        SignalsItself.calls += 1
+        if SignalsItself.calls == SignalsItself.at and not SignalsItself.fired:
+            SignalsItself.fired = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().learn(replay)
+
+
+class Wider(Model):
+    """The same constructor as Model, other shapes: its checkpoint does not fit Model."""
+
+    def __init__(self, in_features, out_features):
+        nn.Module.__init__(self)
+        self.MLP = nn.Sequential(nn.Flatten(), nn.Linear(in_features, 48), nn.Linear(48, out_features))
+
+
+class Diverges(Model):
+    """Its loss turns into nan at step 23."""
+
+    calls = 0
+
+    def learn(self, replay):
+        Diverges.calls += 1
+        loss = super().learn(replay)
+        return loss * float("nan") if Diverges.calls >= 23 else loss

@@ -1,0 +1,91 @@
+"""Checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint holds the model, the trainer's optimizer, scheduler and grad scaler, any optimizer or scheduler the
+model keeps itself (`self.optim`), the replay's order, position and random state, the global random
+state, the metrics not yet averaged, the step and the MLflow run id. It is written every
+`save_per_steps`, at the end and on SIGINT/SIGTERM, atomically (written beside, then renamed) into the
+run's artifacts under `checkpoints/`, keeping the last `keep_checkpoints`. It holds only tensors and
+plain containers, so it loads with `torch.load(weights_only=True)`.
+"""
+import os
+import re
+import tempfile
+
+import torch
+
+from .errors import ConfigError
+
+FOLDER = "checkpoints"
+_NAME = re.compile(r"^step_(\d+)\.pt$")
+
+
+def state(step, model, update, replay, log, metrics, run_id):
+    return {
+        "step": step, "run_id": run_id, "metrics": dict(metrics),
+        "model": model.state_dict(),
+        "update": update.state_dict() if update is not None else None,
+        "own": {name: value.state_dict() for name, value in _own_optimizers(model).items()},
+        "replay": replay.state_dict(),
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "log": {name: list(values) for name, values in log._values.items()},
+    }
+
+
+def restore(checkpoint, model, update, replay, log):
+    """Load a checkpoint's state into freshly built pieces; returns (step, metrics)."""
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        detail = str(error).strip().splitlines()
+        raise ConfigError(f"the checkpoint does not fit {type(model).__name__}: {detail[1].strip() if len(detail) > 1 else detail[0]}") from None
+    if update is not None:
+        update.load_state_dict(checkpoint["update"])
+    for name, value in _own_optimizers(model).items():
+        value.load_state_dict(checkpoint["own"][name])
+    replay.load_state_dict(checkpoint["replay"])
+    torch.set_rng_state(checkpoint["rng"])
+    if checkpoint["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
+    for name, values in checkpoint["log"].items():
+        for value in values:
+            setattr(log, name, value)
+    return checkpoint["step"], checkpoint["metrics"]
+
+
+def _own_optimizers(model):
+    """Optimizers and schedulers the model keeps as attributes (it optimizes itself)."""
+    kinds = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)
+    return {name: value for name, value in vars(model).items() if isinstance(value, kinds)}
+
+
+def save(folder, checkpoint, keep):
+    """Write `checkpoint` as folder/step_N.pt atomically; delete all but the newest `keep`."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"step_{checkpoint['step']:09d}.pt")
+    handle, partial = tempfile.mkstemp(dir=folder, suffix=".partial")
+    os.close(handle)
+    torch.save(checkpoint, partial)
+    os.replace(partial, path)  # atomic: a reader sees the old set or the new file, never half a file
+    for old in sorted(_steps(folder))[:-keep]:
+        os.remove(os.path.join(folder, f"step_{old:09d}.pt"))
+    return path
+
+
+def _steps(folder):
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return [int(m.group(1)) for m in map(_NAME.match, names) if m]
+
+
+def latest(folder):
+    """The path of the newest checkpoint in `folder`, or None."""
+    steps = _steps(folder)
+    return os.path.join(folder, f"step_{max(steps):09d}.pt") if steps else None
+
+
+def load(path, device):
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # a truncated or foreign file: pickle, zip and torch raise many types
+        raise ConfigError(f"cannot load checkpoint {path}: {type(error).__name__}: "
+                          f"{str(error).strip().splitlines()[0] if str(error).strip() else 'corrupt file'}") from None
