@@ -3,6 +3,7 @@
     from antelope import ml
     ml(model=Model, dataset='CIFAR10', lr=1e-2, lr_decay_epochs=1000)
 """
+import functools
 import os
 import sys
 import tempfile
@@ -12,13 +13,12 @@ from dataclasses import dataclass, field
 import torch
 from omegaconf import OmegaConf
 
-from . import checkpoint, config, datasets, optim, tracking
+from . import checkpoint, config, datasets, optim, tracking, trainer
 from .errors import ConfigError
 from .imports import did_you_mean, import_target, qualified_name
 from .log import Log
 from .replay import Replay
 from .spec import construct, spec_of
-from .trainer import train
 
 
 @dataclass
@@ -87,7 +87,8 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
                 state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
                 _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
 
-            metrics = train(model, replay, test, data.num_classes, run, update, log, cfg, start, save, on_evaluate)
+            evaluate = functools.partial(trainer.evaluate, model, test, data.num_classes)
+            metrics = trainer.train(model, replay, evaluate, run, update, log, cfg, start, save, None, on_evaluate)
             run.log_state_dict(model.state_dict())
     summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"ml: run {run.run_id} finished: {summary}\n"

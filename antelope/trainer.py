@@ -16,20 +16,24 @@ from .progress import Progress
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def train(model, replay, test, num_classes, run, update, log, cfg, start=(0, {}), save=None, on_evaluate=None):
+def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=None, collect=None, on_evaluate=None):
     """Train until step cfg.train_steps (from `start`'s step); returns the last evaluation's metrics.
 
-    `update` is the trainer's optimizer step (None for a model that optimizes itself); `save(step,
-    metrics)` writes a checkpoint, every cfg.save_per_steps, at the end and when a signal arrives."""
+    `evaluate()` returns eval metrics; `update` is the trainer's optimizer step (None for a model that
+    optimizes itself); `save(step, metrics)` writes a checkpoint, every cfg.save_per_steps, at the end
+    and when a signal arrives; `collect(step, log)`, for online tasks, adds experience to the replay
+    before each step."""
     learn = _learn_call(model)
     step, metrics = start
     written_at = step  # the step of the last metrics write
     progress = Progress(cfg.train_steps, step)
-    autocast = torch.autocast(replay.obs.device.type, dtype=PRECISIONS[cfg.precision], enabled=cfg.precision != "fp32")
+    autocast = torch.autocast(next(model.parameters(), torch.empty(0)).device.type, dtype=PRECISIONS[cfg.precision], enabled=cfg.precision != "fp32")
     model.train()
     with stop_requests() as stop_requested:
         while step < cfg.train_steps:
             step += 1
+            if collect is not None:
+                collect(step, log)
             for _ in range(cfg.grad_accumulation):
                 with autocast:
                     loss = learn(replay, log)
@@ -48,7 +52,7 @@ def train(model, replay, test, num_classes, run, update, log, cfg, start=(0, {})
                     written["train/lr"] = update.lr
                 run.log_metrics({**written, "train/epoch": replay.epoch}, step)
                 if evaluating:
-                    metrics = evaluate(model, test, num_classes)
+                    metrics = evaluate()
                     run.log_metrics(metrics, step, flush=True)
                     if on_evaluate is not None:
                         on_evaluate(step, metrics)
