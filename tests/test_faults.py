@@ -1,0 +1,82 @@
+"""Real processes, real signals: a run stopped by SIGINT, SIGTERM or kill -9 is resumed to the end."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+from conftest import ML, run_ml, runs
+
+MODELS = Path(__file__).parent / "models.py"
+LONG = [f"model={MODELS}:Slow", "train_steps=600", "log_per_steps=20", "evaluate_per_steps=200",
+        "save_per_steps=50"]
+
+
+def _start():
+    return subprocess.Popen([ML, *LONG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+
+
+def _wait_for_step(process, step, timeout=120):
+    """Read the plain progress lines until `step` is reached; returns the run id."""
+    deadline, run_id = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if line.startswith("ml: run ") and "started" in line:
+            run_id = line.split()[2]
+        if line.startswith(f"step {step}/"):
+            return run_id
+        assert line or process.poll() is None, "ml exited early"
+    raise AssertionError(f"no step {step} within {timeout} s")
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_signal_ends_the_run_killed_with_a_checkpoint_and_resume_completes_it(number):
+    process = _start()
+    run_id = _wait_for_step(process, 120)
+    process.send_signal(number)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "the run is marked KILLED" in stderr and "Traceback" not in stderr
+    client = mlflow.MlflowClient()
+    assert client.get_run(run_id).info.status == "KILLED"
+    saved = os.listdir(client.get_run(run_id).info.artifact_uri + "/checkpoints")
+    stopped_at = max(int(name[5:14]) for name in saved)
+    assert stopped_at >= 120  # the step where the signal arrived, not only the last periodic one
+
+    done = run_ml(f"resume={run_id}")
+    assert done.returncode == 0, done.stderr
+    assert f"resumed at step {stopped_at}" in done.stderr
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["resume_count"] == "1"
+    steps = [m.step for m in client.get_metric_history(run_id, "eval/accuracy")]
+    assert max(steps) == 600 and 200 in steps
+    assert len(runs()) == 1  # the same run, not a new one
+
+
+def test_kill_9_leaves_a_stale_run_that_resume_detects_and_completes():
+    process = _start()
+    run_id = _wait_for_step(process, 160)
+    process.kill()  # SIGKILL: no handler runs, the run is left RUNNING
+    process.wait(timeout=30)
+    client = mlflow.MlflowClient()
+    assert client.get_run(run_id).info.status == "RUNNING"
+    done = run_ml(f"resume={run_id}")
+    assert done.returncode == 0, done.stderr
+    assert "resumed at step 150" in done.stderr  # the last periodic checkpoint before the kill
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert "RUNNING" not in set(runs()["status"])
+
+
+def test_a_stale_run_is_closed_when_the_next_run_starts():
+    process = _start()
+    run_id = _wait_for_step(process, 60)
+    process.kill()
+    process.wait(timeout=30)
+    done = run_ml("train_steps=20")
+    assert done.returncode == 0, done.stderr
+    run = mlflow.MlflowClient().get_run(run_id)
+    assert run.info.status == "FAILED" and run.data.tags["antelope.stale"] == "process gone"
