@@ -120,12 +120,19 @@ class Run:
         self.client.log_artifact(self.run_id, path, folder)
 
     def log_state_dict(self, state_dict):
+        """The trained weights as model/state_dict.pt; kept in a local file if the server is away."""
         import torch
 
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "state_dict.pt")
             torch.save(state_dict, path)
-            self.client.log_artifact(self.run_id, path, "model")
+            try:
+                self.client.log_artifact(self.run_id, path, "model")
+            except Exception as error:  # connection or HTTP errors from the artifact store
+                kept = os.path.abspath(f"unrecorded-model-{self.run_id}.pt")
+                os.replace(path, kept)
+                print(f"ml: warning: could not record the model on the tracking server "
+                      f"({type(error).__name__}); it is saved in {kept}", file=sys.stderr)
 
     def __enter__(self):
         return self
