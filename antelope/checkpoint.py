@@ -87,5 +87,5 @@ def load(path, device):
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # a truncated or foreign file: pickle, zip and torch raise many types
-        raise ConfigError(f"cannot load checkpoint {path}: {type(error).__name__}: "
-                          f"{str(error).strip().splitlines()[0] if str(error).strip() else 'corrupt file'}") from None
+        detail = str(error).strip().splitlines()[0][:120] if str(error).strip() else "corrupt file"
+        raise ConfigError(f"cannot load checkpoint {path}: {type(error).__name__}: {detail}") from None

@@ -101,6 +101,9 @@ def normalize(overrides):
     for line in overrides:
         override = _parse(line)
         key, value_text = override.key_or_group, line.split("=", 1)[-1]
+        if line.startswith(("+", "~")) and not key.startswith(("model.", "agent.")):
+            raise ConfigError(f"{line!r}: keys cannot be added or deleted (only model.<argument>=value adds "
+                              f"one); see ml --help for the keys")
         if key in ("model", "agent"):
             if "model" in keys:
                 raise ConfigError(f"the model is given twice ({line!r}): model= and agent= are the same key")
@@ -119,11 +122,11 @@ def normalize(overrides):
 
 def _parse(line):
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
+    from hydra.errors import HydraException
 
     try:
         return OverridesParser.create().parse_override(line)
-    except OverrideParseException as error:
+    except HydraException as error:  # OverrideParseException and the grammar's own errors
         message = str(error).strip().splitlines()[0]
         raise ConfigError(f"cannot parse override {line!r}: {message}; write key=value") from None
 

@@ -21,11 +21,11 @@ def import_target(path):
                           f"or a file and a name such as 'path/to/file.py:Model'")
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except ModuleNotFoundError as error:
+        if error.name != module_name or "." not in module_name:
+            raise ConfigError(f"cannot import {path!r}: no module named {error.name!r}") from None
         # `pkg.module.Outer.Inner`: the module is shorter than the dotted path.
-        if "." not in module_name:
-            raise ConfigError(f"cannot import {path!r}: no module named {module_name!r}") from None
-        return getattr(import_target(module_name), attribute)
+        return _attribute(import_target(module_name), attribute, path)
     return _attribute(module, attribute, path)
 
 
@@ -49,8 +49,8 @@ def _attribute(module, name, path):
 
 def did_you_mean(word, choices):
     """' (did you mean X?)' for the closest of `choices`, or '' when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def qualified_name(obj):

@@ -119,7 +119,7 @@ def _model_source(target):
             target = import_target(target)
     name = target.__name__ if isinstance(target, type) else type(target).__name__
     if not (isinstance(target, torch.nn.Module) or isinstance(target, type) and issubclass(target, torch.nn.Module)):
-        raise ConfigError(f"model {name} is not a torch.nn.Module (class or instance)")
+        raise ConfigError(f"model {getattr(target, '__qualname__', name)!r} is not a torch.nn.Module class or instance")
     if not callable(getattr(target, "learn", None)):
         raise ConfigError(f"model {name} has no learn(replay) or learn(replay, log) method; add one that "
                           f"draws a batch with next(replay) and returns its loss")

@@ -113,8 +113,7 @@ def _instantiate(group, node, first_argument):
     try:
         return cls(first_argument, **kwargs)
     except (TypeError, ValueError) as error:
-        given = ", ".join(f"{group}.{k}={v!r}" for k, v in kwargs.items())
-        raise ConfigError(f"cannot build {group}={cls.__name__} with {given}: {error}") from None
+        raise ConfigError(f"cannot build {group}={cls.__name__}: {error} (its settings: ml --cfg)") from None
 
 
 class Update:

@@ -130,3 +130,15 @@ class Diverges(Model):
         Diverges.calls += 1
         loss = super().learn(replay)
         return loss * float("nan") if Diverges.calls >= 23 else loss
+
+
+class SevenLogits(Model):
+    """Outputs 7 logits for a 10-class dataset."""
+
+    def __init__(self, in_features):
+        nn.Module.__init__(self)
+        self.MLP = nn.Sequential(nn.Flatten(), nn.Linear(in_features, 7))
+
+    def learn(self, replay):
+        batch = next(replay)
+        return self(batch.obs).logsumexp(1).mean()

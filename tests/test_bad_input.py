@@ -1,0 +1,114 @@
+"""Bad input, one case per row: a one-line error naming the bad value and what would be valid, exit
+status 2 from the console's entry point, no traceback, and no run left RUNNING."""
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import runs
+
+from antelope.cli import main
+
+MODELS = Path(__file__).parent / "models.py"
+
+CASES = [
+    # (overrides, what the error line must say)
+    (["trian_steps=5"], "unknown config key 'trian_steps' (did you mean 'train_steps'?)"),
+    (["optim.lrr=0.1"], "unknown config key 'optim.lrr' (did you mean 'optim.lr'"),
+    (["optim=SGD", "optim.betas=[0.9,0.99]"], "unknown config key 'optim.betas'"),
+    (["+colour=red"], "keys cannot be added"),
+    (["batch_size=many"], "bad value for batch_size"),
+    (["lr=fast"], "bad value for lr"),
+    (["batch_size=0"], "batch_size=0 must be a positive integer"),
+    (["train_steps=-5"], "train_steps=-5 must be a positive integer"),
+    (["evaluate_per_steps=-1"], "evaluate_per_steps=-1 must be >= 0"),
+    (["precision=fp8"], "precision='fp8' is not valid: choose one of fp32, bf16, fp16"),
+    (["scheduler_interval=hour"], "scheduler_interval='hour' is not valid: choose one of epoch, step"),
+    (["device=tpu"], "device='tpu' is not valid: choose auto, cpu, cuda, cuda:N or mps"),
+    (["epochs=2", "train_steps=10"], "give either train_steps=10 or epochs=2, not both"),
+    (["optim=Adamm"], "unknown optimizer optim='Adamm' (did you mean 'Adam'"),
+    (["scheduler=Cosine"], "unknown scheduler scheduler='Cosine'"),
+    (["optim=os.system"], "optim='os.system' is not a torch.optim.optimizer.Optimizer subclass"),
+    (["optim=no.such.Optimizer"], "cannot import 'no.such.Optimizer': no module named 'no'"),
+    (["scheduler=StepLR"], "scheduler=StepLR needs scheduler.step_size"),
+    (["optim.lr=-1"], "cannot build optim=Adam: Invalid learning rate: -1"),
+    (["lr==3"], "cannot parse override 'lr==3'"),
+    (["optim.lr=tag(log"], "cannot parse override 'optim.lr=tag(log'"),
+    (["optim.lr=interval(0.1,1)"], "requires --multirun"),
+    (["dataset=CIFAR1O"], "unknown dataset 'CIFAR1O' (did you mean 'CIFAR10'"),
+    (["dataset=missing.csv"], "dataset file 'missing.csv' does not exist"),
+    (["dataset=./no/folder"], "dataset './no/folder' does not exist"),
+    (["dataset=corrupt.parquet"], "cannot read dataset file 'corrupt.parquet'"),
+    (["dataset=nolabel.csv"], "nolabel.csv has no label column 'label'"),
+    (["dataset=CIFAR10"], "CIFAR10 is not in"),
+    (["model=MPL"], "unknown model 'MPL' (did you mean 'MLP'?)"),
+    (["model=os.system"], "model 'system' is not a torch.nn.Module class or instance"),
+    (["model=nowhere.py:Model"], "no such file 'nowhere.py'"),
+    ([f"model={MODELS}:Nope"], "has no 'Nope'"),
+    ([f"model={MODELS}:NoLearn"], "NoLearn has no learn"),
+    ([f"model={MODELS}:Deep"], "Deep.__init__ needs argument 'depth'"),
+    ([f"model={MODELS}:Deep", "model.dpth=2"], "has no argument 'dpth' (did you mean 'depth'"),
+    ([f"model={MODELS}:VectorLoss"], "VectorLoss.learn must return a scalar loss"),
+    ([f"model={MODELS}:SevenLogits"], "output has shape (7,) per sample; expected (10,)"),
+    (["resume=0123456789abcdef"], "resume='0123456789abcdef': no such MLflow run"),
+    (["resume=CORRUPT"], "cannot load checkpoint"),
+    (["UNREACHABLE"], "cannot reach the MLflow tracking server"),
+]
+if torch.cuda.is_available():
+    CASES = [case for case in CASES if case[0] != ["device=cuda"]]
+else:
+    CASES.append((["device=cuda"], "device=cuda but no CUDA device is available"))
+
+
+@pytest.fixture
+def prepared(workdir, monkeypatch):
+    (workdir / "corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
+    (workdir / "nolabel.csv").write_text("x,y\n1,2\n")
+
+    def prepare(args):
+        if args == ["resume=CORRUPT"]:
+            from antelope import ml
+
+            result = ml(train_steps=10)
+            artifacts = Path(__import__("mlflow").MlflowClient().get_run(result.run_id).info.artifact_uri)
+            for checkpoint in (artifacts / "checkpoints").iterdir():
+                checkpoint.write_bytes(b"\x00garbage")
+            return [f"resume={result.run_id}"]
+        if args == ["UNREACHABLE"]:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]  # nothing listens here once the socket closes
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+            return []
+        return args
+
+    return prepare
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input(args, message, prepared, capsys):
+    args = prepared(args)
+    capsys.readouterr()
+    budget = [] if any(a.startswith("resume=") for a in args) else ["train_steps=20", "evaluate_per_steps=0"]
+    status = main([*budget, *args])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert status == 2, err
+    assert last.startswith("ml: error: ") and message in last, last
+    assert "Traceback" not in err
+    assert len(last) < 400  # one readable line
+    if "UNREACHABLE" not in args and args and "resume=" not in args[0]:
+        table = runs()
+        assert table.empty or "RUNNING" not in set(table["status"])
+
+
+def test_credentials_never_reach_params_tags_or_the_console(workdir, capsys):
+    from antelope import ml
+
+    result = ml(train_steps=10, experiment="secrets", test_dataset=None,
+                dataset_root="postgresql://alice:s3cret@db.example/x")  # a URI-shaped value anywhere
+    out = capsys.readouterr()
+    run = __import__("mlflow").MlflowClient().get_run(result.run_id)
+    recorded = " ".join(list(run.data.params.values()) + list(run.data.tags.values()))
+    assert "s3cret" not in recorded and "alice:***@" in run.data.params["dataset_root"]
+    assert "s3cret" not in out.err + out.out
