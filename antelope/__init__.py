@@ -2,8 +2,12 @@
 
     from antelope import ml
     ml(model=Model, dataset='CIFAR10', lr=1e-2, lr_decay_epochs=1000)
+
+    from antelope import sweep
+    sweep(model=Model, dataset='CIFAR10', space={'lr': 'tag(log, interval(1e-5, 1e-1))'}, trials=50)
 """
 from .errors import ConfigError
 from .ml import Result, ml
+from .sweep import sweep
 
-__all__ = ["ml", "Result", "ConfigError"]
+__all__ = ["ml", "sweep", "Result", "ConfigError"]

@@ -23,6 +23,22 @@ def _key(default, doc):
 
 
 @dataclass
+class SweepConfig:
+    """`ml -m` and `antelope.sweep()`: one sweep is one Optuna study and one MLflow parent run."""
+    trials: int = _key(20, "trials in the study in all; running the same sweep again runs only the rest")
+    sampler: str = _key("tpe", "tpe (seeded), random, grid, cmaes, gp or qmc")
+    pruner: str = _key("median", "median (after 5 trials and a quarter of training), hyperband, halving or none")
+    objective: Optional[str] = _key(None, "the metric to optimize; default: eval/accuracy, or eval/mse for regression")
+    direction: Optional[str] = _key(None, "maximize or minimize; default: maximize eval/accuracy, minimize eval/mse")
+    study: Optional[str] = _key(None, "the study's name, also its parent run's; default: derived from the sweep's "
+                                      "overrides, so the same command resumes it")
+    storage: Optional[str] = _key(None, "Optuna storage: a journal file or a database URL (postgresql://...); "
+                                        "default: ./optuna.journal")
+    workers: int = _key(1, "worker processes on this machine, each running trials until the study has sweep.trials")
+    seed: int = _key(0, "seeds the sampler")
+
+
+@dataclass
 class Config:
     defaults: List[Any] = field(default_factory=lambda: ["_self_", {"optim": "Adam"}, {"scheduler": None}])
     model: Dict[str, Any] = field(default_factory=lambda: {"_target_": DEFAULT_MODEL}, metadata={
@@ -59,6 +75,9 @@ class Config:
                             "optim.<arg>=v sets its arguments")
     scheduler: Any = _key(None, "the learning-rate scheduler: any torch.optim.lr_scheduler class by name "
                                 "or a dotted path; none by default")
+    sweep: SweepConfig = field(default_factory=SweepConfig, metadata={
+        "doc": "`ml -m` sweep settings: sweep.trials, .sampler, .pruner, .objective, .direction, .study, "
+               ".storage, .workers, .seed (see the README's Sweeps)"})
 
 
 _CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}

@@ -1,0 +1,201 @@
+"""Sweeps through both doors: `ml -m ...` in a subprocess and `antelope.sweep(...)` in Python.
+
+One sweep = one Optuna study = one MLflow parent run; every trial one child run. Budgets are tiny
+(Digits, 30 steps) so the whole file runs in about a minute on 2 CPU cores.
+"""
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+from conftest import ML, run_ml, runs
+from models import Model
+from optuna.trial import FixedTrial
+
+from antelope import ConfigError, sweep
+from antelope.space import Space
+
+MODELS = Path(__file__).parent / "models.py"
+SWEEPS = Path(__file__).parent.parent / "sweeps"
+FAST = ["train_steps=30", "evaluate_per_steps=10", "log_per_steps=10"]
+QUICK = dict(model=Model, train_steps=30, evaluate_per_steps=10, log_per_steps=10)
+SPACE = ["optim.lr=tag(log, interval(1e-3, 1e-1))", "optim=choice(SGD, Adam)", "lr_decay_epochs=int(interval(10, 1000))"]
+
+
+def parent_and_children(table):
+    parent = table[table["tags.antelope.role"] == "sweep"]
+    assert len(parent) == 1
+    children = table[table["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
+    return parent.iloc[0], children.sort_values("tags.antelope.trial", key=lambda s: s.astype(int))
+
+
+def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_resumes():
+    done = run_ml("-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=3", *FAST)
+    assert done.returncode == 0, done.stderr
+    parent, children = parent_and_children(runs("Digits"))
+    study = parent["tags.antelope.sweep"]
+    assert parent["tags.mlflow.runName"] == study and parent["status"] == "FINISHED"
+    assert parent["params.space.optim.lr"] == "tag(log, interval(1e-3, 1e-1))"
+    assert (parent["params.sweep.sampler"], parent["params.sweep.pruner"]) == ("tpe", "median")
+    assert list(children["tags.antelope.trial"]) == ["0", "1", "2"]
+    assert set(children["tags.antelope.sweep"]) == {study} and set(children["status"]) == {"FINISHED"}
+    assert set(children["tags.antelope.trial_state"]) == {"COMPLETE"}
+    for _, child in children.iterrows():  # the drawn values are params (the resolved config) and in the name
+        assert child["tags.mlflow.runName"].startswith(f"trial {child['tags.antelope.trial']}: optim.lr=")
+        assert child["params.optim._target_"].rsplit(".", 1)[1] in ("SGD", "Adam")
+        assert 1e-3 <= float(child["params.optim.lr"]) <= 1e-1
+        assert 10 <= int(child["params.scheduler.T_max"]) <= 1000
+    client = mlflow.MlflowClient()
+    best = client.get_metric_history(parent["run_id"], "sweep/best_value")
+    assert [m.step for m in best] == [0, 1, 2]
+    assert best[-1].value == children["metrics.eval/accuracy"].max()
+    artifacts = {a.path for a in client.list_artifacts(parent["run_id"])}
+    assert {"trials.csv", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(parent["run_id"], "plots")}
+    assert {"plots/optimization_history.png", "plots/parallel_coordinate.png"} <= plots
+
+    # the console's summary: the table, the best params and the command that reproduces the best trial
+    assert "best trials (highest first):" in done.stdout and "best params: {" in done.stdout
+    command = done.stdout.strip().splitlines()[-1].strip()
+    assert command.startswith("ml ")
+    again = run_ml(*shlex.split(command)[1:], "experiment=again")
+    assert again.returncode == 0, again.stderr
+    assert runs("again")["metrics.eval/accuracy"][0] == best[-1].value  # the same number, exactly
+
+    # the same command again continues the same study and parent run up to sweep.trials in all
+    done = run_ml("-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=5", *FAST)
+    assert done.returncode == 0, done.stderr
+    resumed, children = parent_and_children(runs("Digits"))
+    assert resumed["run_id"] == parent["run_id"] and resumed["status"] == "FINISHED"
+    assert list(children["tags.antelope.trial"]) == ["0", "1", "2", "3", "4"]
+    assert f"sweep {study}: 5 trials (5 COMPLETE" in done.stdout
+
+
+def test_keys_of_an_optimizer_are_drawn_only_when_the_drawn_optimizer_takes_them():
+    space = Space.parse(["optim=choice(SGD, Adam)", "optim.momentum=interval(0.5, 0.9)", "optim.lr=0.01"])
+    assert space.fixed == ["optim.lr=0.01"]
+    assert space.suggest(FixedTrial({"optim": "SGD", "optim.momentum": 0.7})) == {"optim": "SGD", "optim.momentum": 0.7}
+    assert space.suggest(FixedTrial({"optim": "Adam", "optim.momentum": 0.7})) == {"optim": "Adam"}
+
+    study = sweep(space={"optim": ["SGD", "Adam"], "optim.momentum": "interval(0.5, 0.9)"}, sampler="random",
+                  trials=4, **QUICK)
+    drawn = {t.params["optim"] for t in study.trials}
+    assert drawn == {"SGD", "Adam"}
+    for trial in study.trials:
+        assert ("optim.momentum" in trial.params) == (trial.params["optim"] == "SGD")
+    _, children = parent_and_children(runs("Digits"))
+    momentum = children.set_index("tags.antelope.trial")["params.optim.momentum"]
+    for trial in study.trials:  # Adam's config has no momentum at all; SGD's is the drawn one
+        expected = str(trial.params["optim.momentum"]) if trial.params["optim"] == "SGD" else None
+        assert (momentum[str(trial.number)] if isinstance(momentum[str(trial.number)], str) else None) == expected
+
+
+def test_a_trial_below_the_median_is_pruned_and_keeps_its_partial_curve():
+    study = sweep(space={"optim.lr": "choice(1e-6, 3e-2)"}, sampler="random", trials=8, **QUICK)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) >= 1, states
+    _, children = parent_and_children(runs("Digits"))
+    pruned = children[children["tags.antelope.trial_state"] == "PRUNED"]
+    assert set(pruned["status"]) == {"KILLED"} and set(pruned["tags.pruned"]) == {"true"}
+    assert set(pruned["params.optim.lr"]) == {"1e-06"}  # the hopeless learning rate
+    history = mlflow.MlflowClient().get_metric_history(pruned["run_id"].iloc[0], "eval/accuracy")
+    assert 0 < len(history) < 3  # stopped after its first evaluation(s), before step 30
+
+
+class Fragile(Model):
+    def __init__(self, in_features, out_features, crash=False):
+        super().__init__(in_features, out_features)
+        self.crash = crash
+
+    def learn(self, replay):
+        if self.crash:
+            raise RuntimeError("this trial crashes")
+        return super().learn(replay)
+
+
+def test_a_crashing_trial_is_fail_and_the_sweep_goes_on():
+    study = sweep(space={"model.crash": [True, False]}, sampler="grid", trials=10, **{**QUICK, "model": Fragile})
+    by_value = {t.params["model.crash"]: t for t in study.trials}
+    assert len(study.trials) == 2  # a grid has two points here
+    assert by_value[True].state.name == "FAIL" and by_value[False].state.name == "COMPLETE"
+    _, children = parent_and_children(runs("Digits"))
+    assert dict(zip(children["tags.antelope.trial_state"], children["status"])) == {"FAIL": "FAILED",
+                                                                                    "COMPLETE": "FINISHED"}
+
+
+def test_workers_are_processes_on_one_study_pinned_round_robin(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # pinning is recorded even on a CPU-only machine
+    done = run_ml("-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=4", "sweep.workers=2", *FAST)
+    assert done.returncode == 0, done.stderr
+    parent, children = parent_and_children(runs("Digits"))
+    assert parent["tags.antelope.workers"] == "0:cuda3 1:cuda5"
+    assert list(children["tags.antelope.trial"]) == ["0", "1", "2", "3"]
+    assert set(children["tags.antelope.trial_state"]) == {"COMPLETE"}
+    pins = dict(zip(children["tags.antelope.worker"], children["tags.antelope.cuda_visible_devices"]))
+    assert pins == {"0": "3", "1": "5"}  # both worker processes ran trials, each on its own device
+    assert len(set(children["tags.antelope.pid"])) == 2
+    assert os.path.exists("optuna.journal")  # the default storage: a journal file, not SQLite
+
+
+def test_two_machines_share_one_study_and_parent_run_through_postgresql(postgres):
+    storage = postgres("optuna")
+    command = [ML, "-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=6", f"sweep.storage={storage}", *FAST]
+    machines = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for machine in machines:
+        _, stderr = machine.communicate(timeout=300)
+        assert machine.returncode == 0, stderr
+    parent, children = parent_and_children(runs("Digits"))
+    assert parent["status"] == "FINISHED"
+    assert sorted(children["tags.antelope.trial"].astype(int)) == list(range(6))  # none lost, none twice
+    assert len(set(children["tags.antelope.pid"])) == 2  # both machines ran trials
+    study = optuna.load_study(study_name=parent["tags.antelope.sweep"], storage=storage)
+    assert [t.number for t in study.trials] == list(range(6))
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == set(children["run_id"])
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in SWEEPS.glob("*.yaml")))
+def test_every_preset_runs(preset):
+    study = sweep(preset=preset, trials=2, **QUICK)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    if preset == "default":  # the three things Antelope is known for
+        assert set(study.trials[0].params) == {"lr", "lr_decay_epochs", "optim"}
+
+
+def test_bad_input_is_one_line_exit_2_before_any_trial():
+    for args, message in [
+        (["optim.lr=interval(1e-5"], "cannot parse override"),
+        (["sweep.storage=postgresql://nobody@127.0.0.1:1/none", *SPACE], "cannot reach sweep.storage="),
+    ]:
+        done = run_ml("-m", *args, *FAST)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert lines[-1].startswith("ml: error: ") and message in lines[-1], (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    choices = {"lr": "0.1,0.01"}
+    for kwargs, message in [
+        (dict(space={}), "the search space is empty"),
+        (dict(space=choices, sampler="tpee"), "unknown sweep.sampler='tpee' (did you mean 'tpe'?)"),
+        (dict(space=choices, pruner="medain"), "unknown sweep.pruner='medain' (did you mean 'median'?)"),
+        (dict(preset="defualt"), "unknown sweep preset 'defualt' (did you mean 'default'?)"),
+        (dict(space={"optim.momentm": "interval(0, 1)"}), "optim.momentm applies to none of the optim options"),
+        (dict(space={"optim": "choice(SGD, Adamm)"}), "(did you mean 'Adam'?)"),
+        (dict(space=choices, workers=2, storage="sqlite:///optuna.db"), "several processes cannot share"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            sweep(**kwargs, **QUICK)
+    assert runs().empty  # no parent run, no trial
+
+
+def test_an_objective_that_is_never_logged_stops_after_the_first_trial():
+    done = run_ml("-m", f"model={MODELS}:Model", "lr=0.1,0.01", "sweep.objective=eval/acc",
+                  "sweep.direction=maximize", *FAST)
+    assert done.returncode == 2, done.stderr
+    assert "ml: error: sweep.objective=eval/acc was never logged by trial 0" in done.stderr.splitlines()[-1]
+    parent, children = parent_and_children(runs("Digits"))
+    assert parent["status"] == "FAILED" and len(children) == 1
+    assert children["tags.antelope.trial_state"].iloc[0] == "FAIL"
+    assert "RUNNING" not in set(runs()["status"])
