@@ -69,6 +69,7 @@ class Config:
     channels_last: bool = _key(False, "channels-last memory format for image models and batches")
     save_per_steps: int = _key(1000, "save a checkpoint every N steps (and at the end and on SIGINT/SIGTERM)")
     keep_checkpoints: int = _key(2, "how many of the newest checkpoints to keep")
+    tracking: bool = _key(True, "record the run in MLflow (false: no run and no checkpoints, e.g. for timing)")
     resume: Optional[str] = _key(None, "an MLflow run id: continue that run from its latest checkpoint")
     load: bool = _key(False, "continue the experiment's latest run from its latest checkpoint")
     optim: Any = _key(None, "the optimizer: any torch.optim class by name (default Adam) or a dotted path; "

@@ -17,7 +17,7 @@ class Log:
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise ValueError(f"log.{name} must be a scalar; got a tensor of shape {tuple(value.shape)}")
-            value = value.detach().reshape(())
+            value = value.detach() if value.dim() == 0 else value.detach().reshape(())
         elif not isinstance(value, (int, float)):
             raise ValueError(f"log.{name} must be a number or a scalar tensor; got {type(value).__name__}")
         self._values.setdefault(name, []).append(value)

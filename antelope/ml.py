@@ -78,14 +78,16 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
                     "antelope.dataset": cfg.dataset, "antelope.device": str(device),
                     "antelope.task": "classification" if data.num_classes else "regression", **(tags or {})}
             experiment = cfg.experiment or _dataset_name(cfg.dataset)
-            run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id, run_name)
-        artifacts = _local_path(run.client.get_run(run.run_id).info.artifact_uri)
+            run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id,
+                                     run_name) if cfg.tracking else tracking.Untracked()
+        artifacts = _local_path(run.artifact_uri())
         print(f"ml: run {run.run_id} {'resumed at step ' + str(start[0]) if resumed else 'started'}",
               file=sys.stderr)
         with run:
             def save(step, metrics):
-                state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
-                _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
+                if cfg.tracking:  # checkpoints live in the run's artifacts
+                    state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
+                    _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
 
             evaluate = functools.partial(trainer.evaluate, model, test, data.num_classes)
             metrics = trainer.train(model, replay, evaluate, run, update, log, cfg, start, save, None, on_evaluate)
@@ -222,6 +224,8 @@ def _save_checkpoint(run, artifacts, state, keep):
 
 def _local_path(artifact_uri):
     """The folder behind a local artifact URI (a path or file://), else None."""
+    if artifact_uri is None:
+        return None
     if artifact_uri.startswith("file://"):
         return artifact_uri[len("file://"):]
     return artifact_uri if "://" not in artifact_uri else None

@@ -128,7 +128,9 @@ class Update:
         self.epoch = 0
 
     def backward(self, loss):
-        self.scaler.scale(loss / self.accumulation).backward()
+        if self.accumulation > 1:
+            loss = loss / self.accumulation
+        self.scaler.scale(loss).backward()
 
     def step(self, epoch):
         if self.clip is not None:

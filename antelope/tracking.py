@@ -116,6 +116,9 @@ class Run:
         for key, value in tags.items():
             self.client.set_tag(self.run_id, key, redact(value))
 
+    def artifact_uri(self):
+        return self.client.get_run(self.run_id).info.artifact_uri
+
     def log_artifact(self, path, folder):
         self.client.log_artifact(self.run_id, path, folder)
 
@@ -161,6 +164,28 @@ class Run:
             print(f"ml: warning: the tracking server did not take {len(unrecorded)} metric values of run "
                   f"{self.run_id}; they are saved in {path}", file=sys.stderr)
         self.status = status
+        return False
+
+
+class Untracked:
+    """Stands in for a Run when `tracking=false`: records nothing."""
+
+    run_id = experiment_id = None
+    status = "FINISHED"
+
+    def log_metrics(self, metrics, step, flush=False):
+        pass
+
+    def log_state_dict(self, state_dict):
+        pass
+
+    def artifact_uri(self):
+        return None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *error):
         return False
 
 

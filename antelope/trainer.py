@@ -5,6 +5,7 @@ the scheduler); a `learn(replay, log)` returning None optimizes itself. Metrics 
 recorded as `train/<name>`; evaluation results as `eval/accuracy` (classification) or `eval/mse`
 (regression), at the trainer's global step.
 """
+import contextlib
 import inspect
 
 import torch
@@ -24,17 +25,20 @@ def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=No
     and when a signal arrives; `collect(step, log)`, for online tasks, adds experience to the replay
     before each step."""
     learn = _learn_call(model)
+    # Plain ints, read once: a DictConfig attribute read costs microseconds, too much for every step.
+    total, every_log, every_eval, every_save, accumulation = (
+        cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps, cfg.save_per_steps, cfg.grad_accumulation)
     step, metrics = start
     written_at = step  # the step of the last metrics write
-    progress = Progress(cfg.train_steps, step)
-    autocast = torch.autocast(next(model.parameters(), torch.empty(0)).device.type, dtype=PRECISIONS[cfg.precision], enabled=cfg.precision != "fp32")
+    progress = Progress(total, step)
+    autocast = _autocast(model, cfg.precision)
     model.train()
     with stop_requests() as stop_requested:
-        while step < cfg.train_steps:
+        while step < total:
             step += 1
             if collect is not None:
                 collect(step, log)
-            for _ in range(cfg.grad_accumulation):
+            for _ in range(accumulation):
                 with autocast:
                     loss = learn(replay, log)
                 if loss is not None:
@@ -44,8 +48,8 @@ def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=No
                         update.backward(loss)
             if update is not None:
                 update.step(replay.epoch)
-            evaluating = step == cfg.train_steps or cfg.evaluate_per_steps and step % cfg.evaluate_per_steps == 0
-            if step % cfg.log_per_steps == 0 or evaluating:
+            evaluating = step == total or every_eval and step % every_eval == 0
+            if step % every_log == 0 or evaluating:
                 written = {f"train/{k}": v for k, v in _reduce(log, written_at, step).items()}
                 written_at = step
                 if update is not None:
@@ -57,12 +61,19 @@ def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=No
                     if on_evaluate is not None:
                         on_evaluate(step, metrics)
                 progress.update(step, {**written, **metrics})
-            if save is not None and (step % cfg.save_per_steps == 0 or step == cfg.train_steps or stop_requested()):
+            if save is not None and (step % every_save == 0 or step == total or stop_requested()):
                 save(step, metrics)
             if stop_requested():
                 raise Interrupted(f"stopped at step {step}; a checkpoint was saved")
     progress.close()
     return metrics
+
+
+def _autocast(model, precision):
+    if precision == "fp32":
+        return contextlib.nullcontext()  # entering a disabled torch.autocast still costs microseconds
+    device = next(model.parameters(), torch.empty(0)).device
+    return torch.autocast(device.type, dtype=PRECISIONS[precision])
 
 
 def _learn_call(model):
