@@ -109,13 +109,13 @@ def _sweep(lines, objects):
         raise ConfigError(f"sweep.workers={workers} must be at least 1")
     if workers > 1:
         _check_picklable(plan)
-    study = _open(plan, workers)
-    client = tracking.client()
+    client = tracking.client()  # one per process: creating an MlflowClient costs more than a trial's logging
+    study = _open(plan, workers, client)
     try:
         if workers == 1:
-            _work(study, plan, {"antelope.worker": "0"})
+            _work(study, plan, {"antelope.worker": "0"}, client)
         else:
-            _run_workers(plan, workers)
+            _run_workers(plan, workers, client)
         _finish(study, plan, client)
     except BaseException as error:
         status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
@@ -282,7 +282,7 @@ def _pruner(plan):
     return optuna.pruners.NopPruner()
 
 
-def _open(plan, workers):
+def _open(plan, workers, client):
     """The study (created, or loaded to resume) and its MLflow parent run (created, or RUNNING again)."""
     storage = _storage(plan.storage, workers)
     try:
@@ -297,16 +297,15 @@ def _open(plan, workers):
         created = False
         _fail_stale_trials(study)
         study.sampler = _sampler(plan, plan.seed + len(study.trials))  # a resumed sampler draws anew
-    plan.parent_run_id = _parent_run(study, plan, created)
+    plan.parent_run_id = _parent_run(study, plan, created, client)
     return study
 
 
-def _parent_run(study, plan, created):
+def _parent_run(study, plan, created, client):
     """The sweep's MLflow run: created by whoever created the study, and found by everyone else through
     the study's user attribute (waiting a little for a creator that is still at it)."""
     from mlflow.entities import Param, RunTag
 
-    client = tracking.client()
     run_id = study.user_attrs.get(PARENT_RUN)
     deadline = time.monotonic() + 60
     while run_id is None and not created and time.monotonic() < deadline:
@@ -336,8 +335,8 @@ def _fail_stale_trials(study):
     """Trials left RUNNING by a process of this machine that is gone (kill -9) are FAIL, so they stop
     counting towards sweep.trials."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        attrs = trial.user_attrs
-        if attrs.get("host") == socket.gethostname() and not tracking._alive(int(attrs.get("pid", 0)) or -1):
+        host, _, pid = trial.user_attrs.get("process", "").rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and not tracking._alive(int(pid)):
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
@@ -360,7 +359,7 @@ def _devices():
     return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
 
 
-def _run_workers(plan, count):
+def _run_workers(plan, count, client):
     """`count` processes (not threads: trials are CPU/GPU-bound), each running trials on the shared study
     until it has plan.trials; a worker starts its next trial as soon as its last one ends."""
     import multiprocessing
@@ -369,7 +368,7 @@ def _run_workers(plan, count):
     devices = _devices()
     assignment = {worker: devices[worker % len(devices)] if devices else None for worker in range(count)}
     pinned = " ".join(f"{w}:cuda{d}" if d is not None else f"{w}:cpu" for w, d in assignment.items())
-    tracking.client().set_tag(plan.parent_run_id, "antelope.workers", pinned)  # e.g. '0:cuda0 1:cuda1'
+    client.set_tag(plan.parent_run_id, "antelope.workers", pinned)  # e.g. '0:cuda0 1:cuda1'
     with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_worker_process, plan, worker, device) for worker, device in assignment.items()]
         errors = [future.exception() for future in futures]
@@ -387,20 +386,19 @@ def _worker_process(plan, worker, device):
     tags = {"antelope.worker": str(worker)}
     if device is not None:
         tags["antelope.cuda_visible_devices"] = device
-    _work(study, plan, tags)
+    _work(study, plan, tags, tracking.client())
 
 
-def _work(study, plan, tags):
+def _work(study, plan, tags, client):
     """Run trials until the study has plan.trials (counting those of every process and machine)."""
     while len(study.get_trials(deepcopy=False)) < plan.trials:
-        _trial(study, plan, tags)
+        _trial(study, plan, tags, client)
 
 
-def _trial(study, plan, tags):
+def _trial(study, plan, tags, client):
     """One trial: draw values, train them as a child run, tell Optuna how it ended."""
     trial = study.ask()
-    trial.set_user_attr("host", socket.gethostname())
-    trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _fail_stale_trials
     values = plan.space.suggest(trial)
     overrides = plan.space.overrides(values)
     trial.set_user_attr("overrides", overrides)
@@ -421,19 +419,19 @@ def _trial(study, plan, tags):
     except Stop:
         state = TrialState.PRUNED
     except KeyboardInterrupt:
-        _end(study, trial, plan, None, TrialState.FAIL, None)
+        _end(study, trial, plan, None, TrialState.FAIL, None, client)
         raise
     except Exception as failure:
         state, error = TrialState.FAIL, failure
     value = None
     if result is not None:
-        value = _objective_value(result, plan)
+        value = _objective_value(result, plan, client)
         if value is None:
             state = TrialState.FAIL
             error = ConfigError(f"sweep.objective={plan.objective} was never logged by trial {trial.number} "
                                 f"(run {result.run_id}); it logged {', '.join(sorted(result.metrics)) or 'nothing'} "
                                 f"at evaluation: give sweep.objective=<a metric the run logs>")
-    _end(study, trial, plan, result.run_id if result else None, state, value)
+    _end(study, trial, plan, result.run_id if result else None, state, value, client)
     if error is not None:
         finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         if isinstance(error, ConfigError) and (not finished or "sweep.objective" in str(error)):
@@ -442,11 +440,10 @@ def _trial(study, plan, tags):
               f"the sweep goes on", file=sys.stderr)
 
 
-def _end(study, trial, plan, run_id, state, value):
+def _end(study, trial, plan, run_id, state, value, client):
     """Tag the trial's run with how it ended, tell the study, and record the best value so far."""
     from mlflow.entities import Metric, RunTag
 
-    client = tracking.client()
     run_id = run_id or _child_run_id(client, plan, trial.number)
     if run_id is not None:
         tags = {"antelope.trial_state": state.name, **({"pruned": "true"} if state == TrialState.PRUNED else {})}
@@ -470,10 +467,10 @@ def _child_run_id(client, plan, number):
     return found[0].info.run_id if found else None
 
 
-def _objective_value(result, plan):
+def _objective_value(result, plan, client):
     if plan.objective in result.metrics:
         return result.metrics[plan.objective]
-    return tracking.client().get_run(result.run_id).data.metrics.get(plan.objective)
+    return client.get_run(result.run_id).data.metrics.get(plan.objective)
 
 
 def _short(value):

@@ -18,9 +18,12 @@ def test_python_snippets_run_in_order():
     for code in blocks("python"):
         exec(compile(code, "README.md", "exec"), namespace)
     table = runs("Digits")
-    assert len(table) == len(blocks("python"))  # every block trains once
+    assert len(table) == len([code for code in blocks("python") if "sweep(" not in code])  # every block trains once
     assert set(table["status"]) == {"FINISHED"}
     assert (table["metrics.eval/accuracy"] > 0.5).all()
+    swept = runs("digits-sweeps")  # the Sweeps block: a parent run and a child run per trial
+    assert len(swept) == 1 + len(namespace["study"].trials)
+    assert set(swept["status"]) == {"FINISHED"}
 
 
 def test_console_snippets_run():

@@ -1,0 +1,130 @@
+"""The sweep machinery's overhead per trial against a hand-written Optuna + MLflow script.
+
+    .venv/bin/python tests/benchmarks/bench_sweep.py            # 100 trials each (about 2 minutes)
+    .venv/bin/python tests/benchmarks/bench_sweep.py --trials 20
+
+Both sides run the same trials of a trivial objective (a linear model, a few optimizer steps on Digits)
+in one process, each in a fresh working directory with its own MLflow SQLite store:
+- ours: `antelope.sweep(...)`: a parent run, a child run per trial with the full resolved config,
+  pruning reports, tags, the best value per trial, artifacts at the end;
+- reference: what a careful user writes by hand: an in-memory Optuna study, a parent run, a child run
+  per trial with `mlflow.parentRunId`, its params and metrics each in one `log_batch`, the state dict as
+  an artifact.
+It prints the time per trial of each and `sweep: ours / reference = R (target 1.2)`.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+import torch
+from torch import nn
+from torch.nn.functional import cross_entropy
+
+STEPS = 5
+
+
+class Tiny(nn.Module):
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.linear = nn.Sequential(nn.Flatten(), nn.Linear(in_features, out_features))
+
+    def forward(self, x):
+        return self.linear(x)
+
+    def learn(self, replay):
+        batch = next(replay)
+        return cross_entropy(self(batch.obs), batch.label)
+
+
+def ours(trials):
+    from antelope import sweep
+
+    sweep(model=Tiny, space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"}, trials=trials, train_steps=STEPS,
+          evaluate_per_steps=0, log_per_steps=STEPS, sampler="random", pruner="none")
+
+
+def reference(trials):
+    import mlflow
+    import optuna
+    from mlflow.entities import Metric, Param
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    obs = torch.tensor(digits.data, dtype=torch.float32) / 16
+    label = torch.tensor(digits.target)
+    train, test = slice(0, 1437), slice(1437, None)
+    client = mlflow.MlflowClient()
+    experiment = client.create_experiment("reference")
+    parent = client.create_run(experiment, run_name="reference-sweep").info.run_id
+
+    def objective(trial):
+        lr = trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True)
+        run = client.create_run(experiment, run_name=f"trial {trial.number}",
+                                tags={"mlflow.parentRunId": parent}).info.run_id
+        client.log_batch(run, params=[Param("optim.lr", str(lr)), Param("train_steps", str(STEPS))])
+        model = Tiny(64, 10)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        generator = torch.Generator().manual_seed(trial.number)
+        for _ in range(STEPS):
+            index = torch.randint(0, 1437, (64,), generator=generator)
+            loss = cross_entropy(model(obs[train][index]), label[train][index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            accuracy = (model(obs[test]).argmax(1) == label[test]).float().mean().item()
+        now = int(time.time() * 1000)
+        client.log_batch(run, metrics=[Metric("train/loss", loss.item(), now, STEPS),
+                                       Metric("eval/accuracy", accuracy, now, STEPS)])
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(model.state_dict(), os.path.join(folder, "state_dict.pt"))
+            client.log_artifact(run, os.path.join(folder, "state_dict.pt"), "model")
+        client.set_terminated(run, "FINISHED")
+        return accuracy
+
+    def best(study, trial):
+        client.log_batch(parent, metrics=[Metric("best_value", study.best_value, int(time.time() * 1000), trial.number)])
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=trials, callbacks=[best])
+    client.set_terminated(parent, "FINISHED")
+
+
+def timed(function, trials):
+    """Seconds per trial of `function(trials)`, in a fresh folder and MLflow store."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
+        mlflow.MlflowClient().search_experiments()  # the store's migrations, outside the timing
+        start = time.perf_counter()
+        function(trials)
+        return (time.perf_counter() - start) / trials
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=100)
+    trials = parser.parse_args().trials
+    warnings.filterwarnings("ignore")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    streams, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), open(os.devnull, "w"), open(os.devnull, "w")
+    try:
+        timed(reference, 2), timed(ours, 2)  # imports and first-call costs, outside the timing
+        per_reference = timed(reference, trials)
+        per_ours = timed(ours, trials)
+    finally:
+        sys.stdout, sys.stderr = streams
+    print(f"reference: {per_reference * 1000:.1f} ms per trial ({trials} trials)")
+    print(f"ours: {per_ours * 1000:.1f} ms per trial ({trials} trials)")
+    print(f"sweep: ours / reference = {per_ours / per_reference:.2f} (target 1.2)")
+
+
+if __name__ == "__main__":
+    main()
