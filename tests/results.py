@@ -16,10 +16,21 @@ _built = {}
 
 
 def store(template, destination):
-    """Copy the built store (mlflow.db; artifacts stay in the build folder) into `destination`."""
+    """Copy the built store (mlflow.db and the artifacts in mlruns/) into `destination`; returns the run ids."""
+    import sqlite3
+
     if "folder" not in _built:
         _built["folder"] = _build(template)
-    shutil.copy(os.path.join(_built["folder"], "mlflow.db"), os.path.join(destination, "mlflow.db"))
+    folder, destination = _built["folder"], str(destination)
+    shutil.copy(os.path.join(folder, "mlflow.db"), os.path.join(destination, "mlflow.db"))
+    shutil.copytree(os.path.join(folder, "mlruns"), os.path.join(destination, "mlruns"), dirs_exist_ok=True)
+    with sqlite3.connect(os.path.join(destination, "mlflow.db")) as db:  # artifact locations are absolute paths
+        db.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, ?, ?)", (folder, destination))
+        db.execute("UPDATE experiments SET artifact_location = replace(artifact_location, ?, ?)", (folder, destination))
+    # MLflow caches each run's artifact location by run id in the process; these run ids live in every copy.
+    from mlflow.tracking._tracking_service import utils
+
+    utils._artifact_repos_cache.clear()
     return _built["ids"]
 
 

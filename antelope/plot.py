@@ -1,0 +1,281 @@
+"""Plots of runs as PNG files: learning curves, and for each sweep its objective by trial and per parameter.
+
+    ml plot                                  # every run of the tracking store, into ./plots
+    ml plot Digits --metric eval/accuracy --out figures
+    ml plot --filter "tags.`antelope.sweep` = 'my-study'"
+
+    from antelope import plot
+    paths = plot(experiment='Digits')
+
+What is drawn, for the runs `antelope.runs(experiment, filter)` selects:
+- learning curves, one panel per metric: one line per run, or the mean ± std of the runs that differ
+  only by `seed` (one line per configuration); the runs of each experiment outside sweeps together, and
+  the trials of each sweep together;
+- for each sweep: the objective of every trial by trial number with the best value so far, and each
+  swept parameter against the objective.
+Each figure is also logged, under `plots/`, on the run it describes: a sweep's on its parent run, the
+learning curves of a lone run on that run. Curves comparing several runs outside a sweep describe no
+single run and stay local files.
+"""
+import argparse
+import math
+import os
+import re
+import sys
+
+from . import tracking
+from .errors import ConfigError
+from .imports import did_you_mean
+from .runs import param_columns, runs
+
+HIDDEN = {"train/epoch"}  # metrics not drawn unless asked for: the step axis says it already
+SEED = "seed"  # the one param that may differ between the runs averaged into one line
+MAXIMIZE = {"eval/accuracy"}  # the default direction of a sweep objective when its parent run does not say
+
+
+def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
+    """Draw the learning curves and sweep plots of the selected runs as PNGs; returns their paths.
+
+    `experiment` and `filter` select runs as in `antelope.runs`; `metrics` names the metrics to draw
+    (default: every metric the runs logged but `train/epoch`); PNGs go to `folder/<experiment>/` (a
+    sweep's to `folder/<experiment>/<sweep>/`). With `log`, each figure is also logged as an artifact
+    on the run or sweep parent run it describes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: files only, whatever display the machine has
+    frame = runs(experiment, filter)
+    if frame.empty:
+        raise ConfigError(f"no runs to plot in {tracking.tracking_uri()} (experiment={experiment!r}, "
+                          f"filter={filter!r}); `ml runs` lists what there is")
+    client = tracking.client()
+    frame = _with_parents(frame, experiment)
+    paths = []
+    parents = frame[(frame["role"] == "sweep") | frame["run_id"].isin(frame["parent_run_id"])]
+    for _, parent in parents.iterrows():
+        trials = frame[frame["parent_run_id"] == parent["run_id"]]
+        out = os.path.join(folder, _safe(parent["experiment"]), _safe(parent["run_name"]))
+        figures = [_learning_curves(client, trials, metrics, out)] if len(trials) else []
+        figures += _sweep_figures(parent, trials, out)
+        paths += _save(client, figures, parent["run_id"] if log else None)
+    alone = frame[~frame["run_id"].isin(parents["run_id"]) & frame["parent_run_id"].isna()]
+    for name, group in alone.groupby("experiment", sort=False):
+        owner = group["run_id"].iloc[0] if log and len(group) == 1 else None
+        paths += _save(client, [_learning_curves(client, group, metrics, os.path.join(folder, _safe(name)))], owner)
+    return paths
+
+
+def main(argv):
+    """`ml plot [EXPERIMENT ...] [--filter EXPR] [--metric NAME ...] [--out DIR] [--no-log]`."""
+    parser = argparse.ArgumentParser(prog="ml plot", description="Draw PNG plots of the runs of the tracking store.")
+    parser.add_argument("experiment", nargs="*", help="experiment names (default: all)")
+    parser.add_argument("--filter", help="an MLflow search filter, e.g. \"metrics.`eval/accuracy` > 0.9\"")
+    parser.add_argument("--metric", action="append", help="a metric to draw (repeatable; default: all)")
+    parser.add_argument("--out", default="plots", help="the folder for the PNGs (default: plots)")
+    parser.add_argument("--no-log", action="store_true", help="do not log the plots as run artifacts")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return exit.code
+    try:
+        paths = plot(args.experiment or None, args.filter, args.metric, args.out, not args.no_log)
+    except ConfigError as error:
+        print(f"ml: error: {error}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
+class _Figure:
+    """A drawn matplotlib figure, where it goes, and the run it describes."""
+
+    def __init__(self, figure, path):
+        self.figure, self.path = figure, path
+
+
+def _save(client, figures, run_id):
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for item in figures:
+        os.makedirs(os.path.dirname(item.path) or ".", exist_ok=True)
+        item.figure.savefig(item.path, dpi=100)
+        plt.close(item.figure)
+        if run_id is not None:
+            client.log_artifact(run_id, item.path, "plots")
+        paths.append(item.path)
+    return paths
+
+
+def _with_parents(frame, experiment):
+    """The selection plus the parent runs of selected trials (needed to know what their sweep swept)."""
+    import pandas as pd
+
+    missing = set(frame["parent_run_id"].dropna()) - set(frame["run_id"])
+    if not missing:
+        return frame
+    parents = [runs(experiment, f"attributes.run_id = '{i}'") for i in missing]  # MLflow's grammar has no OR
+    return pd.concat([frame, *parents], ignore_index=True)
+
+
+def _learning_curves(client, frame, metrics, folder):
+    """One panel per metric; one line per configuration (mean ± std over seeds) or per run."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    names = _metric_names(frame, metrics)
+    groups = _seed_groups(frame)
+    labels = _labels(frame, groups)
+    columns = min(len(names), 3)
+    rows = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for color, (key, members) in enumerate(groups.items()):
+            histories = {}
+            for run_id in members:
+                history = client.get_metric_history(run_id, name)
+                if history:
+                    histories[run_id] = pd.Series({m.step: m.value for m in history}).sort_index()
+            if not histories:
+                continue
+            style = dict(color=f"C{color % 10}", label=labels[key])
+            if len(histories) == 1:
+                series = next(iter(histories.values()))
+                ax.plot(series.index, series.values, marker="o" if len(series) == 1 else None, **style)
+            else:  # the steps every seed logged, so the band is never drawn from fewer runs than the label says
+                table = pd.DataFrame(histories).dropna()
+                mean, std = table.mean(axis=1), table.std(axis=1)
+                ax.plot(mean.index, mean.values, **style)
+                ax.fill_between(mean.index, mean - std, mean + std, color=style["color"], alpha=0.25, linewidth=0)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    handles, legend = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, legend, loc="outside lower center", ncol=min(len(handles), 3), fontsize="small")
+    figure.set_layout_engine("constrained")
+    return _Figure(figure, os.path.join(folder, "learning_curves.png"))
+
+
+def _metric_names(frame, metrics):
+    logged = [c for c in frame.columns if "/" in c and frame[c].notna().any() and not c.startswith("sweep/")]
+    if metrics:
+        for name in metrics:
+            if name not in logged:
+                raise ConfigError(f"metric {name!r} was not logged by these runs{did_you_mean(name, logged)}; "
+                                  f"they logged: {', '.join(logged) or 'nothing'}")
+        return list(metrics)
+    names = [c for c in logged if c not in HIDDEN]
+    if not names:
+        raise ConfigError("these runs logged no metrics to plot; `ml runs` shows what they recorded")
+    return sorted(names, key=lambda n: (not n.startswith("train/loss"), not n.startswith("eval/"), n))
+
+
+def _seed_groups(frame):
+    """{config key: [run ids]}: runs whose params are equal but for `seed` share a key."""
+    params = [c for c in param_columns(frame) if c != SEED]
+    groups = {}
+    for _, row in frame.iterrows():
+        key = tuple(str(row[c]) for c in params)
+        groups.setdefault(key, []).append(row["run_id"])
+    return groups
+
+
+def _labels(frame, groups):
+    """A legend label per group: the params that tell the groups apart, else the run name."""
+    params = [c for c in param_columns(frame) if c != SEED]
+    keys = list(groups)
+    varying = [i for i, c in enumerate(params) if len({k[i] for k in keys}) > 1]
+    names = frame.set_index("run_id")["run_name"]
+    labels = {}
+    for key, members in groups.items():
+        label = " ".join(f"{params[i]}={_short(key[i])}" for i in varying) if varying and len(varying) <= 4 else None
+        label = label or (names[members[0]] if len(members) == 1 else "")
+        if len(members) > 1:
+            label = f"{label} (mean ± std of {len(members)} seeds)".strip()
+        labels[key] = label
+    return labels
+
+
+def _sweep_figures(parent, trials, folder):
+    """The objective of every trial by number, with the best so far; each swept parameter vs the objective."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    objective = _parent_param(parent, "sweep.objective")
+    if objective is None or objective not in trials.columns:
+        candidates = [m for m in ("eval/accuracy", "eval/mse") if m in trials.columns]
+        objective = objective if not candidates else candidates[0]
+    direction = _parent_param(parent, "sweep.direction") or ("maximize" if objective in MAXIMIZE else "minimize")
+    if objective not in trials.columns:
+        return []
+    trials = trials.sort_values("trial")
+    scored = trials[trials[objective].notna()]
+    complete = scored[scored["trial_state"].fillna("COMPLETE") == "COMPLETE"]
+    figure, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(complete["trial"], complete[objective], color="C0", label="complete", zorder=3)
+    pruned = scored[scored["trial_state"] == "PRUNED"]
+    if len(pruned):
+        ax.scatter(pruned["trial"], pruned[objective], color="C7", marker="x", label="pruned (last value)", zorder=3)
+    if len(complete):
+        best = complete[objective].cummax() if direction == "maximize" else complete[objective].cummin()
+        ax.step(complete["trial"], best, where="post", color="C3", label="best so far")
+    ax.set(title=f"sweep {parent['run_name']}: {objective} ({direction})", xlabel="trial", ylabel=objective)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    figure.set_layout_engine("constrained")
+    figures = [_Figure(figure, os.path.join(folder, "sweep_objective.png"))]
+    swept = _swept_keys(parent, trials)
+    if swept and len(scored):
+        figure, axes = plt.subplots(1, len(swept), figsize=(max(6, 4.5 * len(swept)), 3.8), squeeze=False)
+        for ax, key in zip(axes.flat, swept):
+            states = scored["trial_state"].fillna("COMPLETE")
+            values = scored[key]
+            numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all()
+            x = values if numeric else values.astype(str)
+            ax.scatter(x[states == "COMPLETE"], scored[objective][states == "COMPLETE"], color="C0")
+            ax.scatter(x[states != "COMPLETE"], scored[objective][states != "COMPLETE"], color="C7", marker="x")
+            space = str(_parent_param(parent, f"space.{key}") or "")
+            if numeric and ("log" in space or (values > 0).all() and values.max() > 100 * values.min()):
+                ax.set_xscale("log")
+            ax.set(xlabel=key, ylabel=objective)
+            ax.grid(alpha=0.3)
+        figure.suptitle(f"sweep {parent['run_name']}: swept parameters vs {objective}")
+        figure.set_layout_engine("constrained")
+        figures.append(_Figure(figure, os.path.join(folder, "sweep_params.png")))
+    return figures
+
+
+def _swept_keys(parent, trials):
+    """The keys the sweep searched: its parent's `space.<key>` params, else the trial params that vary."""
+    keys = [c[len("space."):] for c in parent.index if c.startswith("space.") and _present(parent[c])]
+    keys = [k for k in keys if k in trials.columns]
+    if keys:
+        return keys
+    return [c for c in param_columns(trials) if c != SEED and trials[c].astype(str).nunique() > 1]
+
+
+def _parent_param(parent, key):
+    value = parent.get(key)
+    return value if _present(value) else None
+
+
+def _present(value):
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _short(text):
+    """'0.004430375245218269' -> '0.00443' in a label; other values as they are."""
+    try:
+        return f"{float(text):.4g}" if "." in text or "e" in text else text
+    except ValueError:
+        return text
+
+
+def _safe(name):
+    """A run or experiment name as one folder name."""
+    return re.sub(r"[^\w.=-]+", "_", str(name)).strip("_") or "unnamed"
