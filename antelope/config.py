@@ -15,7 +15,7 @@ from . import optim
 from .errors import ConfigError
 from .imports import did_you_mean, qualified_name
 
-DEFAULT_MODEL = "antelope.agents.MLP"
+DEFAULT_MODEL = "antelope.agents.AC2Agent"
 
 
 def _key(default, doc):
@@ -67,6 +67,18 @@ class Config:
     grad_clip: Optional[float] = _key(None, "clip the gradient norm to this value before each step")
     compile: bool = _key(False, "torch.compile the model's forward")
     channels_last: bool = _key(False, "channels-last memory format for image models and batches")
+    env: Optional[str] = _key(None, "a Gymnasium environment id (CartPole-v1, Pendulum-v1; ALE/... with the atari "
+                                    "extra, dm_control/... with dmc): reinforcement learning, one env step per step")
+    discrete: Optional[bool] = _key(None, "RL action-space conversion: true bins a continuous env's actions, false "
+                                          "gives a discrete env continuous ones (argmax); null: as the env is")
+    action_bins: int = _key(11, "bins per action dimension when discrete=true converts a continuous env")
+    evaluate_episodes: int = _key(10, "RL: episodes per evaluation (seeded apart from training); eval/return is their mean")
+    random_steps: int = _key(1000, "RL: env steps with uniformly random actions before the model acts")
+    nstep: int = _key(1, "RL: rewards summed per transition (n-step returns); batch.discount is discount**n")
+    discount: float = _key(0.99, "RL: the discount factor")
+    replay_capacity: int = _key(1_000_000, "RL: transitions the replay buffer keeps (the oldest are dropped)")
+    generate: bool = _key(False, "generative modelling: learn to generate the dataset's obs; sample images are "
+                                 "saved as MLflow artifacts at each evaluation")
     save_per_steps: int = _key(1000, "save a checkpoint every N steps (and at the end and on SIGINT/SIGTERM)")
     keep_checkpoints: int = _key(2, "how many of the newest checkpoints to keep")
     tracking: bool = _key(True, "record the run in MLflow (false: no run and no checkpoints, e.g. for timing)")
@@ -83,7 +95,7 @@ class Config:
 
 _CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}
 _POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs", "grad_accumulation",
-             "save_per_steps", "keep_checkpoints")
+             "save_per_steps", "keep_checkpoints", "evaluate_episodes", "nstep", "replay_capacity")
 
 
 def keys():

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import torch
 from omegaconf import OmegaConf
 
-from . import checkpoint, config, datasets, optim, tracking, trainer
+from . import checkpoint, config, datasets, environment, generative, optim, tracking, trainer
 from .errors import ConfigError
 from .imports import did_you_mean, import_target, qualified_name
 from .log import Log
-from .replay import Replay
+from .replay import Replay, ReplayBuffer
 from .spec import construct, spec_of
 
 
@@ -54,14 +54,16 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
     device = _device(cfg.device)
     model_source = _model_source(objects.get("model", cfg.model._target_))
     model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
-    data = datasets.load(cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects)
-    spec = spec_of(data.train.obs, data.train.label, data.num_classes)
+    data, env, spec = _task(cfg, objects)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
         model = _build_model(model_source, spec, model_kwargs).to(device)
-        replay = Replay(data.train.obs, data.train.label, cfg.batch_size, device, cfg.seed)
-        test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
-        if cfg.channels_last and replay.obs.dim() == 4:
+        if env is not None:  # reinforcement learning: the replay fills as the model acts
+            replay, test = ReplayBuffer(cfg.replay_capacity, cfg.batch_size, device, cfg.seed), None
+        else:
+            replay = Replay(data.train.obs, data.train.label, cfg.batch_size, device, cfg.seed)
+            test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
+        if cfg.channels_last and test is not None and replay.obs.dim() == 4:
             model, replay.obs, test.obs = (t.to(memory_format=torch.channels_last) for t in (model, replay.obs, test.obs))
         if cfg.epochs is not None:
             cfg.train_steps = cfg.epochs * len(replay)
@@ -75,9 +77,9 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
         else:
             resolved = OmegaConf.to_container(cfg, resolve=True)
             tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(model),
-                    "antelope.dataset": cfg.dataset, "antelope.device": str(device),
-                    "antelope.task": "classification" if data.num_classes else "regression", **(tags or {})}
-            experiment = cfg.experiment or _dataset_name(cfg.dataset)
+                    "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(device),
+                    "antelope.task": _task_name(spec), **(tags or {})}
+            experiment = cfg.experiment or _experiment_name(cfg)
             run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id,
                                      run_name) if cfg.tracking else tracking.Untracked()
         artifacts = _local_path(run.artifact_uri())
@@ -89,13 +91,41 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
                     state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
                     _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
 
-            evaluate = functools.partial(trainer.evaluate, model, test, data.num_classes)
-            metrics = trainer.train(model, replay, evaluate, run, update, log, cfg, start, save, None, on_evaluate)
+            if env is not None:
+                evaluate = functools.partial(env.evaluate, model, cfg.evaluate_episodes)
+            elif spec.task == "generate":
+                evaluate = generative.Evaluation(model, test, run, generative.evaluation_steps(cfg, start[0]))
+            else:
+                evaluate = functools.partial(trainer.evaluate, model, test, data.num_classes)
+            collect = functools.partial(env.collect, model, replay) if env is not None else None
+            metrics = trainer.train(model, replay, evaluate, run, update, log, cfg, start, save, collect, on_evaluate)
             run.log_state_dict(model.state_dict())
     summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"ml: run {run.run_id} finished: {summary}\n"
           f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
     return Result(run.run_id, run.experiment_id, model, metrics, OmegaConf.to_container(cfg, resolve=True))
+
+
+def _task(cfg, objects):
+    """(data, env, spec): a dataset (classification, regression, or generate=true) or, with env=, an environment."""
+    if cfg.env is not None:
+        if cfg.epochs is not None or cfg.generate:
+            raise ConfigError(f"env={cfg.env}: {'epochs' if cfg.epochs is not None else 'generate'}= does not "
+                              f"apply to reinforcement learning; give train_steps= (env steps)")
+        env = environment.Environment(cfg.env, cfg.seed, cfg.discrete, cfg.action_bins, cfg.nstep, cfg.discount,
+                                      cfg.random_steps)
+        return None, env, env.spec
+    if cfg.discrete is not None:
+        raise ConfigError(f"discrete={cfg.discrete} converts an environment's action space; it needs env=")
+    data = datasets.load(cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects)
+    spec = spec_of(data.train.obs, data.train.label, data.num_classes)
+    return data, None, generative.spec_of(spec) if cfg.generate else spec
+
+
+def _task_name(spec):
+    if spec.task == "supervised":
+        return "classification" if spec.num_classes else "regression"
+    return spec.task
 
 
 def _device(name):
@@ -122,19 +152,23 @@ def _model_source(target):
     name = target.__name__ if isinstance(target, type) else type(target).__name__
     if not (isinstance(target, torch.nn.Module) or isinstance(target, type) and issubclass(target, torch.nn.Module)):
         raise ConfigError(f"model {getattr(target, '__qualname__', name)!r} is not a torch.nn.Module class or instance")
-    if not callable(getattr(target, "learn", None)):
-        raise ConfigError(f"model {name} has no learn(replay) or learn(replay, log) method; add one that "
-                          f"draws a batch with next(replay) and returns its loss")
     return target
 
 
 def _build_model(source, spec, kwargs):
+    """The model; one without `learn` inside the default agent (as its encoder or output head)."""
     if isinstance(source, torch.nn.Module):
         if kwargs:
             raise ConfigError(f"model.{next(iter(kwargs))}: the model was given as an instance, so it takes "
                               f"no constructor arguments; pass the class instead")
-        return source
-    return construct(source, spec, kwargs)
+        model = source
+    else:
+        model = construct(source, spec, kwargs)
+    if not callable(getattr(model, "learn", None)):
+        from .agents import AC2Agent
+
+        model = AC2Agent.wrap(model, spec)
+    return model
 
 
 def _build_update(model, cfg, explicit, device):
@@ -190,7 +224,7 @@ def _run_to_resume(cfg, explicit):
 
 
 def _latest_run_id(mlflow_client, cfg):
-    experiment = cfg.experiment or _dataset_name(cfg.dataset)
+    experiment = cfg.experiment or _experiment_name(cfg)
     found = mlflow_client.get_experiment_by_name(experiment)
     runs = mlflow_client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"],
                                      max_results=1) if found else []
@@ -229,6 +263,10 @@ def _local_path(artifact_uri):
     if artifact_uri.startswith("file://"):
         return artifact_uri[len("file://"):]
     return artifact_uri if "://" not in artifact_uri else None
+
+
+def _experiment_name(cfg):
+    return cfg.env.replace("/", "-") if cfg.env is not None else _dataset_name(cfg.dataset)
 
 
 def _dataset_name(dataset):

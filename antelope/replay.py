@@ -63,3 +63,72 @@ class Replay:
         self.epoch = state["epoch"]
         self._arrange(state["order"].to(self.obs.device), state["position"])
         self._generator.set_state(state["generator"].cpu())
+
+
+class Transition(NamedTuple):
+    obs: torch.Tensor       # (B, *obs_shape) float32
+    action: torch.Tensor    # (B,) int64 for a discrete action space, else (B, *action_shape) float32
+    reward: torch.Tensor    # (B,) float32: the (n-step) sum of discounted rewards
+    next_obs: torch.Tensor  # (B, *obs_shape) float32: the observation n steps later
+    done: torch.Tensor      # (B,) float32: 1 where the episode terminated within those n steps
+    discount: torch.Tensor  # (B,) float32: discount ** k, k the steps summed (k = nstep but near an episode's end)
+
+
+class ReplayBuffer:
+    """An RL replay buffer: `add` stores transitions, `next()` samples a `Transition` batch uniformly.
+
+    Holds the newest `capacity` transitions as tensors on the run's device, grown by doubling up to
+    capacity (so a large capacity costs nothing until it is used). Observations keep their dtype
+    (uint8 frames stay uint8 in memory) and are float32 in batches. `epoch` counts completed episodes."""
+
+    _FIELDS = Transition._fields
+
+    def __init__(self, capacity, batch_size, device, seed):
+        self.capacity, self.batch_size, self.device = capacity, batch_size, torch.device(device)
+        self.epoch = 0  # episodes completed so far
+        self._data = None  # {field: tensor (allocated, ...)}, built at the first add
+        self._size = self._position = 0
+        self._generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def __len__(self):
+        return self._size
+
+    def __iter__(self):
+        return self
+
+    def add(self, obs, action, reward, next_obs, done, discount):
+        """Store one transition (unbatched tensors or arrays)."""
+        values = dict(zip(self._FIELDS, (obs, action, reward, next_obs, done, discount)))
+        values = {k: torch.as_tensor(v, device=self.device) for k, v in values.items()}
+        if self._data is None:
+            self._data = {k: torch.empty((min(1024, self.capacity), *v.shape), dtype=v.dtype, device=self.device)
+                          for k, v in values.items()}
+        allocated = len(self._data["obs"])
+        if self._position == allocated and allocated < self.capacity:
+            grown = min(2 * allocated, self.capacity)
+            self._data = {k: torch.cat([v, torch.empty((grown - allocated, *v.shape[1:]), dtype=v.dtype,
+                                                         device=self.device)]) for k, v in self._data.items()}
+        for k, v in values.items():
+            self._data[k][self._position] = v
+        self._position = (self._position + 1) % self.capacity
+        self._size = min(self._size + 1, self.capacity)
+
+    def __next__(self):
+        if self._size == 0:
+            raise RuntimeError("the replay buffer is empty: nothing has been collected yet")
+        index = torch.randint(self._size, (self.batch_size,), generator=self._generator, device=self.device)
+        batch = {k: v[index] for k, v in self._data.items()}
+        for k in ("obs", "next_obs", "reward", "done", "discount"):
+            batch[k] = batch[k].float()
+        return Transition(**batch)
+
+    def state_dict(self):
+        """The stored transitions and the sampler's state: a resumed run samples what this one would."""
+        data = {k: v[:self._size].clone() for k, v in self._data.items()} if self._data is not None else {}
+        return {"data": data, "size": self._size, "position": self._position, "epoch": self.epoch,
+                "generator": self._generator.get_state()}
+
+    def load_state_dict(self, state):
+        self._size, self._position, self.epoch = state["size"], state["position"], state["epoch"]
+        self._data = {k: v.to(self.device) for k, v in state["data"].items()} or None
+        self._generator.set_state(state["generator"].cpu())

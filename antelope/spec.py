@@ -31,6 +31,7 @@ class Spec:
     obs: Datum
     action: Datum
     num_classes: Optional[int]  # None for regression
+    task: str = "supervised"  # "supervised" (classification or regression), "rl" or "generate"
 
     @property
     def classification(self):

@@ -14,7 +14,7 @@ def test_default_job_trains_records_and_says_where_to_look():
     table = runs("Digits")
     assert list(table["status"]) == ["FINISHED"]
     assert table["metrics.eval/accuracy"][0] > 0.95
-    assert table["params.model._target_"][0] == "antelope.agents.MLP"
+    assert table["params.model._target_"][0] == "antelope.agents.AC2Agent"
 
 
 def test_seed_page_console_example_with_a_model_file():
@@ -47,7 +47,7 @@ def test_bad_input_is_one_line_exit_2_and_no_run():
         (["dataset=CIFAR1O"], "did you mean 'CIFAR10'"),
         (["dataset=missing/file.csv"], "does not exist"),
         (["model=tests/nowhere.py:Model"], "no such file"),
-        ([f"model={MODELS}:NoLearn"], "has no learn"),
+        (["env=CartPol-v1"], "did you mean 'CartPole-v1'"),
         ([f"model={MODELS}:Deep"], "needs argument 'depth'"),
         ([f"model={MODELS}:VectorLoss"], "must return a scalar loss"),
     ]:
@@ -63,3 +63,44 @@ def test_bad_input_is_one_line_exit_2_and_no_run():
 def test_verbose_shows_the_traceback():
     done = run_ml("--verbose", "trian_steps=5")
     assert done.returncode == 2 and "Traceback" in done.stderr
+
+
+def test_progress_bar_on_a_terminal():
+    import os
+    import pty
+    import subprocess
+
+    from conftest import ML
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([ML, "train_steps=300", "log_per_steps=50"], stdin=terminal, stdout=terminal,
+                               stderr=terminal, env=dict(os.environ), close_fds=True)
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    text = output.decode(errors="replace")
+    assert "300/300" in text and "step/s" in text and "\r" in text and "[###" in text  # a redrawn bar
+    assert "eval/accuracy" in text and "train/loss" in text
+    assert "step 300/300" not in text  # not the plain lines
+
+
+def test_runs_record_the_git_commit_of_the_working_directory(workdir):
+    import subprocess
+
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    from antelope import ml
+
+    result = ml(train_steps=5)
+    tags = __import__("mlflow").MlflowClient().get_run(result.run_id).data.tags
+    assert tags["mlflow.source.git.commit"] == commit

@@ -67,9 +67,10 @@ def test_model_given_as_instance_or_dotted_path():
     assert ml(model="antelope.agents.MLP", **FAST).metrics["eval/accuracy"] > 0.5
 
 
-def test_a_model_without_learn_is_rejected():
-    with pytest.raises(ConfigError, match="NoLearn has no learn"):
-        ml(model=NoLearn, **FAST)
+def test_a_model_without_learn_is_wrapped_by_the_default_agent():
+    result = ml(model=NoLearn, **FAST)  # NoLearn asks for out_features: it becomes the agent's output head
+    assert type(result.model).__name__ == "AC2Agent" and isinstance(result.model.actor, NoLearn)
+    assert result.metrics["eval/accuracy"] > 0.5
 
 
 def test_replay_gives_device_batches_by_index_with_epochs():

@@ -1,0 +1,33 @@
+"""generate=true: the dataset becomes a generative task; samples are saved as MLflow artifacts."""
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from antelope import ml
+from antelope.agents import GAN, AC2Agent
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def samples(run_id):
+    return sorted(a.path for a in MlflowClient().list_artifacts(run_id, "samples"))
+
+
+def test_default_agent_generates_and_saves_samples_at_each_evaluation():
+    result = ml(generate=True, train_steps=100, evaluate_per_steps=50)
+    assert isinstance(result.model, AC2Agent)
+    assert samples(result.run_id) == ["samples/step_000000050.png", "samples/step_000000100.png"]
+    assert result.model.generate(4).shape == (4, 1, 8, 8)
+    assert 0 <= result.metrics["eval/moment_error"] < 1
+
+
+def test_the_gan_example_runs_by_name():
+    result = ml(agent="GAN", generate=True, train_steps=60, evaluate_per_steps=0)
+    assert isinstance(result.model, GAN)
+    assert samples(result.run_id) == ["samples/step_000000060.png"]

@@ -1,0 +1,131 @@
+"""Reinforcement learning on Gymnasium's classic-control environments, with tiny budgets."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from antelope import ConfigError, ml
+from antelope.agents import DDPG, DQN, AC2Agent
+from antelope.environment import Environment
+from antelope.log import Log
+from antelope.replay import ReplayBuffer
+from conftest import runs
+
+RANDOM_CARTPOLE = 22  # the mean return of a uniformly random policy, about
+RANDOM_PENDULUM = -1200
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks run fastest on one thread, above all on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_default_agent_learns_cartpole():
+    result = ml(env="CartPole-v1", train_steps=2000, random_steps=500, evaluate_per_steps=1000, evaluate_episodes=5,
+                **{"model.explore_steps": 1000})
+    assert isinstance(result.model, AC2Agent)
+    assert result.metrics["eval/return"] > 3 * RANDOM_CARTPOLE
+    table = runs("CartPole-v1")
+    assert list(table["status"]) == ["FINISHED"] and table["tags.antelope.task"][0] == "rl"
+    assert table["metrics.train/episode_return"][0] > 0 and "metrics.train/q" in table
+
+
+def test_default_agent_acts_on_pendulum():
+    # learning Pendulum takes a few thousand steps: tests/benchmarks/bench_agents.py measures it
+    result = ml(env="Pendulum-v1", train_steps=400, random_steps=200, evaluate_episodes=1)
+    assert isinstance(result.model, AC2Agent) and np.isfinite(result.metrics["eval/return"])
+    table = runs("Pendulum-v1")
+    assert {"metrics.train/critic_loss", "metrics.train/actor_loss"} <= set(table.columns)
+
+
+def test_example_agents_run_by_name():
+    dqn = ml(agent="DQN", env="CartPole-v1", train_steps=1500, random_steps=300, evaluate_episodes=3,
+             **{"model.explore_steps": 1000})
+    assert isinstance(dqn.model, DQN) and dqn.metrics["eval/return"] > RANDOM_CARTPOLE
+    ddpg = ml(agent="DDPG", env="Pendulum-v1", train_steps=600, random_steps=300, evaluate_episodes=2)
+    assert isinstance(ddpg.model, DDPG) and np.isfinite(ddpg.metrics["eval/return"])
+
+
+def test_action_space_conversion():
+    binned = Environment("Pendulum-v1", seed=0, discrete=True, bins=5)
+    assert binned.spec.action.discrete and binned.spec.action.shape == (5,)
+    assert binned._to_env(0) == pytest.approx([-2.0]) and binned._to_env(4) == pytest.approx([2.0])
+    vector = Environment("CartPole-v1", seed=0, discrete=False)
+    assert not vector.spec.action.discrete and vector.spec.action.shape == (2,)
+    assert vector._to_env(np.array([0.3, -0.2])) == 0
+    assert ml(env="Pendulum-v1", discrete=True, train_steps=50, random_steps=20, evaluate_episodes=1).metrics
+    assert ml(env="CartPole-v1", discrete=False, train_steps=50, random_steps=20, evaluate_episodes=1).metrics
+
+
+def test_nstep_transitions_carry_their_discount():
+    env = Environment("CartPole-v1", seed=0, nstep=3, discount=0.9, random_steps=10_000)
+    replay = ReplayBuffer(1000, 256, "cpu", seed=0)
+    for step in range(1, 201):
+        env.collect(None, replay, step, Log())
+    batch = next(replay)
+    assert set(batch._fields) == {"obs", "action", "reward", "next_obs", "done", "discount"}
+    full = torch.isclose(batch.discount, torch.tensor(0.9 ** 3))
+    assert full.any() and torch.allclose(batch.reward[full], torch.tensor(1 + 0.9 + 0.81))  # CartPole pays 1 a step
+    assert all(any(abs(d - 0.9 ** k) < 1e-6 for k in (1, 2, 3)) for d in batch.discount.tolist())
+    assert batch.done.sum() > 0 and replay.epoch > 0  # episodes ended, and were counted
+
+
+def test_replay_buffer_resumes_where_it_stood():
+    replay = ReplayBuffer(capacity=50, batch_size=8, device="cpu", seed=1)
+    for i in range(70):  # wraps around: the oldest 20 are dropped
+        replay.add(np.full(3, i, np.float32), i % 2, 1.0, np.zeros(3, np.float32), 0.0, 0.99)
+    copy = ReplayBuffer(capacity=50, batch_size=8, device="cpu", seed=2)
+    copy.load_state_dict(replay.state_dict())
+    assert len(copy) == 50 and torch.equal(next(copy).obs, next(replay).obs)
+    assert next(replay).obs.min() >= 20
+
+
+class Greedy(nn.Module):
+    """A user's own RL agent: act(obs) and learn(replay, log), nothing else."""
+
+    def __init__(self, obs_spec, action_spec):
+        super().__init__()
+        self.discrete = action_spec.discrete
+        self.net = nn.Linear(obs_spec.shape[0], action_spec.shape[0])
+        self.optim = torch.optim.SGD(self.net.parameters(), lr=1e-3)
+        self.batches = 0
+
+    def act(self, obs):
+        output = self.net(obs)
+        return output.argmax(1) if self.discrete else output.tanh()
+
+    def learn(self, replay, log):
+        batch = next(replay)
+        loss = (self.net(batch.obs).mean() - batch.reward.mean()) ** 2
+        self.optim.zero_grad()
+        loss.backward()
+        self.optim.step()
+        self.batches += 1
+        log.loss = loss
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", "Pendulum-v1"])
+def test_a_custom_agent_runs_on_any_env(env):
+    result = ml(model=Greedy, env=env, train_steps=100, random_steps=10, evaluate_episodes=1)
+    assert result.model.batches == 100 and np.isfinite(result.metrics["eval/return"])
+
+
+def test_env_errors_are_one_line():
+    with pytest.raises(ConfigError, match="did you mean 'CartPole-v1'"):
+        ml(env="CartPol-v1")
+    with pytest.raises(ConfigError, match=r"pip install 'antelope\[atari\]'"):
+        ml(env="ALE/Pong-v5")
+    with pytest.raises(ConfigError, match="give train_steps"):
+        ml(env="CartPole-v1", epochs=2)
+
+
+def test_importing_antelope_does_not_import_gymnasium():
+    code = "import sys, antelope, antelope.ml; assert 'gymnasium' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
