@@ -1,26 +1,32 @@
-"""Progress: a bar on a terminal (steps, loss, last eval metric), plain lines otherwise."""
+"""Progress: a bar redrawn in place on a terminal (steps, rate, loss, last eval metric), plain lines
+otherwise (logs, CI, pipes)."""
+import shutil
 import sys
+import time
 
 
 class Progress:
     def __init__(self, total, start=0, stream=None):
-        self.total, self.stream = total, stream or sys.stderr
-        self.bar = None
-        if self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, file=self.stream, unit="step", dynamic_ncols=True)
-        self._step = start
+        self.total, self.stream, self._step = total, stream or sys.stderr, start
+        self.terminal = self.stream.isatty()
+        self._started, self._first = time.monotonic(), start
 
     def update(self, step, metrics):
         text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-        if self.bar is not None:
-            self.bar.update(step - self._step)
-            self.bar.set_postfix_str(text, refresh=True)
-        else:
-            print(f"step {step}/{self.total}  {text}", file=self.stream, flush=True)
         self._step = step
+        if not self.terminal:
+            print(f"step {step}/{self.total}  {text}", file=self.stream, flush=True)
+            return
+        rate = (step - self._first) / max(time.monotonic() - self._started, 1e-9)
+        head = f"{step}/{self.total} {rate:.0f} step/s "
+        width = shutil.get_terminal_size().columns  # 80 when a terminal reports no size
+        bar = max(10, min(30, width - len(head) - len(text) - 6))
+        filled = round(bar * step / self.total)
+        line = f"{head}[{'#' * filled}{'.' * (bar - filled)}] {text}"
+        self.stream.write("\r" + line[:width - 1].ljust(width - 1))
+        self.stream.flush()
 
     def close(self):
-        if self.bar is not None:
-            self.bar.close()
+        if self.terminal:
+            self.stream.write("\n")
+            self.stream.flush()
