@@ -45,7 +45,7 @@ CASES = [
     (["model=os.system"], "model 'system' is not a torch.nn.Module class or instance"),
     (["model=nowhere.py:Model"], "no such file 'nowhere.py'"),
     ([f"model={MODELS}:Nope"], "has no 'Nope'"),
-    ([f"model={MODELS}:NoLearn"], "NoLearn has no learn"),
+    ([f"model={MODELS}:NotAModule"], "model 'NotAModule' is not a torch.nn.Module class or instance"),
     ([f"model={MODELS}:Deep"], "Deep.__init__ needs argument 'depth'"),
     ([f"model={MODELS}:Deep", "model.dpth=2"], "has no argument 'dpth' (did you mean 'depth'"),
     ([f"model={MODELS}:VectorLoss"], "VectorLoss.learn must return a scalar loss"),
