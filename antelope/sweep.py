@@ -44,7 +44,8 @@ PARENT_RUN = "mlflow_parent_run_id"  # the study's user attribute naming its MLf
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler", "cmaes": "CmaEsSampler",
             "gp": "GPSampler", "qmc": "QMCSampler"}
 PRUNERS = ("median", "hyperband", "halving", "none")
-DIRECTIONS = {"eval/accuracy": "maximize", "eval/mse": "minimize"}  # the tasks' main metrics
+DIRECTIONS = {"eval/accuracy": "maximize", "eval/mse": "minimize", "eval/return": "maximize",
+              "eval/moment_error": "minimize"}  # the tasks' main metrics
 FINAL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
@@ -160,7 +161,7 @@ def _preset_path(name):
 
 def _plan(cfg, space, objects, settings):
     s = cfg.sweep
-    sampler = _choose("sampler", s.sampler, list(SAMPLERS), {"cmaes": ("cma", "cma-es"), "halving": ()})
+    sampler = _choose("sampler", s.sampler, list(SAMPLERS), {"cmaes": ("cma",)})
     pruner = _choose("pruner", s.pruner, list(PRUNERS),
                      {"halving": ("successivehalving", "successive_halving", "sha"), "none": ("nop",)})
     trials = s.trials
@@ -170,12 +171,7 @@ def _plan(cfg, space, objects, settings):
         sizes = [len(values) for values in grid(space).values()]
         trials = min(trials, math.prod(sizes))  # a grid has so many points
     _model_source(objects.get("model", cfg.model._target_))  # an unknown model is bad input, not a failed trial
-    objective = s.objective
-    if objective is None:
-        from . import datasets
-
-        data = datasets.load(cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects)
-        objective = "eval/accuracy" if data.num_classes else "eval/mse"
+    objective = s.objective or _main_metric(cfg, objects)
     direction = (s.direction or DIRECTIONS.get(objective, "")).lower()
     if direction not in ("maximize", "minimize"):
         given = f"sweep.direction={s.direction!r} is not valid" if s.direction else \
@@ -187,6 +183,19 @@ def _plan(cfg, space, objects, settings):
     return _Plan(name, storage, space, objects, trials, sampler, pruner, s.seed, objective, direction,
                  cfg.train_steps if cfg.epochs is None else 0, cfg.evaluate_per_steps, experiment,
                  mlflow.get_tracking_uri())
+
+
+def _main_metric(cfg, objects):
+    """The metric the run's task evaluates: eval/return (an env), eval/moment_error (generate=true),
+    eval/accuracy (classes) or eval/mse (regression), which needs a look at the dataset's labels."""
+    if cfg.get("env"):
+        return "eval/return"
+    if cfg.get("generate"):
+        return "eval/moment_error"
+    from . import datasets
+
+    data = datasets.load(cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects)
+    return "eval/accuracy" if data.num_classes else "eval/mse"
 
 
 def _choose(kind, given, names, aliases):
@@ -414,8 +423,8 @@ def _trial(study, plan, tags, client):
     result, state, error = None, TrialState.COMPLETE, None
     try:
         cfg, explicit = config.compose(overrides)
-        result = run(cfg, overrides, plan.objects, explicit, parent_run_id=plan.parent_run_id,
-                        run_name=name, tags=tags, on_evaluate=report)
+        result = run(cfg, overrides, plan.objects, explicit, parent_run_id=plan.parent_run_id, run_name=name,
+                     tags=tags, on_evaluate=report)
     except Stop:
         state = TrialState.PRUNED
     except KeyboardInterrupt:
@@ -423,21 +432,21 @@ def _trial(study, plan, tags, client):
         raise
     except Exception as failure:
         state, error = TrialState.FAIL, failure
-    value = None
-    if result is not None:
-        value = _objective_value(result, plan, client)
-        if value is None:
-            state = TrialState.FAIL
-            error = ConfigError(f"sweep.objective={plan.objective} was never logged by trial {trial.number} "
-                                f"(run {result.run_id}); it logged {', '.join(sorted(result.metrics)) or 'nothing'} "
-                                f"at evaluation: give sweep.objective=<a metric the run logs>")
+    value = _objective_value(result, plan, client) if result is not None else None
+    if result is not None and value is None:
+        state, error = TrialState.FAIL, ConfigError(
+            f"sweep.objective={plan.objective} was never logged by trial {trial.number} (run {result.run_id}); "
+            f"its evaluation logged {', '.join(sorted(result.metrics)) or 'nothing'}: give "
+            f"sweep.objective=<a metric the run logs>")
+    elif value is not None and not math.isfinite(value):
+        state = TrialState.FAIL  # Optuna would fail a nan objective anyway; the run's tag must agree
     _end(study, trial, plan, result.run_id if result else None, state, value, client)
     if error is not None:
         finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         if isinstance(error, ConfigError) and (not finished or "sweep.objective" in str(error)):
             raise error  # bad input that every trial would hit: stop the sweep with its one-line message
-        print(f"ml: trial {trial.number} failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-              f"the sweep goes on", file=sys.stderr)
+        reason = (str(error).splitlines() or [""])[0]
+        print(f"ml: trial {trial.number} failed ({type(error).__name__}: {reason}); the sweep goes on", file=sys.stderr)
 
 
 def _end(study, trial, plan, run_id, state, value, client):

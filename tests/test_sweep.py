@@ -199,3 +199,15 @@ def test_an_objective_that_is_never_logged_stops_after_the_first_trial():
     assert parent["status"] == "FAILED" and len(children) == 1
     assert children["tags.antelope.trial_state"].iloc[0] == "FAIL"
     assert "RUNNING" not in set(runs()["status"])
+
+
+def test_every_sampler_and_pruner_name_builds_its_optuna_class():
+    from antelope.sweep import PRUNERS, SAMPLERS, _Plan, _pruner, _sampler
+
+    space = Space.parse(["optim=choice(SGD, Adam)", "batch_size=range(32, 96, 32)"])
+    for sampler in SAMPLERS:
+        for pruner in PRUNERS:
+            plan = _Plan("s", "optuna.journal", space, {}, 4, sampler, pruner, 0, "eval/accuracy", "maximize",
+                         100, 10, "Digits", "sqlite://")
+            assert type(_sampler(plan, 0)).__name__.endswith(("Sampler", "Grid"))
+            assert type(_pruner(plan)).__name__.endswith("Pruner")
