@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from omegaconf import OmegaConf
 
-from . import checkpoint, config, datasets, environment, generative, optim, tracking, trainer
+from . import checkpoint, config, datasets, distributed, environment, generative, optim, tracking, trainer
 from .errors import ConfigError
 from .imports import did_you_mean, import_target, qualified_name
 from .log import Log
@@ -51,43 +51,51 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
     resumed = _run_to_resume(cfg, explicit)
     if resumed is not None:
         cfg = resumed.config
-    device = _device(cfg.device)
+    device, group = distributed.join(_device(cfg.device))  # group: None unless launched by torchrun
+    try:
+        return _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags,
+                    on_evaluate)
+    finally:
+        distributed.leave(group)
+
+
+def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags, on_evaluate):
     model_source = _model_source(objects.get("model", cfg.model._target_))
     model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
     data, env, spec = _task(cfg, objects)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
         model = _build_model(model_source, spec, model_kwargs).to(device)
-        if env is not None:  # reinforcement learning: the replay fills as the model acts
-            replay, test = ReplayBuffer(cfg.replay_capacity, cfg.batch_size, device, cfg.seed), None
-        else:
-            replay = Replay(data.train.obs, data.train.label, cfg.batch_size, device, cfg.seed)
-            test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
+        replay, test = _replay(cfg, data, env, device, group)
         if cfg.channels_last and test is not None and replay.obs.dim() == 4:
             model, replay.obs, test.obs = (t.to(memory_format=torch.channels_last) for t in (model, replay.obs, test.obs))
         if cfg.epochs is not None:
             cfg.train_steps = cfg.epochs * len(replay)
-        update = _build_update(model, cfg, explicit, device)
+        update = _build_update(model, cfg, explicit, device, group)
         if cfg.compile:
             model.compile()
         log, start = Log(), (0, {})
         if resumed is not None:
             start = checkpoint.restore(checkpoint.load(resumed.checkpoint, device), model, update, replay, log)
+        if not cfg.tracking or group is not None and not group.leader:
+            run = tracking.Untracked()  # with torchrun, rank 0 alone records the run
+        elif resumed is not None:
             run = tracking.Run.reopen(resumed.run_id)
         else:
             resolved = OmegaConf.to_container(cfg, resolve=True)
             tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(model),
                     "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(device),
-                    "antelope.task": _task_name(spec), **(tags or {})}
+                    "antelope.task": _task_name(spec), "antelope.processes": str(group.world if group else 1),
+                    **(tags or {})}
             experiment = cfg.experiment or _experiment_name(cfg)
-            run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id,
-                                     run_name) if cfg.tracking else tracking.Untracked()
+            run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id, run_name)
         artifacts = _local_path(run.artifact_uri())
-        print(f"ml: run {run.run_id} {'resumed at step ' + str(start[0]) if resumed else 'started'}",
-              file=sys.stderr)
+        if run.run_id is not None:
+            print(f"ml: run {run.run_id} {'resumed at step ' + str(start[0]) if resumed else 'started'}",
+                  file=sys.stderr)
         with run:
             def save(step, metrics):
-                if cfg.tracking:  # checkpoints live in the run's artifacts
+                if run.run_id is not None:  # checkpoints live in the run's artifacts
                     state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
                     _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
 
@@ -99,11 +107,28 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
                 evaluate = functools.partial(trainer.evaluate, model, test, data.num_classes)
             collect = functools.partial(env.collect, model, replay) if env is not None else None
             metrics = trainer.train(model, replay, evaluate, run, update, log, cfg, start, save, collect, on_evaluate)
+            if group is not None:
+                distributed.check_in_sync(group, model)
             run.log_state_dict(model.state_dict())
-    summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"ml: run {run.run_id} finished: {summary}\n"
-          f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
+    if run.run_id is not None:
+        summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        print(f"ml: run {run.run_id} finished: {summary}\n"
+              f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
     return Result(run.run_id, run.experiment_id, model, metrics, OmegaConf.to_container(cfg, resolve=True))
+
+
+def _replay(cfg, data, env, device, group):
+    """(replay, test split on the device): an RL buffer that fills as the model acts, or the training
+    split in memory (this process's shard of it under torchrun)."""
+    if env is not None:
+        if group is not None:
+            raise ConfigError("env= with several processes (torchrun) is not supported; run one process per env")
+        return ReplayBuffer(cfg.replay_capacity, cfg.batch_size, device, cfg.seed), None
+    obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
+    if group is not None:
+        obs, label, batch_size = distributed.shard(group, obs, label, batch_size)
+    test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
+    return Replay(obs, label, batch_size, device, cfg.seed), test
 
 
 def _task(cfg, objects):
@@ -171,10 +196,15 @@ def _build_model(source, spec, kwargs):
     return model
 
 
-def _build_update(model, cfg, explicit, device):
+def _build_update(model, cfg, explicit, device, group=None):
     """The trainer's optimizer step, or None for a model that keeps its own optimizer as an attribute
     (e.g. `self.optim`) and so optimizes itself in `learn`."""
+    if group is not None:
+        distributed.broadcast(group, model)
     if any(isinstance(value, torch.optim.Optimizer) for value in vars(model).values()):
+        if group is not None:
+            raise ConfigError(f"{type(model).__name__} steps its own optimizer, so its gradients cannot be "
+                              f"averaged across processes; let learn return its loss to train with torchrun")
         given = sorted(k for k in explicit if k.split(".")[0] in ("optim", "scheduler", "lr", "lr_decay_epochs"))
         if given:
             warnings.warn(f"{', '.join(given)} not used: {type(model).__name__} has its own optimizer "
@@ -184,7 +214,7 @@ def _build_update(model, cfg, explicit, device):
     if not parameters:
         raise ConfigError(f"model {type(model).__name__} has no trainable parameters for optim= to optimize")
     optimizer = optim.build_optimizer(cfg.optim, parameters)
-    return optim.Update(optimizer, optim.build_scheduler(cfg.scheduler, optimizer), cfg, device)
+    return optim.Update(optimizer, optim.build_scheduler(cfg.scheduler, optimizer), cfg, device, group)
 
 
 @dataclass

@@ -121,8 +121,8 @@ class Update:
     calls, scaled for fp16), then once per step: unscale, clip the gradient norm, step, zero the
     gradients; and the scheduler, once per step or once per completed epoch."""
 
-    def __init__(self, optimizer, scheduler, cfg, device):
-        self.optimizer, self.scheduler = optimizer, scheduler
+    def __init__(self, optimizer, scheduler, cfg, device, group=None):
+        self.optimizer, self.scheduler, self.group = optimizer, scheduler, group  # group: torchrun processes
         self.accumulation, self.clip, self.per_step = cfg.grad_accumulation, cfg.grad_clip, cfg.scheduler_interval == "step"
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         self.epoch = 0
@@ -133,6 +133,10 @@ class Update:
         self.scaler.scale(loss).backward()
 
     def step(self, epoch):
+        if self.group is not None:
+            from .distributed import average_gradients
+
+            average_gradients(self.group, [p for group in self.optimizer.param_groups for p in group["params"]])
         if self.clip is not None:
             self.scaler.unscale_(self.optimizer)
             parameters = [p for group in self.optimizer.param_groups for p in group["params"]]

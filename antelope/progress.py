@@ -1,5 +1,6 @@
 """Progress: a bar redrawn in place on a terminal (steps, rate, loss, last eval metric), plain lines
 otherwise (logs, CI, pipes)."""
+import os
 import shutil
 import sys
 import time
@@ -9,11 +10,14 @@ class Progress:
     def __init__(self, total, start=0, stream=None):
         self.total, self.stream, self._step = total, stream or sys.stderr, start
         self.terminal = self.stream.isatty()
+        self.quiet = int(os.environ.get("RANK", "0")) > 0  # under torchrun, rank 0 alone reports
         self._started, self._first = time.monotonic(), start
 
     def update(self, step, metrics):
         text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         self._step = step
+        if self.quiet:
+            return
         if not self.terminal:
             print(f"step {step}/{self.total}  {text}", file=self.stream, flush=True)
             return
@@ -27,6 +31,6 @@ class Progress:
         self.stream.flush()
 
     def close(self):
-        if self.terminal:
+        if self.terminal and not self.quiet:
             self.stream.write("\n")
             self.stream.flush()

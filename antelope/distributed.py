@@ -1,0 +1,96 @@
+"""Several processes, one run: data-parallel training launched by torchrun.
+
+    torchrun --nproc-per-node=2 -m antelope train_steps=1000 batch_size=256
+
+Each process (rank) trains on its own shard of the training data (every world_size-th sample) with
+batch_size / world_size samples per batch; gradients are averaged across ranks after each backward, so
+a step means what it means on one device with batch_size. Parameters start identical (broadcast from
+rank 0) and are checked to be identical at the end. Only rank 0 writes the MLflow run, checkpoints and
+progress. GPUs: one per rank (LOCAL_RANK), NCCL; CPUs: gloo.
+
+Why not torch's DistributedDataParallel wrapper: `learn` calls `self(x)` on the model itself, past any
+wrapper's forward, and DDP's reducer is driven from its forward. The averaging is therefore explicit:
+one bucketed all-reduce of all gradients per step, which is what DDP does without the overlap.
+"""
+import os
+from dataclasses import dataclass
+
+import torch
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Group:
+    rank: int
+    world: int
+    owned: bool  # whether antelope created the process group (and so destroys it)
+
+    @property
+    def leader(self):
+        return self.rank == 0
+
+
+def join(device):
+    """(device, group): the process group torchrun set up (WORLD_SIZE > 1), else (device, None)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return device, None
+    import torch.distributed as dist
+
+    owned = not dist.is_initialized()
+    if owned:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return device, Group(dist.get_rank(), dist.get_world_size(), owned)
+
+
+def leave(group):
+    if group is not None and group.owned:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+
+
+def shard(group, obs, label, batch_size):
+    """This rank's samples and per-rank batch size."""
+    if batch_size % group.world:
+        raise ConfigError(f"batch_size={batch_size} must divide by the {group.world} processes (torchrun "
+                          f"--nproc-per-node); each takes batch_size / processes samples per batch")
+    return obs[group.rank::group.world], label[group.rank::group.world], batch_size // group.world
+
+
+def broadcast(group, model):
+    """Every rank starts from rank 0's parameters and buffers."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            dist.broadcast(tensor.data, src=0)
+
+
+def average_gradients(group, parameters):
+    """One all-reduce of every gradient (zeros where a rank has none), divided by the world size."""
+    import torch.distributed as dist
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters]
+    flat = _flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= group.world
+    for parameter, averaged in zip(parameters, _unflatten_dense_tensors(flat, grads)):
+        parameter.grad = averaged
+
+
+def check_in_sync(group, model):
+    """Raise if the ranks' parameters drifted apart (they must stay identical)."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        checksum = torch.stack([p.double().sum() for p in model.parameters()]).sum().reshape(1)
+    sums = [torch.zeros_like(checksum) for _ in range(group.world)]
+    dist.all_gather(sums, checksum)
+    if not all(torch.allclose(s, sums[0], rtol=1e-9, atol=1e-9) for s in sums):
+        raise RuntimeError(f"the processes' parameters differ at the end: checksums {[s.item() for s in sums]}")
