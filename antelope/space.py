@@ -12,7 +12,6 @@ conditional: a trial draws them only when the optimizer (or scheduler) it drew t
 """
 from dataclasses import dataclass
 
-import optuna
 
 from . import config, optim
 from .errors import ConfigError
@@ -26,7 +25,7 @@ class Dimension:
     key: str          # the config key, e.g. 'optim.lr'
     prefix: str       # the key as written, e.g. '++model.depth', so the drawn override keeps Hydra's prefix
     expression: str   # e.g. 'tag(log, interval(1e-5, 1e-1))'
-    distribution: optuna.distributions.BaseDistribution
+    distribution: object  # an optuna.distributions.BaseDistribution
 
     @property
     def group(self):
@@ -134,6 +133,8 @@ class Space:
 
 
 def _distribution(line, sweep):
+    import optuna
+
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
     log = "log" in sweep.tags
@@ -174,6 +175,8 @@ def _text(value):
 
 
 def _suggest(trial, key, distribution):
+    import optuna
+
     if isinstance(distribution, optuna.distributions.CategoricalDistribution):
         return trial.suggest_categorical(key, distribution.choices)
     suggest = trial.suggest_int if isinstance(distribution, optuna.distributions.IntDistribution) else trial.suggest_float
@@ -188,6 +191,8 @@ def _range(sweep):
 
 
 def _first(distribution):
+    import optuna
+
     if isinstance(distribution, optuna.distributions.CategoricalDistribution):
         return distribution.choices[0]
     return distribution.low
@@ -195,6 +200,8 @@ def _first(distribution):
 
 def grid(space):
     """{key: [values]} for Optuna's GridSampler: every dimension must be a choice or a range."""
+    import optuna
+
     search = {}
     for d in space.dimensions.values():
         distribution = d.distribution

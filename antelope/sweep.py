@@ -28,9 +28,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
-import optuna
-from optuna.trial import TrialState
 
 from . import config, tracking
 from .errors import ConfigError, Stop
@@ -46,7 +43,7 @@ SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler
 PRUNERS = ("median", "hyperband", "halving", "none")
 DIRECTIONS = {"eval/accuracy": "maximize", "eval/mse": "minimize", "eval/return": "maximize",
               "eval/moment_error": "minimize"}  # the tasks' main metrics
-FINAL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
 
 
 def sweep(*overrides, space=None, preset=None, trials=None, sampler=None, pruner=None, objective=None,
@@ -160,6 +157,8 @@ def _preset_path(name):
 
 
 def _plan(cfg, space, objects, settings):
+    import mlflow
+
     s = cfg.sweep
     sampler = _choose("sampler", s.sampler, list(SAMPLERS), {"cmaes": ("cma",)})
     pruner = _choose("pruner", s.pruner, list(PRUNERS),
@@ -218,6 +217,8 @@ def _default_study_name(experiment, space, settings):
 
 def _storage(url, workers=1):
     """Optuna storage: a database URL (RDBStorage), else a journal file, safe for many processes."""
+    import optuna
+
     if "://" not in url:
         path = os.path.abspath(os.path.expanduser(url))
         try:
@@ -263,15 +264,16 @@ def _postgres_driver():
         return "psycopg"
 
 
-class _Grid(optuna.samplers.GridSampler):
-    """Optuna's grid sampler without its `study.stop()` when the grid is used up (which only works inside
-    `study.optimize`): a grid sweep already has at most as many trials as the grid has points."""
-
-    def after_trial(self, study, trial, state, values):
-        pass
-
-
 def _sampler(plan, seed):
+    import optuna
+
+    class _Grid(optuna.samplers.GridSampler):
+        """Optuna's grid sampler without its `study.stop()` when the grid is used up (which only works
+        inside `study.optimize`): a grid sweep already has at most as many trials as the grid has points."""
+
+        def after_trial(self, study, trial, state, values):
+            pass
+
     if plan.sampler == "grid":
         return _Grid(grid(plan.space), seed=seed)
     kind = getattr(optuna.samplers, SAMPLERS[plan.sampler])
@@ -281,6 +283,8 @@ def _sampler(plan, seed):
 
 
 def _pruner(plan):
+    import optuna
+
     first = plan.evaluate_per_steps or plan.train_steps or "auto"
     if plan.pruner == "median":  # no pruning before 5 finished trials nor in the first quarter of training
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=plan.train_steps // 4)
@@ -293,6 +297,8 @@ def _pruner(plan):
 
 def _open(plan, workers, client):
     """The study (created, or loaded to resume) and its MLflow parent run (created, or RUNNING again)."""
+    import optuna
+
     storage = _storage(plan.storage, workers)
     try:
         study = optuna.create_study(storage=storage, study_name=plan.study, direction=plan.direction,
@@ -343,6 +349,8 @@ def _parent_run(study, plan, created, client):
 def _fail_stale_trials(study):
     """Trials left RUNNING by a process of this machine that is gone (kill -9) are FAIL, so they stop
     counting towards sweep.trials."""
+    from optuna.trial import TrialState
+
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, _, pid = trial.user_attrs.get("process", "").rpartition(":")
         if host == socket.gethostname() and pid.isdigit() and not tracking._alive(int(pid)):
@@ -387,6 +395,9 @@ def _run_workers(plan, count, client):
 
 
 def _worker_process(plan, worker, device):
+    import mlflow
+    import optuna
+
     if device is not None:  # before anything touches CUDA in this process
         os.environ["CUDA_VISIBLE_DEVICES"] = device
     mlflow.set_tracking_uri(plan.tracking_uri)
@@ -406,6 +417,8 @@ def _work(study, plan, tags, client):
 
 def _trial(study, plan, tags, client):
     """One trial: draw values, train them as a child run, tell Optuna how it ended."""
+    from optuna.trial import TrialState
+
     trial = study.ask()
     trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _fail_stale_trials
     values = plan.space.suggest(trial)
@@ -451,6 +464,8 @@ def _trial(study, plan, tags, client):
 
 def _end(study, trial, plan, run_id, state, value, client):
     """Tag the trial's run with how it ended, tell the study, and record the best value so far."""
+    from optuna.trial import TrialState
+
     from mlflow.entities import Metric, RunTag
 
     run_id = run_id or _child_run_id(client, plan, trial.number)
@@ -488,6 +503,8 @@ def _short(value):
 
 def _finish(study, plan, client):
     """The parent run's artifacts (trials.csv, plots); FINISHED unless trials still run elsewhere."""
+    from optuna.trial import TrialState
+
     with tempfile.TemporaryDirectory() as folder:
         study.trials_dataframe().to_csv(os.path.join(folder, "trials.csv"), index=False)
         client.log_artifact(plan.parent_run_id, os.path.join(folder, "trials.csv"))
@@ -520,10 +537,13 @@ def _plot(study, folder):
 
 def summary(study, top=5):
     """The best trials as a table, the best params and the `ml` command that reproduces the best trial."""
+    import optuna
+    from optuna.trial import TrialState
+
     import pandas as pd
 
     trials = study.get_trials(deepcopy=False)
-    counts = ", ".join(f"{sum(t.state == s for t in trials)} {s.name}" for s in FINAL_STATES)
+    counts = ", ".join(f"{sum(t.state.name == s for t in trials)} {s}" for s in FINAL_STATES)
     lines = [f"sweep {study.study_name}: {len(trials)} trials ({counts})"]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
