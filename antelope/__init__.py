@@ -5,9 +5,15 @@
 
     from antelope import sweep
     sweep(model=Model, dataset='CIFAR10', space={'lr': 'tag(log, interval(1e-5, 1e-1))'}, trials=50)
+
+    from antelope import runs, plot
+    runs(experiment='CIFAR10')   # a pandas DataFrame: params, final metrics, sweep and trial info
+    plot(experiment='CIFAR10')   # PNG learning curves and sweep plots in ./plots
 """
 from .errors import ConfigError
 from .ml import Result, ml
+from .plot import plot
+from .runs import runs
 from .sweep import sweep
 
-__all__ = ["ml", "sweep", "Result", "ConfigError"]
+__all__ = ["ml", "sweep", "runs", "plot", "Result", "ConfigError"]

@@ -49,7 +49,7 @@ def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
         raise ConfigError(f"no runs to plot in {tracking.tracking_uri()} (experiment={experiment!r}, "
                           f"filter={filter!r}); `ml runs` lists what there is")
     client = tracking.client()
-    frame = _with_parents(frame, experiment)
+    frame = _with_sweeps(frame, experiment)
     paths = []
     parents = frame[(frame["role"] == "sweep") | frame["run_id"].isin(frame["parent_run_id"])]
     for _, parent in parents.iterrows():
@@ -108,15 +108,20 @@ def _save(client, figures, run_id):
     return paths
 
 
-def _with_parents(frame, experiment):
-    """The selection plus the parent runs of selected trials (needed to know what their sweep swept)."""
+def _with_sweeps(frame, experiment):
+    """The selection plus the parent runs of selected trials and every trial of those and of selected
+    parent runs: a sweep is always drawn whole, so the plots logged on its parent describe all of it."""
     import pandas as pd
 
-    missing = set(frame["parent_run_id"].dropna()) - set(frame["run_id"])
-    if not missing:
+    parents = set(frame["parent_run_id"].dropna()) | set(frame.loc[frame["role"] == "sweep", "run_id"])
+    if not parents:
         return frame
-    parents = [runs(experiment, f"attributes.run_id = '{i}'") for i in missing]  # MLflow's grammar has no OR
-    return pd.concat([frame, *parents], ignore_index=True)
+    found = [frame]
+    for parent in parents:  # MLflow's search grammar has no OR: one search per sweep
+        found.append(runs(experiment, f"attributes.run_id = '{parent}'"))
+        found.append(runs(experiment, f"tags.`mlflow.parentRunId` = '{parent}'"))
+    found = [f for f in found if not f.empty]
+    return pd.concat(found, ignore_index=True).drop_duplicates("run_id").sort_values("start_time", kind="stable")
 
 
 def _learning_curves(client, frame, metrics, folder):

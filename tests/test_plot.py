@@ -76,10 +76,17 @@ def test_a_lone_run_gets_its_curves_as_an_artifact_and_metrics_can_be_chosen(ids
     assert count(image, "C0") > 50 and count(image, "C1") == 0
     assert image.shape[1] == 500  # one panel: 5 inches at 100 dpi
 
-    # Trials selected alone bring their sweep's parent, which is where their plots go.
+    # A trial selected alone brings its sweep's parent, which is where the sweep's plots go; a parent
+    # selected alone brings its trials: a sweep is always drawn whole.
     plot(filter="tags.`antelope.trial` = '1'", log=True, folder="trial")
     assert artifacts(ids["parent"]) == ["plots/learning_curves.png", "plots/sweep_objective.png",
                                         "plots/sweep_params.png"]
+    for selected in ("tags.`antelope.trial` = '1'", "tags.`antelope.role` = 'sweep'"):
+        paths = plot(filter=selected, log=False, folder="whole")
+        assert paths == ["whole/Digits/lr-study/learning_curves.png", "whole/Digits/lr-study/sweep_objective.png",
+                         "whole/Digits/lr-study/sweep_params.png"]
+        trials = pixels(workdir / paths[0])
+        assert all(count(trials, c) > 100 for c in ("C0", "C1", "C2")) and count(trials, "C3") == 0
 
 
 def test_ml_plot_writes_pngs_and_rejects_unknown_metrics(ids, workdir):
