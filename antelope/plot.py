@@ -41,9 +41,6 @@ def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
     sweep's to `folder/<experiment>/<sweep>/`). With `log`, each figure is also logged as an artifact
     on the run or sweep parent run it describes.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: files only, whatever display the machine has
     frame = runs(experiment, filter)
     if frame.empty:
         raise ConfigError(f"no runs to plot in {tracking.tracking_uri()} (experiment={experiment!r}, "
@@ -87,6 +84,13 @@ def main(argv):
     return 0
 
 
+def _new_figure(width, height):
+    """A figure outside pyplot: no GUI backend, no global state, nothing to close; PNGs on any machine."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
 class _Figure:
     """A drawn matplotlib figure, where it goes, and the run it describes."""
 
@@ -95,13 +99,10 @@ class _Figure:
 
 
 def _save(client, figures, run_id):
-    import matplotlib.pyplot as plt
-
     paths = []
     for item in figures:
         os.makedirs(os.path.dirname(item.path) or ".", exist_ok=True)
         item.figure.savefig(item.path, dpi=100)
-        plt.close(item.figure)
         if run_id is not None:
             client.log_artifact(run_id, item.path, "plots")
         paths.append(item.path)
@@ -126,7 +127,6 @@ def _with_sweeps(frame, experiment):
 
 def _learning_curves(client, frame, metrics, folder):
     """One panel per metric; one line per configuration (mean ± std over seeds) or per run."""
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     names = _metric_names(frame, metrics)
@@ -134,7 +134,8 @@ def _learning_curves(client, frame, metrics, folder):
     labels = _labels(frame, groups)
     columns = min(len(names), 3)
     rows = math.ceil(len(names) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    figure = _new_figure(5 * columns, 3.6 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False)
     for ax, name in zip(axes.flat, names):
         for color, (key, members) in enumerate(groups.items()):
             histories = {}
@@ -161,7 +162,6 @@ def _learning_curves(client, frame, metrics, folder):
     handles, legend = axes.flat[0].get_legend_handles_labels()
     if handles:
         figure.legend(handles, legend, loc="outside lower center", ncol=min(len(handles), 3), fontsize="small")
-    figure.set_layout_engine("constrained")
     return _Figure(figure, os.path.join(folder, "learning_curves.png"))
 
 
@@ -207,8 +207,7 @@ def _labels(frame, groups):
 
 def _sweep_figures(parent, trials, folder):
     """The objective of every trial by number, with the best so far; each swept parameter vs the objective."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator, NullFormatter
 
     objective = _parent_param(parent, "sweep.objective")
     if objective is None or objective not in trials.columns:
@@ -220,7 +219,8 @@ def _sweep_figures(parent, trials, folder):
     trials = trials.sort_values("trial")
     scored = trials[trials[objective].notna()]
     complete = scored[scored["trial_state"].fillna("COMPLETE") == "COMPLETE"]
-    figure, ax = plt.subplots(figsize=(6, 4))
+    figure = _new_figure(6, 4)
+    ax = figure.subplots()
     ax.scatter(complete["trial"], complete[objective], color="C0", label="complete", zorder=3)
     pruned = scored[scored["trial_state"] == "PRUNED"]
     if len(pruned):
@@ -232,11 +232,11 @@ def _sweep_figures(parent, trials, folder):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    figure.set_layout_engine("constrained")
     figures = [_Figure(figure, os.path.join(folder, "sweep_objective.png"))]
     swept = _swept_keys(parent, trials)
     if swept and len(scored):
-        figure, axes = plt.subplots(1, len(swept), figsize=(max(6, 4.5 * len(swept)), 3.8), squeeze=False)
+        figure = _new_figure(max(6, 4.5 * len(swept)), 3.8)
+        axes = figure.subplots(1, len(swept), squeeze=False)
         for ax, key in zip(axes.flat, swept):
             states = scored["trial_state"].fillna("COMPLETE")
             values = scored[key]
@@ -247,10 +247,10 @@ def _sweep_figures(parent, trials, folder):
             space = str(_parent_param(parent, f"space.{key}") or "")
             if numeric and ("log" in space or (values > 0).all() and values.max() > 100 * values.min()):
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only: no overlaps
             ax.set(xlabel=key, ylabel=objective)
             ax.grid(alpha=0.3)
         figure.suptitle(f"sweep {parent['run_name']}: swept parameters vs {objective}")
-        figure.set_layout_engine("constrained")
         figures.append(_Figure(figure, os.path.join(folder, "sweep_params.png")))
     return figures
 
