@@ -5,6 +5,7 @@ by Hydra's compose API against `Config` below. `ml --help` prints these keys wit
 `ml --cfg` prints the composed result.
 """
 import dataclasses
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -177,12 +178,18 @@ def normalize(overrides):
     return result
 
 
-def _parse(line):
+@functools.lru_cache(maxsize=None)
+def _parser():
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create()
+
+
+def _parse(line):
     from hydra.errors import HydraException
 
     try:
-        return OverridesParser.create().parse_override(line)
+        return _parser().parse_override(line)
     except HydraException as error:  # OverrideParseException and the grammar's own errors
         message = str(error).strip().splitlines()[0]
         raise ConfigError(f"cannot parse override {line!r}: {message}; write key=value") from None

@@ -13,6 +13,7 @@
   `split='train'/'test'` when it takes them) or instance, yielding (x, y) pairs.
 Without a test split of its own a dataset is split 80/20 with a fixed seed, unless `test_dataset=` names one.
 """
+import functools
 import inspect
 import os
 from dataclasses import dataclass
@@ -70,11 +71,17 @@ def load(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_co
 
 
 def _digits():
+    return _holdout(_digits_tensors(), 10)
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_tensors():
+    """Read once per process (scikit-learn parses a compressed CSV each time); the splits index it."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     obs = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8) in [0, 1]
-    return _holdout(Split(obs, torch.tensor(digits.target, dtype=torch.int64)), 10)
+    return Split(obs, torch.tensor(digits.target, dtype=torch.int64))
 
 
 def _holdout(split, num_classes):

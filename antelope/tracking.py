@@ -7,6 +7,7 @@ writer, so training never waits on the tracking server; if the server goes away 
 metrics and retries, and at the end whatever could not be recorded is saved to a local file and named.
 Credentials in URIs are masked in everything recorded or printed.
 """
+import functools
 import json
 import os
 import re
@@ -67,8 +68,9 @@ class Run:
     """An open MLflow run. Use as a context manager: FINISHED on success, FAILED on an exception
     (traceback saved as an artifact), KILLED on Ctrl-C/SIGTERM or a deliberate Stop; never left RUNNING."""
 
-    def __init__(self, mlflow_client, run_id, experiment_id):
+    def __init__(self, mlflow_client, run_id, experiment_id, artifact_uri=None):
         self.client, self.run_id, self.experiment_id = mlflow_client, run_id, experiment_id
+        self._artifact_uri = artifact_uri
         self.status = "RUNNING"
         self._writer = _Writer(mlflow_client, run_id)
 
@@ -80,7 +82,7 @@ class Run:
         mlflow_client = client()
         experiment_id = experiment_id_of(mlflow_client, experiment)
         close_stale_runs(mlflow_client, experiment_id)
-        tags = {**{k: redact(v) for k, v in tags.items()}, **_process_tags(), **_git_tags()}
+        tags = {**{k: redact(v) for k, v in tags.items()}, **_process_tags(), **_git_tags(os.getcwd())}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         run = mlflow_client.create_run(experiment_id, run_name=run_name, tags=tags)
@@ -92,7 +94,7 @@ class Run:
         except BaseException:
             mlflow_client.set_terminated(run.info.run_id, "FAILED")
             raise
-        return cls(mlflow_client, run.info.run_id, experiment_id)
+        return cls(mlflow_client, run.info.run_id, experiment_id, run.info.artifact_uri)
 
     @classmethod
     def reopen(cls, run_id):
@@ -117,7 +119,9 @@ class Run:
             self.client.set_tag(self.run_id, key, redact(value))
 
     def artifact_uri(self):
-        return self.client.get_run(self.run_id).info.artifact_uri
+        if self._artifact_uri is None:
+            self._artifact_uri = self.client.get_run(self.run_id).info.artifact_uri
+        return self._artifact_uri
 
     def log_artifact(self, path, folder):
         self.client.log_artifact(self.run_id, path, folder)
@@ -293,10 +297,12 @@ def _param_value(value):
     return text if len(text) <= MAX_PARAM_LENGTH else text[:MAX_PARAM_LENGTH - 3] + "..."
 
 
-def _git_tags():
-    """The git commit of the working directory's repository, when there is one."""
+@functools.lru_cache(maxsize=16)
+def _git_tags(folder=None):
+    """The git commit of the working directory's repository, when there is one (asked once per folder
+    and process: many runs in one process, a sweep's trials say, share it)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=folder)
     except (OSError, subprocess.SubprocessError):
         return {}
     return {"mlflow.source.git.commit": commit.stdout.strip()} if commit.returncode == 0 else {}
