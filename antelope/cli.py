@@ -65,8 +65,9 @@ def main(argv=None):
         print(f"ml: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupt:
-        print(f"ml: interrupted ({interrupt or 'Ctrl-C'}); the run is marked KILLED; "
-              f"continue it with: ml resume=RUN_ID", file=sys.stderr)
+        again = ("run the same command again to continue the sweep" if flags & {"-m", "--multirun"}
+                 else "continue it with: ml resume=RUN_ID")
+        print(f"ml: interrupted ({interrupt or 'Ctrl-C'}); the run is marked KILLED; {again}", file=sys.stderr)
         return 130
 
 
