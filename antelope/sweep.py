@@ -32,7 +32,7 @@ from pathlib import Path
 from . import config, tracking
 from .errors import ConfigError, Stop
 from .imports import did_you_mean
-from .ml import _dataset_name, _model_source, run
+from .ml import _dataset_name, _latest_checkpoint, _model_source, run
 from .space import Space, grid
 
 JOURNAL = "optuna.journal"  # the default storage, in the working directory (like MLflow's mlflow.db)
@@ -310,7 +310,6 @@ def _open(plan, workers, client):
             raise ConfigError(f"study {plan.study!r} exists and is to {study.direction.name.lower()}; "
                               f"sweep.direction={plan.direction} needs another sweep.study") from None
         created = False
-        _fail_stale_trials(study)
         study.sampler = _sampler(plan, plan.seed + len(study.trials))  # a resumed sampler draws anew
     plan.parent_run_id = _parent_run(study, plan, created, client)
     return study
@@ -346,15 +345,23 @@ def _parent_run(study, plan, created, client):
     return run_id
 
 
-def _fail_stale_trials(study):
-    """Trials left RUNNING by a process of this machine that is gone (kill -9) are FAIL, so they stop
-    counting towards sweep.trials."""
+def _claim_dead_trial(study):
+    """A trial left RUNNING by a process of this machine that is gone (kill -9, a crash), claimed for
+    this process, or None. Two workers may find the same one: each writes its claim, waits, and the one
+    whose claim is still there takes it."""
+    import optuna
     from optuna.trial import TrialState
 
+    me = f"{socket.gethostname()}:{os.getpid()}"
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, _, pid = trial.user_attrs.get("process", "").rpartition(":")
-        if host == socket.gethostname() and pid.isdigit() and not tracking._alive(int(pid)):
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        if host != socket.gethostname() or not pid.isdigit() or tracking._alive(int(pid)):
+            continue
+        study._storage.set_trial_user_attr(trial._trial_id, "process", me)
+        time.sleep(0.5)
+        if study._storage.get_trial(trial._trial_id).user_attrs.get("process") == me:
+            return optuna.trial.Trial(study, trial._trial_id)
+    return None
 
 
 def _check_picklable(plan):
@@ -410,22 +417,36 @@ def _worker_process(plan, worker, device):
 
 
 def _work(study, plan, tags, client):
-    """Run trials until the study has plan.trials (counting those of every process and machine)."""
-    while len(study.get_trials(deepcopy=False)) < plan.trials:
-        _trial(study, plan, tags, client)
+    """Run trials until the study has plan.trials (counting those of every process and machine); a
+    trial whose process died is taken over first, as the same trial and the same child run."""
+    while True:
+        dead = _claim_dead_trial(study)
+        if dead is not None:
+            _trial(study, plan, tags, client, dead)
+        elif len(study.get_trials(deepcopy=False)) < plan.trials:
+            _trial(study, plan, tags, client)
+        else:
+            return
 
 
-def _trial(study, plan, tags, client):
-    """One trial: draw values, train them as a child run, tell Optuna how it ended."""
+def _trial(study, plan, tags, client, dead=None):
+    """One trial: draw values, train them as a child run, tell Optuna how it ended. For a `dead` trial
+    (its process gone), its child run continues from its latest checkpoint instead."""
     from optuna.trial import TrialState
 
-    trial = study.ask()
-    trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _fail_stale_trials
-    values = plan.space.suggest(trial)
-    overrides = plan.space.overrides(values)
+    trial = dead or study.ask()
+    trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _claim_dead_trial
+    values = trial.params if dead else plan.space.suggest(trial)
+    overrides = trial.user_attrs["overrides"] if dead else plan.space.overrides(values)
     trial.set_user_attr("overrides", overrides)
     name = f"trial {trial.number}: " + " ".join(f"{k}={_short(v)}" for k, v in values.items())
     tags = {**tags, "antelope.sweep": plan.study, "antelope.trial": str(trial.number)}
+    resume_from = _child_run_id(client, plan, trial.number) if dead else None
+    if resume_from is not None and _latest_checkpoint(client, resume_from) is None:
+        resume_from = None  # it died before its first checkpoint: train the trial anew
+    if dead:
+        print(f"ml: trial {trial.number} lost its process; continuing it"
+              f"{' from run ' + resume_from if resume_from else ' from the start'}", file=sys.stderr)
 
     def report(step, metrics):
         if plan.objective in metrics:
@@ -436,6 +457,8 @@ def _trial(study, plan, tags, client):
     result, state, error = None, TrialState.COMPLETE, None
     try:
         cfg, explicit = config.compose(overrides)
+        if resume_from is not None:
+            cfg.resume, explicit = resume_from, {"resume"}
         result = run(cfg, overrides, plan.objects, explicit, parent_run_id=plan.parent_run_id, run_name=name,
                      tags=tags, on_evaluate=report)
     except Stop:

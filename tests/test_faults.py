@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import mlflow
+import optuna
 import pytest
 from conftest import ML, run_ml, runs
 
@@ -80,3 +81,32 @@ def test_a_stale_run_is_closed_when_the_next_run_starts():
     assert done.returncode == 0, done.stderr
     run = mlflow.MlflowClient().get_run(run_id)
     assert run.info.status == "FAILED" and run.data.tags["antelope.stale"] == "process gone"
+
+
+def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
+    command = [ML, "-m", f"model={MODELS}:Slow", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
+               "sweep.pruner=none", "train_steps=400", "log_per_steps=20", "evaluate_per_steps=200",
+               "save_per_steps=50"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ))
+    _wait_for_step(process, 120)  # trial 0 is past its checkpoint at step 100
+    process.kill()
+    process.wait(timeout=30)
+    child = runs("Digits").query("`tags.antelope.trial` == '0'").iloc[0]
+    assert child["status"] == "RUNNING"
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert f"trial 0 lost its process; continuing it from run {child['run_id']}" in done.stderr
+    assert "resumed at step 100" in done.stderr
+    table = runs("Digits")
+    trials = table[table["tags.antelope.trial"].notna()]
+    assert sorted(trials["tags.antelope.trial"]) == ["0", "1"]  # no trial redone or added
+    again = trials[trials["tags.antelope.trial"] == "0"].iloc[0]
+    assert again["run_id"] == child["run_id"] and again["tags.resume_count"] == "1"
+    assert set(trials["tags.antelope.trial_state"]) == {"COMPLETE"}
+    assert "RUNNING" not in set(table["status"])
+    study = optuna.load_study(study_name=table["tags.antelope.sweep"].dropna().iloc[0],
+                              storage=optuna.storages.JournalStorage(
+                                  optuna.storages.journal.JournalFileBackend("optuna.journal")))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
