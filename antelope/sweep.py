@@ -435,6 +435,10 @@ def _trial(study, plan, tags, client, dead=None):
     from optuna.trial import TrialState
 
     trial = dead or study.ask()
+    if dead is None and trial.number >= plan.trials:  # another worker asked first: the study is full
+        trial.set_user_attr("surplus", True)
+        study.tell(trial, state=TrialState.FAIL)
+        return
     trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _claim_dead_trial
     values = trial.params if dead else plan.space.suggest(trial)
     overrides = trial.user_attrs["overrides"] if dead else plan.space.overrides(values)
