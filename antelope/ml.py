@@ -88,6 +88,7 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
                     "antelope.task": _task_name(spec), "antelope.processes": str(group.world if group else 1),
                     **(tags or {})}
             experiment = cfg.experiment or _experiment_name(cfg)
+            run_name = run_name or _run_name(model, overrides)
             run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id, run_name)
         artifacts = _local_path(run.artifact_uri())
         if run.run_id is not None:
@@ -115,6 +116,13 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
         print(f"ml: run {run.run_id} finished: {summary}\n"
               f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
     return Result(run.run_id, run.experiment_id, model, metrics, OmegaConf.to_container(cfg, resolve=True))
+
+
+def _run_name(model, overrides, limit=120):
+    """'MLP optim=SGD optim.lr=0.01': the model and what was changed, for the MLflow UI's run lists."""
+    changed = [o for o in overrides if not o.startswith(("model._target_=", "++model."))]
+    name = " ".join([type(model).__name__] + changed)
+    return name if len(name) <= limit else name[:limit - 3] + "..."
 
 
 def _replay(cfg, data, env, device, group):

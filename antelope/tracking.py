@@ -255,7 +255,8 @@ def experiment_id_of(mlflow_client, name):
     if experiment is not None:
         return experiment.experiment_id
     try:
-        return mlflow_client.create_experiment(name)
+        # Open in the MLflow UI's runs table (MLflow 3 otherwise opens experiments on its GenAI overview).
+        return mlflow_client.create_experiment(name, tags={"mlflow.experimentKind": "custom_model_development"})
     except Exception:  # created meanwhile by a concurrent process
         experiment = mlflow_client.get_experiment_by_name(name)
         if experiment is None:

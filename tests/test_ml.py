@@ -198,3 +198,9 @@ def test_bad_names_are_clear_errors_with_close_matches():
     with pytest.raises(ConfigError, match="batch_size=0 must be a positive"):
         ml(model=Model, batch_size=0)
     assert runs().empty
+
+
+def test_runs_have_readable_names():
+    result = ml("optim=SGD", model=Model, **FAST)
+    run = mlflow.MlflowClient().get_run(result.run_id)
+    assert run.info.run_name.startswith("Model optim=SGD dataset='Digits' train_steps=60")
