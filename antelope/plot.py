@@ -45,6 +45,13 @@ def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
     if frame.empty:
         raise ConfigError(f"no runs to plot in {tracking.tracking_uri()} (experiment={experiment!r}, "
                           f"filter={filter!r}); `ml runs` lists what there is")
+    import matplotlib.style
+
+    with matplotlib.style.context("default"):  # the same look whatever changed matplotlib's global style
+        return _draw(frame, experiment, metrics, folder, log)
+
+
+def _draw(frame, experiment, metrics, folder, log):
     client = tracking.client()
     frame = _with_sweeps(frame, experiment)
     paths = []

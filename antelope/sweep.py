@@ -547,12 +547,13 @@ def _finish(study, plan, client):
 def _plot(study, folder):
     """Optimization history, parallel coordinates and parameter importances as PNGs (where the trials
     allow: importances need two finished trials and two parameters)."""
+    import matplotlib
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as plots
 
     for name in ("optimization_history", "parallel_coordinate", "param_importances"):
-        try:
-            with warnings.catch_warnings():
+        try:  # rc_context: Optuna's plots switch matplotlib's global style to ggplot; undo that after
+            with warnings.catch_warnings(), matplotlib.rc_context():
                 warnings.simplefilter("ignore")
                 axes = getattr(plots, f"plot_{name}")(study)
         except Exception:  # too few completed trials or parameters for this plot

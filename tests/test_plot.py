@@ -106,3 +106,14 @@ def test_ml_plot_writes_pngs_and_rejects_unknown_metrics(ids, workdir):
 def test_nothing_to_plot_is_a_config_error():
     with pytest.raises(ConfigError, match="no runs to plot"):
         plot()
+
+
+def test_plots_keep_their_look_when_matplotlib_style_was_changed(ids, workdir):
+    import matplotlib
+    import matplotlib.style
+
+    with matplotlib.rc_context():
+        matplotlib.style.use("ggplot")  # what Optuna's own plots do to the global style
+        plot(experiment="Digits", folder="styled")
+    curves = pixels(workdir / "styled/Digits/learning_curves.png")  # counted in the default colors again
+    assert count(curves, "C0") > 200 and count(curves, band("C0"), tolerance=2) > 5000
