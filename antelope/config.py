@@ -271,7 +271,7 @@ def overrides_from_python(args, kwargs):
         key = "model" if key == "agent" else key
         if key in ("optim", "scheduler"):
             overrides += _component_overrides(key, value)
-        elif key in ("model", "dataset", "test_dataset") and not isinstance(value, str):
+        elif key in ("model", "dataset", "test_dataset") and value is not None and not isinstance(value, str):
             objects[key] = value
             overrides.append(f"{'model._target_' if key == 'model' else key}={_format(qualified_name(value))}")
         else:

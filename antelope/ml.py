@@ -121,7 +121,7 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
 def _run_name(model, overrides, limit=120):
     """'MLP optim=SGD optim.lr=0.01': the model and what was changed, for the MLflow UI's run lists."""
     changed = [o for o in overrides if not o.startswith(("model._target_=", "++model."))]
-    name = " ".join([type(model).__name__] + changed)
+    name = tracking.redact(" ".join([type(model).__name__] + changed))
     return name if len(name) <= limit else name[:limit - 3] + "..."
 
 

@@ -85,7 +85,7 @@ class Run:
         tags = {**{k: redact(v) for k, v in tags.items()}, **_process_tags(), **_git_tags(os.getcwd())}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
-        run = mlflow_client.create_run(experiment_id, run_name=run_name, tags=tags)
+        run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
         params = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
         try:
             for i in range(0, len(params), MAX_PARAMS_PER_BATCH):

@@ -57,3 +57,14 @@ def postgres(postgres_server):
     import uuid
 
     return lambda name="db": postgres_server.database(f"{name}_{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks run fastest on one thread, above all on a shared 2-core machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

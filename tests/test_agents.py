@@ -1,7 +1,6 @@
 """The default agent (AC2Agent) on datasets, user models wrapped by it, and the supervised example agent."""
 import pandas
 import pytest
-import torch
 from sklearn.datasets import load_diabetes
 from torch import nn
 
@@ -11,13 +10,7 @@ from antelope.agents import AC2Agent, Classifier
 FAST = dict(train_steps=300, evaluate_per_steps=0, save_per_steps=10_000)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread, above all on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Encoder(nn.Module):

@@ -109,6 +109,6 @@ def test_credentials_never_reach_params_tags_or_the_console(workdir, capsys):
                 dataset_root="postgresql://alice:s3cret@db.example/x")  # a URI-shaped value anywhere
     out = capsys.readouterr()
     run = __import__("mlflow").MlflowClient().get_run(result.run_id)
-    recorded = " ".join(list(run.data.params.values()) + list(run.data.tags.values()))
+    recorded = " ".join(list(run.data.params.values()) + list(run.data.tags.values()) + [run.info.run_name])
     assert "s3cret" not in recorded and "alice:***@" in run.data.params["dataset_root"]
     assert "s3cret" not in out.err + out.out

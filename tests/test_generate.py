@@ -1,18 +1,12 @@
 """generate=true: the dataset becomes a generative task; samples are saved as MLflow artifacts."""
 import pytest
-import torch
 from mlflow import MlflowClient
 
 from antelope import ml
 from antelope.agents import GAN, AC2Agent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def samples(run_id):

@@ -18,13 +18,7 @@ RANDOM_CARTPOLE = 22  # the mean return of a uniformly random policy, about
 RANDOM_PENDULUM = -1200
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread, above all on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_default_agent_learns_cartpole():
