@@ -125,24 +125,29 @@ class Update:
         self.optimizer, self.scheduler, self.group = optimizer, scheduler, group  # group: torchrun processes
         self.accumulation, self.clip, self.per_step = cfg.grad_accumulation, cfg.grad_clip, cfg.scheduler_interval == "step"
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+        self.scaling = self.scaler.is_enabled()  # only fp16 scales; otherwise the scaler is skipped (hot path)
+        self.parameters = [p for group in optimizer.param_groups for p in group["params"]]
         self.epoch = 0
 
     def backward(self, loss):
         if self.accumulation > 1:
             loss = loss / self.accumulation
-        self.scaler.scale(loss).backward()
+        (self.scaler.scale(loss) if self.scaling else loss).backward()
 
     def step(self, epoch):
         if self.group is not None:
             from .distributed import average_gradients
 
-            average_gradients(self.group, [p for group in self.optimizer.param_groups for p in group["params"]])
+            average_gradients(self.group, self.parameters)
         if self.clip is not None:
-            self.scaler.unscale_(self.optimizer)
-            parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(parameters, self.clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+            if self.scaling:
+                self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.parameters, self.clip)
+        if self.scaling:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.scheduler is not None:
             for _ in range(1 if self.per_step else epoch - self.epoch):

@@ -204,3 +204,11 @@ def test_runs_have_readable_names():
     result = ml("optim=SGD", model=Model, **FAST)
     run = mlflow.MlflowClient().get_run(result.run_id)
     assert run.info.run_name.startswith("Model optim=SGD dataset='Digits' train_steps=60")
+
+
+@pytest.mark.parametrize("keys", [dict(precision="bf16"), dict(precision="fp16", grad_clip=1.0),
+                                  dict(grad_accumulation=2, grad_clip=0.5), dict(compile=False, channels_last=True)])
+def test_precision_accumulation_and_clipping_keys_train(keys):
+    result = ml(model=Model, **FAST, lr=1e-2, **keys)
+    assert result.metrics["eval/accuracy"] > 0.6
+    assert all(result.config[k] == v for k, v in keys.items())
