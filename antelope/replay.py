@@ -22,7 +22,8 @@ class Batch(NamedTuple):
 class Replay:
     def __init__(self, obs, label, batch_size, device, seed):
         self.obs, self.label = obs.to(device), label.to(device)
-        self.batch_size = min(batch_size, len(self.obs))
+        self.size = len(self.obs)  # an int, read every step (len() of a tensor costs more)
+        self.batch_size = min(batch_size, self.size)
         self.epoch = 0  # complete passes over the data so far
         self._generator = torch.Generator(device=self.obs.device).manual_seed(seed)
         self._copy = self.obs.nbytes + self.label.nbytes <= SHUFFLED_COPY_BYTES
@@ -30,29 +31,30 @@ class Replay:
 
     def __len__(self):
         """Batches per epoch (a last partial batch is dropped, so every batch has batch_size samples)."""
-        return len(self.obs) // self.batch_size
+        return self.size // self.batch_size
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self._position + self.batch_size > len(self.obs):
+        start, end = self._position, self._position + self.batch_size
+        if end > self.size:
             self.epoch += 1
             self._arrange(self._permutation(), 0)
-        start = self._position
-        self._position += self.batch_size
+            start, end = 0, self.batch_size
+        self._position = end
         if self._copy:
-            return Batch(self._obs[start:self._position], self._label[start:self._position])
-        index = self._order[start:self._position]
-        return Batch(self.obs[index], self.label[index])
+            return Batch(self._obs[start:end], self._label[start:end])
+        index = self._order[start:end]
+        return Batch(self.obs.index_select(0, index), self.label.index_select(0, index))
 
     def _permutation(self):
-        return torch.randperm(len(self.obs), generator=self._generator, device=self.obs.device)
+        return torch.randperm(self.size, generator=self._generator, device=self.obs.device)
 
     def _arrange(self, order, position):
         self._order, self._position = order, position
-        if self._copy:
-            self._obs, self._label = self.obs[order], self.label[order]
+        if self._copy:  # index_select: several times faster than obs[order] for a gather along dim 0
+            self._obs, self._label = self.obs.index_select(0, order), self.label.index_select(0, order)
 
     def state_dict(self):
         """Where the replay stands: resuming from it draws the same batches an uninterrupted run would."""
