@@ -14,13 +14,15 @@ class Log:
         object.__setattr__(self, "nonfinite", {})
 
     def __setattr__(self, name, value):
-        if isinstance(value, torch.Tensor):
-            if value.numel() != 1:
-                raise ValueError(f"log.{name} must be a scalar; got a tensor of shape {tuple(value.shape)}")
-            value = value.detach() if value.dim() == 0 else value.detach().reshape(())
-        elif not isinstance(value, (int, float)):
-            raise ValueError(f"log.{name} must be a number or a scalar tensor; got {type(value).__name__}")
-        self._values.setdefault(name, []).append(value)
+        if type(value) is torch.Tensor and value.dim() == 0:  # the usual case, kept short: it runs every step
+            value = value.detach()
+        else:
+            value = _scalar(name, value)
+        values = self._values.get(name)
+        if values is None:
+            self._values[name] = [value]
+        else:
+            values.append(value)
 
     def __call__(self, **metrics):
         for name, value in metrics.items():
@@ -31,6 +33,10 @@ class Log:
         if not values:
             raise AttributeError(f"nothing logged as {name!r} since the last write")
         return values[-1]
+
+    def pending(self):
+        """{name: [the values written since the last reduce]}: what a checkpoint keeps."""
+        return {name: list(values) for name, values in self._values.items()}
 
     def reduce(self):
         """{name: mean of the values written since the last reduce}, as floats; then starts over.
@@ -53,9 +59,22 @@ class Log:
         return reduced
 
 
+def _scalar(name, value):
+    """Any other value, checked: a one-element tensor (detached, reshaped to 0-dim) or a number."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"log.{name} must be a scalar; got a tensor of shape {tuple(value.shape)}")
+        return value.detach().reshape(())
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"log.{name} must be a number or a scalar tensor; got {type(value).__name__}")
+    return value
+
+
 def _mean(values):
     tensors = [v for v in values if isinstance(v, torch.Tensor)]
     if not tensors:
         return torch.tensor(sum(values) / len(values))
+    if len(tensors) == len(values) and len({v.dtype for v in tensors}) == 1:
+        return torch.stack(tensors).float().mean()  # the usual case: one stack, no per-value conversion
     device = tensors[0].device
     return torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in values]).mean()

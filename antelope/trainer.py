@@ -85,7 +85,7 @@ def _learn_call(model):
 
 def _reduce(log, since, step):
     """The logged means of steps since+1..step; a nan/inf loss stops training, naming its step."""
-    losses_per_step = max(1, len(log._values.get("loss", ())) // (step - since))
+    losses_per_step = max(1, len(log.pending().get("loss", ())) // (step - since))
     means = log.reduce()
     if "loss" in log.nonfinite:
         first = since + 1 + log.nonfinite["loss"] // losses_per_step
