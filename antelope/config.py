@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import OmegaConf
 
-from . import optim
+from . import augment, optim
 from .errors import ConfigError
 from .imports import did_you_mean, qualified_name
 
@@ -68,6 +68,9 @@ class Config:
     grad_clip: Optional[float] = _key(None, "clip the gradient norm to this value before each step")
     compile: bool = _key(False, "torch.compile the model's forward")
     channels_last: bool = _key(False, "channels-last memory format for image models and batches")
+    augment: List[str] = field(default_factory=list, metadata={
+        "doc": "image augmentation, per sample, batched on the device: [flip] (left-right), [shift] (by up to 1/8 "
+               "of the image side), or both in order, e.g. augment=[flip,shift]"})
     env: Optional[str] = _key(None, "a Gymnasium environment id (CartPole-v1, Pendulum-v1; ALE/... with the atari "
                                     "extra, dm_control/... with dmc): reinforcement learning, one env step per step")
     discrete: Optional[bool] = _key(None, "RL action-space conversion: true bins a continuous env's actions, false "
@@ -154,7 +157,8 @@ def _compose_cached(overrides, parsed):
 def normalize(overrides):
     """Rewrite the aliases into plain Hydra overrides: `agent=X`/`model=X` -> `model._target_=X`, and
     `model.k=v` -> `++model.k=v` (constructor arguments are the user's own keys, so they may be new).
-    `lr_decay_epochs=N` without a scheduler picks `scheduler=CosineAnnealingLR`."""
+    `lr_decay_epochs=N` without a scheduler picks `scheduler=CosineAnnealingLR`; `augment=flip` is
+    `augment=[flip]`."""
     result, keys = [], set()
     for line in overrides:
         override = _parse(line)
@@ -171,6 +175,8 @@ def normalize(overrides):
             line = f"++model.{key.split('.', 1)[1]}={value_text}"
         elif key in ("optim", "scheduler") and not override.is_sweep_override():
             optim.check_option(key, str(override.value()))
+        elif key == "augment" and not override.is_sweep_override() and isinstance(override.value(), str):
+            line = f"augment=[{value_text}]"  # one name is a list of one
         keys.add(key)
         result.append(line)
     if "lr_decay_epochs" in keys and "scheduler" not in keys:
@@ -225,6 +231,9 @@ def _validate(cfg, explicit):
         raise ConfigError(f"evaluate_per_steps={cfg.evaluate_per_steps} must be >= 0 (0: evaluate only at the end)")
     if "epochs" in explicit and "train_steps" in explicit:
         raise ConfigError(f"give either train_steps={cfg.train_steps} or epochs={cfg.epochs}, not both")
+    unknown = [name for name in cfg.augment if name not in augment.AUGMENTATIONS]
+    if unknown:
+        raise ConfigError(f"augment={unknown[0]!r} is not valid: choose from {', '.join(augment.AUGMENTATIONS)}")
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda", "mps") or device.startswith("cuda:") and device[5:].isdigit()):
         raise ConfigError(f"device={device!r} is not valid: choose auto, cpu, cuda, cuda:N or mps")

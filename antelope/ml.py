@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from omegaconf import OmegaConf
 
-from . import checkpoint, config, datasets, distributed, environment, generative, optim, tracking, trainer
+from . import augment, checkpoint, config, datasets, distributed, environment, generative, optim, tracking, trainer
 from .errors import ConfigError
 from .imports import did_you_mean, import_target, qualified_name
 from .log import Log
@@ -67,8 +67,8 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
         torch.manual_seed(cfg.seed)
         model = _build_model(model_source, spec, model_kwargs).to(device)
         replay, test = _replay(cfg, data, env, device, group)
-        if cfg.channels_last and test is not None and replay.obs.dim() == 4:
-            model, replay.obs, test.obs = (t.to(memory_format=torch.channels_last) for t in (model, replay.obs, test.obs))
+        if cfg.channels_last and test is not None and test.obs.dim() == 4:
+            model, test.obs = model.to(memory_format=torch.channels_last), test.obs.to(memory_format=torch.channels_last)
         if cfg.epochs is not None:
             cfg.train_steps = cfg.epochs * len(replay)
         update = _build_update(model, cfg, explicit, device, group)
@@ -133,10 +133,15 @@ def _replay(cfg, data, env, device, group):
             raise ConfigError("env= with several processes (torchrun) is not supported; run one process per env")
         return ReplayBuffer(cfg.replay_capacity, cfg.batch_size, device, cfg.seed), None
     obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
+    if cfg.augment and obs.dim() != 4:
+        raise ConfigError(f"augment={list(cfg.augment)} needs images (N, C, H, W); dataset={cfg.dataset} has "
+                          f"obs of shape {tuple(obs.shape)}")
     if group is not None:
         obs, label, batch_size = distributed.shard(group, obs, label, batch_size)
+    if cfg.channels_last and obs.dim() == 4:
+        obs = obs.contiguous(memory_format=torch.channels_last)  # the replay's batches keep the format
     test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
-    return Replay(obs, label, batch_size, device, cfg.seed), test
+    return Replay(obs, label, batch_size, device, cfg.seed, augment.compose(cfg.augment)), test
 
 
 def _task(cfg, objects):

@@ -2,7 +2,8 @@
 
 The training split is held as tensors on the run's device and batched by index, with a fresh random
 permutation each epoch (no per-sample `__getitem__`, no collate). A batch has `batch.obs` (float32)
-and `batch.label` (int64 for classification, float32 for regression).
+and `batch.label` (int64 for classification, float32 for regression); `augment` (antelope.augment)
+transforms `batch.obs` on the device. Channels-last image data gives channels-last batches.
 """
 from typing import NamedTuple
 
@@ -20,13 +21,17 @@ class Batch(NamedTuple):
 
 
 class Replay:
-    def __init__(self, obs, label, batch_size, device, seed):
+    def __init__(self, obs, label, batch_size, device, seed, augment=None):
         self.obs, self.label = obs.to(device), label.to(device)
+        self.augment = augment  # augment(obs, generator) -> obs, or None
         self.size = len(self.obs)  # an int, read every step (len() of a tensor costs more)
         self.batch_size = min(batch_size, self.size)
         self.epoch = 0  # complete passes over the data so far
         self._generator = torch.Generator(device=self.obs.device).manual_seed(seed)
         self._copy = self.obs.nbytes + self.label.nbytes <= SHUFFLED_COPY_BYTES
+        channels_last = self.obs.dim() == 4 and not self.obs.is_contiguous() and \
+            self.obs.is_contiguous(memory_format=torch.channels_last)
+        self._format = torch.channels_last if channels_last else torch.contiguous_format
         self._arrange(self._permutation(), 0)
 
     def __len__(self):
@@ -44,9 +49,15 @@ class Replay:
             start, end = 0, self.batch_size
         self._position = end
         if self._copy:
-            return Batch(self._obs[start:end], self._label[start:end])
-        index = self._order[start:end]
-        return Batch(self.obs.index_select(0, index), self.label.index_select(0, index))
+            obs, label = self._obs[start:end], self._label[start:end]
+        else:
+            index = self._order[start:end]
+            obs, label = self.obs.index_select(0, index), self.label.index_select(0, index)
+        if self.augment is not None:
+            obs = self.augment(obs, self._generator).contiguous(memory_format=self._format)
+        elif not self._copy:
+            obs = obs.contiguous(memory_format=self._format)  # index_select gives the default format
+        return Batch(obs, label)
 
     def _permutation(self):
         return torch.randperm(self.size, generator=self._generator, device=self.obs.device)
@@ -54,7 +65,8 @@ class Replay:
     def _arrange(self, order, position):
         self._order, self._position = order, position
         if self._copy:  # index_select: several times faster than obs[order] for a gather along dim 0
-            self._obs, self._label = self.obs.index_select(0, order), self.label.index_select(0, order)
+            self._obs = self.obs.index_select(0, order).contiguous(memory_format=self._format)
+            self._label = self.label.index_select(0, order)
 
     def state_dict(self):
         """Where the replay stands: resuming from it draws the same batches an uninterrupted run would."""

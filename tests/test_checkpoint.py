@@ -35,10 +35,11 @@ def test_checkpoints_every_n_steps_keep_the_last_k_and_load_safely():
     assert torch.equal(state["model"]["MLP.1.weight"], result.model.MLP[1].weight.detach())
 
 
-def test_interrupted_run_resumes_as_the_same_run_and_matches_an_uninterrupted_one():
-    reference = ml(model=Model, **FAST, save_per_steps=1000)
+@pytest.mark.parametrize("augment", [[], ["flip", "shift"]])  # augmentation's random draws resume too
+def test_interrupted_run_resumes_as_the_same_run_and_matches_an_uninterrupted_one(augment):
+    reference = ml(model=Model, **FAST, save_per_steps=1000, augment=augment)
     with pytest.raises(Interrupted):
-        ml(model=SignalsItself, **FAST, save_per_steps=1000)  # SIGINT at step 35
+        ml(model=SignalsItself, **FAST, save_per_steps=1000, augment=augment)  # SIGINT at step 35
     table = runs()
     stopped = table[table["run_id"] != reference.run_id].iloc[0]
     assert stopped["status"] == "KILLED"

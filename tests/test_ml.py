@@ -212,3 +212,44 @@ def test_precision_accumulation_and_clipping_keys_train(keys):
     result = ml(model=Model, **FAST, lr=1e-2, **keys)
     assert result.metrics["eval/accuracy"] > 0.6
     assert all(result.config[k] == v for k, v in keys.items())
+
+
+class SeesBatches(Model):
+    """Keeps the batches learn draws, to compare with the data the replay holds."""
+
+    def learn(self, replay):
+        batch = next(replay)
+        self.__dict__.setdefault("batches", []).append(batch.obs)
+        self.data = replay.obs
+        return super().learn(iter([batch]))
+
+
+def test_augment_flips_and_shifts_each_sample_on_its_own():
+    result = ml(model=SeesBatches, dataset="Digits", train_steps=3, augment="flip")
+    data = result.model.data.flatten(1)
+    seen = torch.cat(result.model.batches)
+    mirrored = seen.flip(3).flatten(1)
+    # every flipped batch image is a training image, as it is or mirrored; both occur in one batch
+    as_is = (seen.flatten(1)[:, None] == data[None]).all(-1).any(1)
+    flipped = (mirrored[:, None] == data[None]).all(-1).any(1)
+    assert (as_is | flipped).all() and as_is[:64].sum() not in (0, 64) and flipped[:64].any()
+    shifted = ml(model=SeesBatches, dataset="Digits", train_steps=3, augment=["shift"]).model.batches[0]
+    matches = (shifted.flatten(1)[:, None] == data[None]).all(-1).any(1)
+    assert matches.sum() < 32  # most images moved (1 in 9 draws no move); learning still works:
+    result = ml(model=Model, dataset="Digits", train_steps=300, lr=1e-2, augment=["shift"], evaluate_per_steps=0)
+    assert result.metrics["eval/accuracy"] > 0.8
+
+
+def test_augment_and_channels_last_keep_the_batch_format():
+    result = ml(model=SeesBatches, dataset="Digits", train_steps=25, augment=["flip", "shift"], channels_last=True)
+    assert all(obs.is_contiguous(memory_format=torch.channels_last) for obs in result.model.batches)
+    assert result.config["augment"] == ["flip", "shift"]
+
+
+def test_augment_names_and_data_are_checked(workdir):
+    with pytest.raises(ConfigError, match="augment='flop' is not valid: choose from flip, shift"):
+        ml(model=Model, augment=["flop"])
+    (workdir / "points.csv").write_text("x,y,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    with pytest.raises(ConfigError, match=r"augment=\['flip'\] needs images \(N, C, H, W\); dataset=points.csv"):
+        ml(model=Model, dataset="points.csv", augment="flip")
+    assert runs().empty
