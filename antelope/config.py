@@ -10,8 +10,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from omegaconf import OmegaConf
-
 from . import augment, optim
 from .errors import ConfigError
 from .imports import did_you_mean, qualified_name

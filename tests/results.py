@@ -49,7 +49,7 @@ def _build(template):
 def populate(trial_steps=40):
     """The runs above, on MLflow's current tracking URI; returns {'seeds': [...], 'other': id,
     'parent': id, 'trials': [...]}."""
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     from antelope import config, ml, tracking
     from antelope.ml import run

@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
 import torch
 from conftest import runs
 

@@ -4,7 +4,6 @@ MLflow UI by headless Chromium (Debian's /usr/bin/chromium, driven by Playwright
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
