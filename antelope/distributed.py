@@ -6,7 +6,9 @@ Each process (rank) trains on its own shard of the training data (every world_si
 batch_size / world_size samples per batch; gradients are averaged across ranks after each backward, so
 a step means what it means on one device with batch_size. Parameters start identical (broadcast from
 rank 0) and are checked to be identical at the end. Only rank 0 writes the MLflow run, checkpoints and
-progress. GPUs: one per rank (LOCAL_RANK), NCCL; CPUs: gloo.
+progress; a checkpoint holds every rank's replay position, so `resume=` under torchrun with the same
+number of processes continues exactly. After SIGINT/SIGTERM the ranks agree to stop at the next
+`log_per_steps` step. GPUs: one per rank (LOCAL_RANK), NCCL; CPUs: gloo.
 
 Why not torch's DistributedDataParallel wrapper: `learn` calls `self(x)` on the model itself, past any
 wrapper's forward, and DDP's reducer is driven from its forward. The averaging is therefore explicit:
@@ -82,6 +84,32 @@ def average_gradients(group, parameters):
     flat /= group.world
     for parameter, averaged in zip(parameters, _unflatten_dense_tensors(flat, grads)):
         parameter.grad = averaged
+
+
+def any_process(group, flag, device):
+    """Whether `flag` is true in any rank."""
+    import torch.distributed as dist
+
+    flags = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(flags)
+    return flags.item() > 0
+
+
+def gather(group, state):
+    """Every rank's `state` (tensors and plain containers), in rank order, on every rank; tensors on the CPU."""
+    import torch.distributed as dist
+
+    states = [None] * group.world
+    dist.all_gather_object(states, _to_cpu(state))
+    return states
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    return value
 
 
 def check_in_sync(group, model):

@@ -76,7 +76,9 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
             model.compile()
         log, start = Log(), (0, {})
         if resumed is not None:
-            start = checkpoint.restore(checkpoint.load(resumed.checkpoint, device), model, update, replay, log)
+            saved = checkpoint.load(resumed.checkpoint, device)
+            saved["replay"] = _replay_state(saved["replay"], group)
+            start = checkpoint.restore(saved, model, update, replay, log)
         if not cfg.tracking or group is not None and not group.leader:
             run = tracking.Untracked()  # with torchrun, rank 0 alone records the run
         elif resumed is not None:
@@ -96,8 +98,11 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
                   file=sys.stderr)
         with run:
             def save(step, metrics):
+                replays = distributed.gather(group, replay.state_dict()) if group and cfg.tracking else None
                 if run.run_id is not None:  # checkpoints live in the run's artifacts
                     state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
+                    if replays is not None:
+                        state["replay"] = replays  # every process's: each draws from its own shard
                     _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
 
             if env is not None:
@@ -283,6 +288,15 @@ def _latest_checkpoint(mlflow_client, run_id):
         return checkpoint.latest(os.path.join(folder, checkpoint.FOLDER))
     names = sorted(a.path for a in mlflow_client.list_artifacts(run_id, checkpoint.FOLDER) if a.path.endswith(".pt"))
     return mlflow_client.download_artifacts(run_id, names[-1], tempfile.mkdtemp()) if names else None
+
+
+def _replay_state(saved, group):
+    """This process's replay state in a checkpoint; one written under torchrun holds every process's."""
+    written, world = len(saved) if isinstance(saved, list) else 1, group.world if group is not None else 1
+    if written != world:
+        raise ConfigError(f"the checkpoint was written by {written} process(es) and this run has {world}; resume "
+                          f"with the same number" + (f" (torchrun --nproc-per-node={written} ...)" if written > 1 else ""))
+    return saved[group.rank] if group is not None else saved
 
 
 def _save_checkpoint(run, artifacts, state, keep):

@@ -154,6 +154,12 @@ class Update:
                 self.scheduler.step()
         self.epoch = epoch
 
+    def any_process(self, flag):
+        """Whether `flag` is true in any of the torchrun processes (one small all-reduce)."""
+        from .distributed import any_process
+
+        return any_process(self.group, flag, self.parameters[0].device)
+
     @property
     def lr(self):
         return self.optimizer.param_groups[0]["lr"]

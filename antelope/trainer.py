@@ -49,7 +49,8 @@ def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=No
             if update is not None:
                 update.step(replay.epoch)
             evaluating = step == total or every_eval and step % every_eval == 0
-            if step % every_log == 0 or evaluating:
+            logging = step % every_log == 0 or evaluating
+            if logging:
                 written = {f"train/{k}": v for k, v in _reduce(log, written_at, step).items()}
                 written_at = step
                 if update is not None:
@@ -61,9 +62,12 @@ def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=No
                     if on_evaluate is not None:
                         on_evaluate(step, metrics)
                 progress.update(step, {**written, **metrics})
-            if save is not None and (step % every_save == 0 or step == total or stop_requested()):
+            stop = stop_requested()
+            if update is not None and update.group is not None:  # torchrun: all processes stop at one step,
+                stop = logging and update.any_process(stop)     # agreed on where metrics sync anyway
+            if save is not None and (step % every_save == 0 or step == total or stop):
                 save(step, metrics)
-            if stop_requested():
+            if stop:
                 raise Interrupted(f"stopped at step {step}; a checkpoint was saved")
     progress.close()
     return metrics

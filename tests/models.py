@@ -113,6 +113,21 @@ class SignalsItself(Model):
         return super().learn(replay)
 
 
+class SignalsOnRankOne(Model):
+    """Under torchrun, the process of rank 1 alone sends itself SIGTERM at its step `at`."""
+
+    at, calls = 35, 0
+
+    def learn(self, replay):
+        import os
+        import signal
+
+        SignalsOnRankOne.calls += 1
+        if SignalsOnRankOne.calls == SignalsOnRankOne.at and os.environ.get("RANK") == "1":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().learn(replay)
+
+
 class Wider(Model):
     """The same constructor as Model, other shapes: its checkpoint does not fit Model."""
 

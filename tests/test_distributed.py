@@ -4,17 +4,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
+import pytest
 import torch
-from conftest import runs
+from conftest import run_ml, runs
 
 MODELS = Path(__file__).parent / "models.py"
 
 
+def torchrun(*args):
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                           "-m", "antelope", *args], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
 def test_torchrun_two_processes_one_run():
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-         "-m", "antelope", f"model={MODELS}:Model", "train_steps=60", "evaluate_per_steps=30", "lr=0.01"],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    done = torchrun(f"model={MODELS}:Model", "train_steps=60", "evaluate_per_steps=30", "lr=0.01")
     assert done.returncode == 0, done.stderr[-3000:]
     table = runs("Digits")
     assert len(table) == 1  # rank 0 alone records the run
@@ -23,6 +27,31 @@ def test_torchrun_two_processes_one_run():
     assert row["params.batch_size"] == "64"  # the global batch: 32 per process
     assert row["metrics.eval/accuracy"] > 0.8
     assert done.stderr.count("finished:") == 1  # one report, from rank 0
+
+
+def test_torchrun_run_stopped_on_one_process_resumes_under_torchrun_as_if_never_stopped():
+    keys = ["train_steps=60", "evaluate_per_steps=30", "log_per_steps=10", "lr=0.01", "seed=3"]
+    done = torchrun(f"model={MODELS}:Model", *keys)
+    assert done.returncode == 0, done.stderr[-3000:]
+    stopped = torchrun(f"model={MODELS}:SignalsOnRankOne", *keys)
+    assert stopped.returncode != 0 and "stopped at step 40" in stopped.stderr  # SIGTERM at 35 on rank 1: both
+    reference, killed = runs("Digits").iloc[0], runs("Digits").iloc[1]       # ranks stop at the next log step
+    assert killed["status"] == "KILLED"
+
+    one_process = run_ml(f"model={MODELS}:Model", f"resume={killed['run_id']}")
+    assert one_process.returncode == 2
+    assert "written by 2 process(es) and this run has 1; resume with the same number (torchrun " \
+           "--nproc-per-node=2 ...)" in one_process.stderr
+    resumed = torchrun(f"model={MODELS}:Model", f"resume={killed['run_id']}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    client = mlflow.MlflowClient()
+    assert client.get_run(killed["run_id"]).info.status == "FINISHED"
+    history = {run_id: {m.step: m.value for m in client.get_metric_history(run_id, "train/loss")}
+               for run_id in (reference["run_id"], killed["run_id"])}
+    assert sorted(history[killed["run_id"]]) == [10, 20, 30, 40, 50, 60]
+    assert history[killed["run_id"]] == pytest.approx(history[reference["run_id"]], rel=1e-5)
+    accuracy = [client.get_run(r).data.metrics["eval/accuracy"] for r in (reference["run_id"], killed["run_id"])]
+    assert accuracy[0] == pytest.approx(accuracy[1], abs=1e-6)
 
 
 def _average_in_two_processes(rank, folder):
