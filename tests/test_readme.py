@@ -1,7 +1,10 @@
 """The README's snippets run as a reader would run them: the Python blocks in order, in one namespace,
-and every `ml ...` console line."""
+and every `ml ...` and `torchrun ...` console line."""
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import run_ml, runs
@@ -33,3 +36,13 @@ def test_console_snippets_run():
     for line in lines:
         done = run_ml(*shlex.split(line)[1:], "train_steps=50")
         assert done.returncode == 0, (line, done.stderr)
+
+
+def test_torchrun_snippets_run():
+    lines = [line for code in blocks("console") for line in code.splitlines() if line.startswith("torchrun ")]
+    assert lines
+    for line in lines:  # torchrun is the venv's `python -m torch.distributed.run`
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *shlex.split(line)[1:], "train_steps=50"],
+                              capture_output=True, text=True, timeout=300, env=dict(os.environ))
+        assert done.returncode == 0, (line, done.stderr[-3000:])
+        assert "finished: eval/accuracy" in done.stderr
