@@ -199,6 +199,7 @@ class _Writer:
     def __init__(self, mlflow_client, run_id):
         self.client, self.run_id = mlflow_client, run_id
         self._pending, self._lock, self._wake = [], threading.Lock(), threading.Event()
+        self._due = 0  # how many of the pending metrics to write now: flushed ones, or whole batches
         self._closing, self._deadline, self._last_flush = False, None, time.monotonic()
         self.failed_since = None
         self._thread = threading.Thread(target=self._loop, name=f"mlflow-writer-{run_id[:8]}", daemon=True)
@@ -207,21 +208,25 @@ class _Writer:
     def add(self, metrics, flush):
         with self._lock:
             self._pending += metrics
-            due = flush or len(self._pending) >= MAX_METRICS_PER_BATCH or \
-                time.monotonic() - self._last_flush > FLUSH_SECONDS
-        if due:
-            self._last_flush = time.monotonic()
-            self._wake.set()
+            due = self._due
+            if flush or time.monotonic() - self._last_flush > FLUSH_SECONDS:
+                self._due, self._last_flush = len(self._pending), time.monotonic()
+            elif len(self._pending) >= self._due + MAX_METRICS_PER_BATCH:
+                self._due += MAX_METRICS_PER_BATCH  # a whole batch (MLflow's most per request) is ready
+            if self._due != due:
+                self._wake.set()
 
     def _loop(self):
         while True:
-            self._wake.wait(timeout=FLUSH_SECONDS)
+            woken = self._closing or self._wake.wait(timeout=FLUSH_SECONDS)
             self._wake.clear()
-            while True:
+            with self._lock:
+                if self._closing or not woken:  # closing, or quiet for FLUSH_SECONDS: write everything
+                    self._due = len(self._pending)
+                due = self._due
+            while due:
                 with self._lock:
-                    batch = self._pending[:MAX_METRICS_PER_BATCH]
-                if not batch:
-                    break
+                    batch = self._pending[:min(due, MAX_METRICS_PER_BATCH)]
                 try:
                     self.client.log_batch(self.run_id, metrics=batch)
                 except Exception:  # the server is away (connection, HTTP or store errors): keep and retry
@@ -238,7 +243,9 @@ class _Writer:
                     self.failed_since = None
                 with self._lock:
                     del self._pending[:len(batch)]
-            if self._closing:
+                    self._due -= len(batch)
+                due -= len(batch)
+            if self._closing and not self._pending:
                 return
 
     def close(self, retry_seconds):

@@ -253,3 +253,22 @@ def test_augment_names_and_data_are_checked(workdir):
     with pytest.raises(ConfigError, match=r"augment=\['flip'\] needs images \(N, C, H, W\); dataset=points.csv"):
         ml(model=Model, dataset="points.csv", augment="flip")
     assert runs().empty
+
+
+def test_metrics_are_written_in_a_few_batches_per_evaluation_whatever_the_step_count(monkeypatch):
+    writes = []
+    log_batch = mlflow.MlflowClient.log_batch
+
+    def counted(self, run_id, metrics=(), **kwargs):
+        writes.append(len(metrics))
+        return log_batch(self, run_id, metrics=metrics, **kwargs)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "log_batch", counted)
+    for log_per_steps in (100, 1):
+        writes.clear()
+        result = ml(model=Model, dataset="Digits", train_steps=1200, evaluate_per_steps=400, log_per_steps=log_per_steps)
+        metric_writes = [n for n in writes if n]
+        metrics = sum(metric_writes)  # MLflow takes at most 1000 metrics per write
+        assert len(metric_writes) <= 2 * 3 + metrics // 1000  # 3 evaluations: a write at each, one per 10 s
+        history = mlflow.MlflowClient().get_metric_history(result.run_id, "train/loss")
+        assert len(history) == 1200 // log_per_steps  # every value is there, batched
