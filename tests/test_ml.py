@@ -207,7 +207,7 @@ def test_runs_have_readable_names():
 
 
 @pytest.mark.parametrize("keys", [dict(precision="bf16"), dict(precision="fp16", grad_clip=1.0),
-                                  dict(grad_accumulation=2, grad_clip=0.5), dict(compile=False, channels_last=True)])
+                                  dict(grad_accumulation=2, grad_clip=0.5), dict(channels_last=True), dict(compile=True)])
 def test_precision_accumulation_and_clipping_keys_train(keys):
     result = ml(model=Model, **FAST, lr=1e-2, **keys)
     assert result.metrics["eval/accuracy"] > 0.6
