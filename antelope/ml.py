@@ -11,7 +11,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
-from omegaconf import OmegaConf
 
 from . import augment, checkpoint, config, datasets, distributed, environment, generative, optim, tracking, trainer
 from .errors import ConfigError
@@ -60,6 +59,8 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
 
 
 def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags, on_evaluate):
+    from omegaconf import OmegaConf  # imported when used, as Hydra, MLflow and Optuna: `import antelope` stays light
+
     model_source = _model_source(objects.get("model", cfg.model._target_))
     model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
     data, env, spec = _task(cfg, objects)
@@ -244,6 +245,8 @@ class _Resumed:
 
 def _run_to_resume(cfg, explicit):
     """The run `resume=<id>` / `load=true` names, its recorded config and its latest checkpoint."""
+    from omegaconf import OmegaConf
+
     if cfg.resume is None and not cfg.load:
         return None
     allowed = {"resume", "load", "device", "model._target_", "dataset", "experiment"}

@@ -12,8 +12,6 @@ with a warning.
 import inspect
 
 import torch
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
 
 from .errors import ConfigError
 from .imports import did_you_mean, import_target
@@ -40,6 +38,8 @@ def _builtin_options():
 
 def register_options():
     """Register every torch optimizer and scheduler as a config-group option (once per process)."""
+    from hydra.core.config_store import ConfigStore  # Hydra is imported when first used, not by `import antelope`
+
     if _options["optim"]:
         return
     for group, classes in _builtin_options().items():
@@ -49,6 +49,9 @@ def register_options():
 
 
 def _register(group, name, cls):
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import MISSING
+
     node = {"_target_": f"{cls.__module__}.{cls.__qualname__}"}
     for parameter in list(inspect.signature(cls).parameters.values())[1:]:  # skip params / optimizer
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) or parameter.name in _SKIPPED_ARGUMENTS:
@@ -102,6 +105,8 @@ def build_scheduler(node, optimizer):
 
 
 def _instantiate(group, node, first_argument):
+    from omegaconf import OmegaConf
+
     kwargs = OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
     target = kwargs.pop("_target_")
     missing = [k for k, v in kwargs.items() if v == "???"]

@@ -1,4 +1,6 @@
 """The `ml` console, in a subprocess, as a user types it."""
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import run_ml, runs
@@ -104,3 +106,11 @@ def test_runs_record_the_git_commit_of_the_working_directory(workdir):
     result = ml(train_steps=5)
     tags = __import__("mlflow").MlflowClient().get_run(result.run_id).data.tags
     assert tags["mlflow.source.git.commit"] == commit
+
+
+def test_import_antelope_leaves_the_heavy_libraries_until_they_are_used():
+    heavy = ["mlflow", "optuna", "hydra", "omegaconf", "torchvision", "gymnasium", "pandas", "matplotlib"]
+    code = f"import sys; from antelope import ml, sweep; print([m for m in {heavy} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
