@@ -419,6 +419,8 @@ def _worker_process(plan, worker, device):
 def _work(study, plan, tags, client):
     """Run trials until the study has plan.trials (counting those of every process and machine); a
     trial whose process died is taken over first, as the same trial and the same child run."""
+    # Runs left RUNNING by dead processes of this host, closed once here rather than by every trial's run
+    tracking.close_stale_runs(client, tracking.experiment_id_of(client, plan.experiment))
     while True:
         dead = _claim_dead_trial(study)
         if dead is not None:
