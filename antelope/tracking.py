@@ -96,7 +96,12 @@ class Run:
         tags = {**{k: redact(v) for k, v in tags.items()}, **_process_tags(), **_git_tags(os.getcwd())}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
-        run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
+        try:
+            run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
+        except Exception:  # the experiment id remembered by this process is gone (deleted): look it up again
+            _EXPERIMENT_IDS.clear()
+            experiment_id = experiment_id_of(mlflow_client, experiment)
+            run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
         params = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
         try:
             for i in range(0, len(params), MAX_PARAMS_PER_BATCH):
@@ -269,6 +274,18 @@ class _Writer:
 
 
 def experiment_id_of(mlflow_client, name):
+    """The id of the experiment `name`, created if need be; remembered per process and tracking URI (a
+    sweep's trials would otherwise each ask the store for the same id)."""
+    key = (mlflow_client.tracking_uri, name)
+    if key not in _EXPERIMENT_IDS:
+        _EXPERIMENT_IDS[key] = _find_or_create_experiment(mlflow_client, name)
+    return _EXPERIMENT_IDS[key]
+
+
+_EXPERIMENT_IDS = {}
+
+
+def _find_or_create_experiment(mlflow_client, name):
     experiment = mlflow_client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
