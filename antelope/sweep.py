@@ -56,17 +56,18 @@ HEARTBEAT = "antelope.heartbeat"  # a journal trial's system attribute: the time
 
 
 def sweep(*overrides, space=None, preset=None, trials=None, sampler=None, pruner=None, objective=None,
-          direction=None, study=None, storage=None, workers=None, **kwargs):
+          direction=None, study=None, storage=None, workers=None, heartbeat=None, **kwargs):
     """Search hyperparameters with Optuna, each trial one `ml()` run; returns the `optuna.Study`.
 
     `space` maps config keys to sweep expressions in Hydra's grammar, as on the console
     (`{'lr': 'tag(log, interval(1e-5, 1e-1))', 'optim': 'choice(SGD, Adam)'}`), or to a list of choices;
     `preset` names a file in `sweeps/` (or a path). `trials`, `sampler`, `pruner`, `objective`,
-    `direction`, `study`, `storage` and `workers` are the `sweep.*` settings (defaults in `ml --help`).
+    `direction`, `study`, `storage`, `workers` and `heartbeat` are the `sweep.*` settings (defaults in
+    `ml --help`).
     Every other keyword is a fixed key of `ml()` (`model=Model`, `dataset='Digits'`, `train_steps=500`).
     """
     settings = dict(trials=trials, sampler=sampler, pruner=pruner, objective=objective, direction=direction,
-                    study=study, storage=storage, workers=workers)
+                    study=study, storage=storage, workers=workers, heartbeat=heartbeat)
     lines = [f"sweep={preset}"] if preset else []
     for key, value in (space or {}).items():
         expression = value if isinstance(value, str) else f"choice({','.join(config._format(v) for v in value)})"
@@ -274,6 +275,7 @@ def _storage(url, workers=1, heartbeat=None):
 def _journal():
     """Optuna's journal storage with the heartbeat its RDBStorage has (Optuna 5's journal has none): a
     heartbeat is a trial system attribute holding the wall-clock time, appended to the journal."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.storages._heartbeat import BaseHeartbeat
     from optuna.storages.journal import JournalStorage
     from optuna.trial import TrialState
@@ -284,7 +286,10 @@ def _journal():
             self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
 
         def record_heartbeat(self, trial_id):
-            self.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+            try:
+                self.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+            except UpdateFinishedTrialError:  # a last beat racing the trial's end
+                pass
 
         def _get_stale_trial_ids(self, study_id):
             """RUNNING trials with no heartbeat for grace_period seconds (one that never beat: since its start)."""
@@ -479,10 +484,10 @@ def _worker_process(plan, worker, device):
 def _work(study, plan, tags, client):
     """Run trials until the study has plan.trials (counting those of every process and machine); a
     trial whose process died is taken over first, as the same trial and the same child run."""
-    # Runs left RUNNING by dead processes of this host, closed once here rather than by every trial's run
-    tracking.close_stale_runs(client, tracking.experiment_id_of(client, plan.experiment))
     from optuna.trial import TrialState
 
+    # Runs left RUNNING by dead processes of this host, closed once here rather than by every trial's run
+    tracking.close_stale_runs(client, tracking.experiment_id_of(client, plan.experiment))
     while True:
         dead, why = _claim_dead_trial(study)
         trials = study.get_trials(deepcopy=False)
@@ -516,8 +521,8 @@ def _train_trial(study, plan, tags, client, trial, dead, why):
         study.tell(trial, state=TrialState.FAIL)
         return
     trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _claim_dead_trial
-    values = trial.params if dead else plan.space.suggest(trial)
-    overrides = trial.user_attrs["overrides"] if dead else plan.space.overrides(values)
+    values = plan.space.suggest(trial)  # a dead trial's drawn values come back as they were
+    overrides = plan.space.overrides(values)
     trial.set_user_attr("overrides", overrides)
     name = f"trial {trial.number}: " + " ".join(f"{k}={_short(v)}" for k, v in values.items())
     tags = {**tags, "antelope.sweep": plan.study, "antelope.trial": str(trial.number)}
