@@ -192,7 +192,10 @@ def _parser():
     return OverridesParser.create()
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(line):
+    """One override line parsed by Hydra's grammar. Remembered per line: Hydra's parser costs ~0.3 ms a
+    line, and a sweep parses the same fixed lines for every trial (its Override is only read, never changed)."""
     from hydra.errors import HydraException
 
     try:
