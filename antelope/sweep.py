@@ -284,18 +284,28 @@ def _journal():
         def __init__(self, backend, heartbeat_interval, grace_period):
             super().__init__(backend)
             self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
+            self._beating = set()
 
         def record_heartbeat(self, trial_id):
+            """A beat every interval; the first one is skipped, as the trial's start or its claim, both in
+            the journal, count as beats: a trial shorter than one interval adds no line to the journal."""
+            if trial_id not in self._beating:
+                self._beating.add(trial_id)
+                return
             try:
                 self.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
             except UpdateFinishedTrialError:  # a last beat racing the trial's end
                 pass
 
         def _get_stale_trial_ids(self, study_id):
-            """RUNNING trials with no heartbeat for grace_period seconds (one that never beat: since its start)."""
+            """RUNNING trials with no sign of life for grace_period seconds: a heartbeat, a start, a claim."""
+            def last(trial):
+                claim = trial.user_attrs.get("claim", "@0").rpartition("@")[2]
+                return max(trial.system_attrs.get(HEARTBEAT, 0), trial.datetime_start.timestamp(), float(claim))
+
             now = time.time()
             return [t._trial_id for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-                    if now - t.system_attrs.get(HEARTBEAT, t.datetime_start.timestamp()) > self.grace_period]
+                    if now - last(t) > self.grace_period]
 
         def get_heartbeat_interval(self):
             return self.heartbeat_interval

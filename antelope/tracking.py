@@ -106,7 +106,7 @@ class Run:
         try:
             for i in range(0, len(params), MAX_PARAMS_PER_BATCH):
                 mlflow_client.log_batch(run.info.run_id, params=params[i:i + MAX_PARAMS_PER_BATCH])
-            mlflow_client.log_text(run.info.run_id, redact(config_yaml), "config.yaml")
+            _log_text(mlflow_client, run.info.run_id, run.info.artifact_uri, redact(config_yaml), "config.yaml")
         except BaseException:
             mlflow_client.set_terminated(run.info.run_id, "FAILED")
             raise
@@ -271,6 +271,18 @@ class _Writer:
         self._thread.join(timeout=retry_seconds + 30)
         with self._lock:
             return list(self._pending)
+
+
+def _log_text(mlflow_client, run_id, artifact_uri, text, name):
+    """An artifact file: written straight into a local artifact folder (MLflow's `log_text` would ask the
+    store for the run's artifact location first, a round trip a short sweep trial notices), else uploaded."""
+    folder = artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
+    if "://" in folder:
+        mlflow_client.log_text(run_id, text, name)
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "w") as file:
+        file.write(text)
 
 
 def experiment_id_of(mlflow_client, name):

@@ -16,6 +16,7 @@ def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(t.number for t in complete) == list(range(100))
+    assert all("optim.lr" in t.params for t in complete)  # the first trial of each worker process too
     assert all(t.user_attrs.get("surplus") for t in trials if t.state != TrialState.COMPLETE)  # at most 3 asked late
     table = runs("Digits")
     children = table[table["tags.antelope.trial"].notna()]
