@@ -276,10 +276,12 @@ class _Writer:
 def _log_text(mlflow_client, run_id, artifact_uri, text, name):
     """An artifact file: written straight into a local artifact folder (MLflow's `log_text` would ask the
     store for the run's artifact location first, a round trip a short sweep trial notices), else uploaded."""
-    folder = artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
-    if "://" in folder:
+    from urllib.parse import urlparse
+
+    if urlparse(artifact_uri).scheme not in ("", "file"):  # s3://, mlflow-artifacts:/, ...
         mlflow_client.log_text(run_id, text, name)
         return
+    folder = artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "w") as file:
         file.write(text)
