@@ -146,6 +146,11 @@ class Run:
         """The trained weights as model/state_dict.pt; kept in a local file if the server is away."""
         import torch
 
+        local = _local_folder(self.artifact_uri())
+        if local is not None:  # straight into the artifact folder, as config.yaml (no store round trip)
+            os.makedirs(os.path.join(local, "model"), exist_ok=True)
+            torch.save(state_dict, os.path.join(local, "model", "state_dict.pt"))
+            return
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "state_dict.pt")
             torch.save(state_dict, path)
@@ -273,15 +278,22 @@ class _Writer:
             return list(self._pending)
 
 
+def _local_folder(artifact_uri):
+    """The folder behind a plain-path or file:// artifact URI; None for s3://, mlflow-artifacts:/, ..."""
+    from urllib.parse import urlparse
+
+    if urlparse(artifact_uri).scheme not in ("", "file"):
+        return None
+    return artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
+
+
 def _log_text(mlflow_client, run_id, artifact_uri, text, name):
     """An artifact file: written straight into a local artifact folder (MLflow's `log_text` would ask the
     store for the run's artifact location first, a round trip a short sweep trial notices), else uploaded."""
-    from urllib.parse import urlparse
-
-    if urlparse(artifact_uri).scheme not in ("", "file"):  # s3://, mlflow-artifacts:/, ...
+    folder = _local_folder(artifact_uri)
+    if folder is None:
         mlflow_client.log_text(run_id, text, name)
         return
-    folder = artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "w") as file:
         file.write(text)
