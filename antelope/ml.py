@@ -92,7 +92,7 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
                     **(tags or {})}
             experiment = cfg.experiment or _experiment_name(cfg)
             run_name = run_name or _run_name(model, overrides)
-            run = tracking.Run.start(experiment, resolved, tags, OmegaConf.to_yaml(resolved), parent_run_id, run_name)
+            run = tracking.Run.start(experiment, resolved, tags, tracking.to_yaml(resolved), parent_run_id, run_name)
         artifacts = _local_path(run.artifact_uri())
         if run.run_id is not None:
             print(f"ml: run {run.run_id} {'resumed at step ' + str(start[0]) if resumed else 'started'}",

@@ -66,6 +66,7 @@ class Space:
     def suggest(self, trial):
         """The trial's values {key: value}: the unconditional keys first, then the conditional ones that
         apply to the optimizer and scheduler drawn."""
+        optim.register_options()  # the options' keys; a fresh worker process has composed no config yet
         values = {d.key: _suggest(trial, d.key, d.distribution) for d in self.dimensions.values() if not d.group}
         chosen = self.options({**self._fixed_values(), **values})
         for d in self.dimensions.values():

@@ -13,7 +13,14 @@ machine). Its objective metric is reported to Optuna at every evaluation, and a 
 ends KILLED. The study lives in Optuna storage (a journal file by default), so the same command run
 again, or on several machines against one database, continues the same study and parent run until it
 has `sweep.trials` trials.
+
+A worker records a heartbeat for its running trial every `sweep.heartbeat` seconds (Optuna's heartbeat:
+RDBStorage's own, and the same protocol on the journal file). A RUNNING trial whose heartbeat stopped
+for GRACE heartbeats (its worker killed, its machine lost), or whose recorded process on this machine is
+gone, is taken over by the next free worker: the same trial number and the same child run, continued
+from its latest checkpoint. Optuna's own handling would fail it and retry it as a new trial.
 """
+import functools
 import hashlib
 import math
 import os
@@ -44,20 +51,23 @@ PRUNERS = ("median", "hyperband", "halving", "none")
 DIRECTIONS = {"eval/accuracy": "maximize", "eval/mse": "minimize", "eval/return": "maximize",
               "eval/moment_error": "minimize"}  # the tasks' main metrics
 FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
+GRACE = 3  # heartbeats a trial may miss before it counts as lost (Optuna's default is 2; loaded machines lag)
+HEARTBEAT = "antelope.heartbeat"  # a journal trial's system attribute: the time of its last heartbeat
 
 
 def sweep(*overrides, space=None, preset=None, trials=None, sampler=None, pruner=None, objective=None,
-          direction=None, study=None, storage=None, workers=None, **kwargs):
+          direction=None, study=None, storage=None, workers=None, heartbeat=None, **kwargs):
     """Search hyperparameters with Optuna, each trial one `ml()` run; returns the `optuna.Study`.
 
     `space` maps config keys to sweep expressions in Hydra's grammar, as on the console
     (`{'lr': 'tag(log, interval(1e-5, 1e-1))', 'optim': 'choice(SGD, Adam)'}`), or to a list of choices;
     `preset` names a file in `sweeps/` (or a path). `trials`, `sampler`, `pruner`, `objective`,
-    `direction`, `study`, `storage` and `workers` are the `sweep.*` settings (defaults in `ml --help`).
+    `direction`, `study`, `storage`, `workers` and `heartbeat` are the `sweep.*` settings (defaults in
+    `ml --help`).
     Every other keyword is a fixed key of `ml()` (`model=Model`, `dataset='Digits'`, `train_steps=500`).
     """
     settings = dict(trials=trials, sampler=sampler, pruner=pruner, objective=objective, direction=direction,
-                    study=study, storage=storage, workers=workers)
+                    study=study, storage=storage, workers=workers, heartbeat=heartbeat)
     lines = [f"sweep={preset}"] if preset else []
     for key, value in (space or {}).items():
         expression = value if isinstance(value, str) else f"choice({','.join(config._format(v) for v in value)})"
@@ -90,6 +100,7 @@ class _Plan:
     evaluate_per_steps: int
     experiment: str
     tracking_uri: str
+    heartbeat: int = 30
     parent_run_id: str = None
 
 
@@ -176,12 +187,14 @@ def _plan(cfg, space, objects, settings):
         given = f"sweep.direction={s.direction!r} is not valid" if s.direction else \
             f"sweep.objective={objective} has no known direction"
         raise ConfigError(f"{given}: give sweep.direction=maximize or sweep.direction=minimize")
+    if s.heartbeat < 1:
+        raise ConfigError(f"sweep.heartbeat={s.heartbeat} must be at least 1 (seconds)")
     experiment = cfg.experiment or _dataset_name(cfg.dataset)
     storage = s.storage or os.path.abspath(JOURNAL)
     name = s.study or _default_study_name(experiment, space, settings)
     return _Plan(name, storage, space, objects, trials, sampler, pruner, s.seed, objective, direction,
                  cfg.train_steps if cfg.epochs is None else 0, cfg.evaluate_per_steps, experiment,
-                 mlflow.get_tracking_uri())
+                 mlflow.get_tracking_uri(), s.heartbeat)
 
 
 def _main_metric(cfg, objects):
@@ -215,9 +228,12 @@ def _default_study_name(experiment, space, settings):
     return f"{experiment}-sweep-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-def _storage(url, workers=1):
-    """Optuna storage: a database URL (RDBStorage), else a journal file, safe for many processes."""
+def _storage(url, workers=1, heartbeat=None):
+    """Optuna storage: a database URL (RDBStorage), else a journal file, safe for many processes; with
+    `heartbeat` (seconds), running trials record heartbeats and those silent for GRACE of them are stale."""
     import optuna
+
+    grace = GRACE * heartbeat if heartbeat else None
 
     if "://" not in url:
         path = os.path.abspath(os.path.expanduser(url))
@@ -226,9 +242,9 @@ def _storage(url, workers=1):
             open(path, "a").close()
         except OSError as error:
             raise ConfigError(f"cannot write the sweep journal sweep.storage={url}: {error.strerror}") from None
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
+        from optuna.storages.journal import JournalFileBackend
 
-        return JournalStorage(JournalFileBackend(path))
+        return _journal()(JournalFileBackend(path), heartbeat, grace)
     if url.startswith("sqlite") and workers > 1:
         raise ConfigError(f"sweep.storage={url} is SQLite, which several processes cannot share safely; "
                           f"leave sweep.storage unset for a journal file, or use a database server")
@@ -244,7 +260,8 @@ def _storage(url, workers=1):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat,
+                                                  grace_period=grace)
         except Exception as error:
             # Several machines starting at once on a new database race to create Optuna's tables: the
             # losers see a constraint error and try again. A connection error is final.
@@ -252,6 +269,51 @@ def _storage(url, workers=1):
                 reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
                 raise ConfigError(f"cannot reach sweep.storage={tracking.redact(url)}: {reason}") from None
             time.sleep(0.5 + random.random())
+
+
+@functools.cache
+def _journal():
+    """Optuna's journal storage with the heartbeat its RDBStorage has (Optuna 5's journal has none): a
+    heartbeat is a trial system attribute holding the wall-clock time, appended to the journal."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.storages._heartbeat import BaseHeartbeat
+    from optuna.storages.journal import JournalStorage
+    from optuna.trial import TrialState
+
+    class Journal(JournalStorage, BaseHeartbeat):
+        def __init__(self, backend, heartbeat_interval, grace_period):
+            super().__init__(backend)
+            self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
+            self._beating = set()
+
+        def record_heartbeat(self, trial_id):
+            """A beat every interval; the first one is skipped, as the trial's start or its claim, both in
+            the journal, count as beats: a trial shorter than one interval adds no line to the journal."""
+            if trial_id not in self._beating:
+                self._beating.add(trial_id)
+                return
+            try:
+                self.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+            except UpdateFinishedTrialError:  # a last beat racing the trial's end
+                pass
+
+        def _get_stale_trial_ids(self, study_id):
+            """RUNNING trials with no sign of life for grace_period seconds: a heartbeat, a start, a claim."""
+            def last(trial):
+                claim = trial.user_attrs.get("claim", "@0").rpartition("@")[2]
+                return max(trial.system_attrs.get(HEARTBEAT, 0), trial.datetime_start.timestamp(), float(claim))
+
+            now = time.time()
+            return [t._trial_id for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+                    if now - last(t) > self.grace_period]
+
+        def get_heartbeat_interval(self):
+            return self.heartbeat_interval
+
+        def get_heartbeat_stale_trial_callback(self):
+            return None
+
+    return Journal
 
 
 def _postgres_driver():
@@ -299,7 +361,7 @@ def _open(plan, workers, client):
     """The study (created, or loaded to resume) and its MLflow parent run (created, or RUNNING again)."""
     import optuna
 
-    storage = _storage(plan.storage, workers)
+    storage = _storage(plan.storage, workers, plan.heartbeat)
     try:
         study = optuna.create_study(storage=storage, study_name=plan.study, direction=plan.direction,
                                     sampler=_sampler(plan, plan.seed), pruner=_pruner(plan))
@@ -346,22 +408,34 @@ def _parent_run(study, plan, created, client):
 
 
 def _claim_dead_trial(study):
-    """A trial left RUNNING by a process of this machine that is gone (kill -9, a crash), claimed for
-    this process, or None. Two workers may find the same one: each writes its claim, waits, and the one
-    whose claim is still there takes it."""
+    """A RUNNING trial whose worker is lost, claimed for this process, with why it counts as lost; or
+    (None, None). Lost: its heartbeat stopped (any machine), or its recorded process on this machine is
+    gone (known at once, without waiting out the heartbeat's grace). Two workers may find the same one:
+    each writes its claim, waits, and the one whose claim is still there takes it; a fresh claim by
+    another worker is left alone."""
     import optuna
     from optuna.trial import TrialState
 
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        host, _, pid = trial.user_attrs.get("process", "").rpartition(":")
-        if host != socket.gethostname() or not pid.isdigit() or tracking._alive(int(pid)):
+    storage, host, me = study._storage, socket.gethostname(), f"{socket.gethostname()}:{os.getpid()}"
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    stale = set(storage._get_stale_trial_ids(study._study_id)) if running else set()
+    for trial in running:
+        recorded, _, pid = trial.user_attrs.get("process", "").rpartition(":")
+        if recorded == host and pid.isdigit() and not tracking._alive(int(pid)):
+            why = f"its process {pid} is gone"
+        elif trial._trial_id in stale:
+            why = f"its heartbeat stopped (worker {trial.user_attrs.get('process', '?')})"
+        else:
             continue
-        study._storage.set_trial_user_attr(trial._trial_id, "process", me)
+        claimer, _, at = trial.user_attrs.get("claim", "").rpartition("@")
+        if claimer and claimer != me and time.time() - float(at) < GRACE * storage.get_heartbeat_interval():
+            continue  # another worker is taking it over
+        storage.set_trial_user_attr(trial._trial_id, "claim", f"{me}@{time.time()}")
         time.sleep(0.5)
-        if study._storage.get_trial(trial._trial_id).user_attrs.get("process") == me:
-            return optuna.trial.Trial(study, trial._trial_id)
-    return None
+        if storage.get_trial(trial._trial_id).user_attrs.get("claim", "").startswith(f"{me}@"):
+            storage.set_trial_user_attr(trial._trial_id, "process", me)
+            return optuna.trial.Trial(study, trial._trial_id), why
+    return None, None
 
 
 def _check_picklable(plan):
@@ -408,7 +482,8 @@ def _worker_process(plan, worker, device):
     if device is not None:  # before anything touches CUDA in this process
         os.environ["CUDA_VISIBLE_DEVICES"] = device
     mlflow.set_tracking_uri(plan.tracking_uri)
-    study = optuna.load_study(study_name=plan.study, storage=_storage(plan.storage, 2), pruner=_pruner(plan))
+    study = optuna.load_study(study_name=plan.study, storage=_storage(plan.storage, 2, plan.heartbeat),
+                              pruner=_pruner(plan))
     study.sampler = _sampler(plan, plan.seed + 1000 * worker + len(study.trials))
     tags = {"antelope.worker": str(worker)}
     if device is not None:
@@ -419,37 +494,58 @@ def _worker_process(plan, worker, device):
 def _work(study, plan, tags, client):
     """Run trials until the study has plan.trials (counting those of every process and machine); a
     trial whose process died is taken over first, as the same trial and the same child run."""
+    from optuna.trial import TrialState
+
+    # Runs left RUNNING by dead processes of this host, closed once here rather than by every trial's run
+    tracking.close_stale_runs(client, tracking.experiment_id_of(client, plan.experiment))
     while True:
-        dead = _claim_dead_trial(study)
+        dead, why = _claim_dead_trial(study)
+        trials = study.get_trials(deepcopy=False)
         if dead is not None:
-            _trial(study, plan, tags, client, dead)
-        elif len(study.get_trials(deepcopy=False)) < plan.trials:
+            _trial(study, plan, tags, client, dead, why)
+        elif len(trials) < plan.trials:
             _trial(study, plan, tags, client)
+        elif any(t.state == TrialState.RUNNING for t in trials):
+            time.sleep(min(plan.heartbeat, 2))  # trials run elsewhere: one may yet lose its worker
         else:
             return
 
 
-def _trial(study, plan, tags, client, dead=None):
+def _trial(study, plan, tags, client, dead=None, why=None):
     """One trial: draw values, train them as a child run, tell Optuna how it ended. For a `dead` trial
-    (its process gone), its child run continues from its latest checkpoint instead."""
+    (its worker lost, `why`), its child run continues from its latest checkpoint instead."""
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
+    with warnings.catch_warnings():  # "Heartbeat of storage is supposed to be used with Study.optimize"
+        warnings.filterwarnings("ignore", message="Heartbeat")
+        trial = dead or study.ask()
+    with get_heartbeat_thread(trial._trial_id, study._storage):  # Optuna's heartbeat, every sweep.heartbeat s
+        _train_trial(study, plan, tags, client, trial, dead, why)
+
+
+def _train_trial(study, plan, tags, client, trial, dead, why):
     from optuna.trial import TrialState
 
-    trial = dead or study.ask()
     if dead is None and trial.number >= plan.trials:  # another worker asked first: the study is full
         trial.set_user_attr("surplus", True)
         study.tell(trial, state=TrialState.FAIL)
         return
     trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _claim_dead_trial
-    values = trial.params if dead else plan.space.suggest(trial)
-    overrides = trial.user_attrs["overrides"] if dead else plan.space.overrides(values)
+    values = plan.space.suggest(trial)  # a dead trial's drawn values come back as they were
+    overrides = plan.space.overrides(values)
     trial.set_user_attr("overrides", overrides)
     name = f"trial {trial.number}: " + " ".join(f"{k}={_short(v)}" for k, v in values.items())
     tags = {**tags, "antelope.sweep": plan.study, "antelope.trial": str(trial.number)}
     resume_from = _child_run_id(client, plan, trial.number) if dead else None
+    if resume_from is not None and client.get_run(resume_from).info.status == "RUNNING":
+        # Its worker is lost (judged above, by heartbeat or pid): end the run it left RUNNING, so that the
+        # resume below may take it up (the resume's own check knows only processes of this machine).
+        client.set_tag(resume_from, "antelope.stale", why)
+        client.set_terminated(resume_from, "FAILED")
     if resume_from is not None and _latest_checkpoint(client, resume_from) is None:
         resume_from = None  # it died before its first checkpoint: train the trial anew
     if dead:
-        print(f"ml: trial {trial.number} lost its process; continuing it"
+        print(f"ml: trial {trial.number} lost its process ({why}); continuing it"
               f"{' from run ' + resume_from if resume_from else ' from the start'}", file=sys.stderr)
 
     def report(step, metrics):
@@ -495,6 +591,11 @@ def _end(study, trial, plan, run_id, state, value, client):
 
     from mlflow.entities import Metric, RunTag
 
+    owner = study._storage.get_trial(trial._trial_id).user_attrs.get("process")
+    if owner != f"{socket.gethostname()}:{os.getpid()}":  # its heartbeat lapsed and another worker took it over
+        print(f"ml: trial {trial.number} was taken over by {owner} (its heartbeat had lapsed); this worker's "
+              f"result of it is dropped", file=sys.stderr)
+        return
     run_id = run_id or _child_run_id(client, plan, trial.number)
     if run_id is not None:
         tags = {"antelope.trial_state": state.name, **({"pruned": "true"} if state == TrialState.PRUNED else {})}

@@ -27,6 +27,14 @@ RETRY_SECONDS = float(os.environ.get("ANTELOPE_TRACKING_RETRY_SECONDS", 60))  # 
 _CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]+):([^/@\s]+)@")
 
 
+def to_yaml(tree):
+    """A resolved config (plain containers) as YAML, with LibYAML's dumper when there is one: OmegaConf's
+    own `to_yaml` costs ~6 ms a call, a noticeable share of a short sweep trial."""
+    import yaml
+
+    return yaml.dump(tree, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
+
+
 def redact(text):
     """'postgresql://user:secret@host/db' -> 'postgresql://user:***@host/db'."""
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:***@", str(text))
@@ -76,21 +84,29 @@ class Run:
 
     @classmethod
     def start(cls, experiment, params, tags, config_yaml, parent_run_id=None, run_name=None):
-        """A new run with the resolved config as params and as config.yaml."""
+        """A new run with the resolved config as params and as config.yaml. A sweep trial (one with a
+        `parent_run_id`) skips the search for stale runs: its sweep searched once when its worker started,
+        and trials come one after another, where the search would cost as much as the trial's logging."""
         from mlflow.entities import Param
 
         mlflow_client = client()
         experiment_id = experiment_id_of(mlflow_client, experiment)
-        close_stale_runs(mlflow_client, experiment_id)
+        if parent_run_id is None:
+            close_stale_runs(mlflow_client, experiment_id)
         tags = {**{k: redact(v) for k, v in tags.items()}, **_process_tags(), **_git_tags(os.getcwd())}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
-        run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
+        try:
+            run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
+        except Exception:  # the experiment id remembered by this process is gone (deleted): look it up again
+            _EXPERIMENT_IDS.clear()
+            experiment_id = experiment_id_of(mlflow_client, experiment)
+            run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
         params = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
         try:
             for i in range(0, len(params), MAX_PARAMS_PER_BATCH):
                 mlflow_client.log_batch(run.info.run_id, params=params[i:i + MAX_PARAMS_PER_BATCH])
-            mlflow_client.log_text(run.info.run_id, redact(config_yaml), "config.yaml")
+            _log_text(mlflow_client, run.info.run_id, run.info.artifact_uri, redact(config_yaml), "config.yaml")
         except BaseException:
             mlflow_client.set_terminated(run.info.run_id, "FAILED")
             raise
@@ -130,6 +146,11 @@ class Run:
         """The trained weights as model/state_dict.pt; kept in a local file if the server is away."""
         import torch
 
+        local = _local_folder(self.artifact_uri())
+        if local is not None:  # straight into the artifact folder, as config.yaml (no store round trip)
+            os.makedirs(os.path.join(local, "model"), exist_ok=True)
+            torch.save(state_dict, os.path.join(local, "model", "state_dict.pt"))
+            return
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "state_dict.pt")
             torch.save(state_dict, path)
@@ -257,7 +278,40 @@ class _Writer:
             return list(self._pending)
 
 
+def _local_folder(artifact_uri):
+    """The folder behind a plain-path or file:// artifact URI; None for s3://, mlflow-artifacts:/, ..."""
+    from urllib.parse import urlparse
+
+    if urlparse(artifact_uri).scheme not in ("", "file"):
+        return None
+    return artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
+
+
+def _log_text(mlflow_client, run_id, artifact_uri, text, name):
+    """An artifact file: written straight into a local artifact folder (MLflow's `log_text` would ask the
+    store for the run's artifact location first, a round trip a short sweep trial notices), else uploaded."""
+    folder = _local_folder(artifact_uri)
+    if folder is None:
+        mlflow_client.log_text(run_id, text, name)
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "w") as file:
+        file.write(text)
+
+
 def experiment_id_of(mlflow_client, name):
+    """The id of the experiment `name`, created if need be; remembered per process and tracking URI (a
+    sweep's trials would otherwise each ask the store for the same id)."""
+    key = (mlflow_client.tracking_uri, name)
+    if key not in _EXPERIMENT_IDS:
+        _EXPERIMENT_IDS[key] = _find_or_create_experiment(mlflow_client, name)
+    return _EXPERIMENT_IDS[key]
+
+
+_EXPERIMENT_IDS = {}
+
+
+def _find_or_create_experiment(mlflow_client, name):
     experiment = mlflow_client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id

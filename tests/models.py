@@ -97,6 +97,16 @@ class Slow(Model):
         return super().learn(replay)
 
 
+class Sleepy(Model):
+    """Sleeps 50 ms a step: a run that lasts seconds and takes little CPU."""
+
+    def learn(self, replay):
+        import time
+
+        time.sleep(0.05)
+        return super().learn(replay)
+
+
 class SignalsItself(Model):
     """Sends itself SIGINT at step `at` of its first run, as Ctrl-C would."""
 

@@ -1,10 +1,15 @@
-"""4 worker processes x 25 trials on one study, on the journal file and on a real PostgreSQL: exactly
-100 completed trials and 100 child runs, no trial twice."""
+"""Concurrent workers: 4 processes x 25 trials on one study, on the journal file and on a real PostgreSQL
+(exactly 100 completed trials and 100 child runs, no trial twice), and live workers keeping their trials."""
+from pathlib import Path
+
+import optuna
 import pytest
-from conftest import runs
+from conftest import run_ml, runs
 from optuna.trial import TrialState
 
 from antelope import sweep
+
+MODELS = Path(__file__).parent / "models.py"
 
 
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])
@@ -16,6 +21,7 @@ def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(t.number for t in complete) == list(range(100))
+    assert all("optim.lr" in t.params for t in complete)  # the first trial of each worker process too
     assert all(t.user_attrs.get("surplus") for t in trials if t.state != TrialState.COMPLETE)  # at most 3 asked late
     table = runs("Digits")
     children = table[table["tags.antelope.trial"].notna()]
@@ -23,3 +29,22 @@ def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
     assert set(children["status"]) == {"FINISHED"}
     assert set(children["tags.antelope.worker"]) == {"0", "1", "2", "3"}
     assert sorted(t.user_attrs["mlflow_run_id"] for t in complete) == sorted(children["run_id"])
+
+
+
+def test_live_workers_keep_their_trials_on_a_short_heartbeat():
+    """Trials longer than the heartbeat's grace (3 s at sweep.heartbeat=1) on two workers: each beats, so
+    none is taken over. The journal's heartbeat is ours (Optuna's journal has none); without it the worker
+    that finishes first would find the other's trial silent and take it (and the two would trade it)."""
+    from antelope.sweep import HEARTBEAT, _storage
+
+    done = run_ml("-m", f"model={MODELS}:Sleepy", "optim.lr=tag(log, interval(1e-4, 1e-1))", "sweep.trials=3",
+                  "sweep.workers=2", "sweep.heartbeat=1", "sweep.study=live", "sweep.pruner=none",
+                  "train_steps=100", "evaluate_per_steps=0", "log_per_steps=50", timeout=240)  # 5 s a trial
+    assert done.returncode == 0, done.stderr
+    assert "lost its process" not in done.stderr
+    trials = optuna.load_study(study_name="live", storage=_storage("optuna.journal")).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert all(HEARTBEAT in t.system_attrs for t in trials)  # each beat at least once
+    children = runs("Digits").query("`tags.antelope.trial`.notna()", engine="python")
+    assert len(children) == 3 and "tags.resume_count" not in children.columns

@@ -97,7 +97,8 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
-    assert f"trial 0 lost its process; continuing it from run {child['run_id']}" in done.stderr
+    assert "trial 0 lost its process (its process " in done.stderr
+    assert f"; continuing it from run {child['run_id']}" in done.stderr
     assert "resumed at step 100" in done.stderr
     table = runs("Digits")
     trials = table[table["tags.antelope.trial"].notna()]
@@ -110,3 +111,41 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
                               storage=optuna.storages.JournalStorage(
                                   optuna.storages.journal.JournalFileBackend("optuna.journal")))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+
+
+@pytest.mark.parametrize("storage", ["journal", "postgresql"])
+def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued(storage, postgres):
+    """kill -9 of the worker, then its records made to name another machine: no pid can be checked, so
+    only the stopped heartbeat tells that the trial is lost. The next worker takes it over."""
+    from antelope.sweep import _storage
+
+    url = postgres("optuna") if storage == "postgresql" else os.path.abspath("optuna.journal")
+    command = [ML, "-m", f"model={MODELS}:Slow", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
+               "sweep.pruner=none", "sweep.heartbeat=1", f"sweep.storage={url}", "train_steps=400",
+               "log_per_steps=20", "evaluate_per_steps=200", "save_per_steps=50"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ))
+    _wait_for_step(process, 120)  # trial 0 is past its checkpoint at step 100
+    process.kill()
+    process.wait(timeout=30)
+    child = runs("Digits").query("`tags.antelope.trial` == '0'").iloc[0]
+    assert child["status"] == "RUNNING"
+    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=_storage(url))
+    [trial] = study.trials
+    assert trial.state.name == "RUNNING"
+    study._storage.set_trial_user_attr(trial._trial_id, "process", "lost-machine:12345")
+    mlflow.MlflowClient().set_tag(child["run_id"], "antelope.host", "lost-machine")
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert "trial 0 lost its process (its heartbeat stopped (worker lost-machine:12345))" in done.stderr
+    assert f"continuing it from run {child['run_id']}" in done.stderr and "resumed at step 100" in done.stderr
+    table = runs("Digits")
+    trials = table[table["tags.antelope.trial"].notna()]
+    assert sorted(trials["tags.antelope.trial"]) == ["0", "1"]  # the same trial continued, none added
+    again = trials[trials["tags.antelope.trial"] == "0"].iloc[0]
+    assert again["run_id"] == child["run_id"] and again["tags.resume_count"] == "1"
+    assert set(trials["tags.antelope.trial_state"]) == {"COMPLETE"} and "RUNNING" not in set(table["status"])
+    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=_storage(url))
+    assert [(t.number, t.state.name) for t in study.trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
+    assert study.trials[0].user_attrs["mlflow_run_id"] == child["run_id"]

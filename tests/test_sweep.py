@@ -184,6 +184,7 @@ def test_bad_input_is_one_line_exit_2_before_any_trial():
         (dict(space={"optim.momentm": "interval(0, 1)"}), "optim.momentm applies to none of the optim options"),
         (dict(space={"optim": "choice(SGD, Adamm)"}), "(did you mean 'Adam'?)"),
         (dict(space=choices, workers=2, storage="sqlite:///optuna.db"), "several processes cannot share"),
+        (dict(space=choices, heartbeat=0), "sweep.heartbeat=0 must be at least 1 (seconds)"),
     ]:
         with pytest.raises(ConfigError, match=re.escape(message)):
             sweep(**kwargs, **QUICK)
