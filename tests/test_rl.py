@@ -71,6 +71,12 @@ def test_nstep_transitions_carry_their_discount():
     assert batch.done.sum() > 0 and replay.epoch > 0  # episodes ended, and were counted
 
 
+def test_nstep_runs_learn_from_the_first_step():
+    # the first step plays the nstep - 1 steps its transition needs: learn never meets an empty buffer
+    result = ml(env="CartPole-v1", nstep=3, train_steps=30, random_steps=10, evaluate_episodes=1)
+    assert np.isfinite(result.metrics["eval/return"])
+
+
 def test_replay_buffer_resumes_where_it_stood():
     replay = ReplayBuffer(capacity=50, batch_size=8, device="cpu", seed=1)
     for i in range(70):  # wraps around: the oldest 20 are dropped
@@ -123,3 +129,25 @@ def test_env_errors_are_one_line():
 def test_importing_antelope_does_not_import_gymnasium():
     code = "import sys, antelope, antelope.ml; assert 'gymnasium' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def _installed(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.skipif(not (_installed("ale_py") and _installed("cv2")), reason="needs the atari extra")
+def test_default_agent_plays_atari():
+    # frames: (4, 84, 84) uint8, through the default agent's CNN; learning Pong is far beyond a test's budget
+    result = ml(env="ALE/Pong-v5", train_steps=40, random_steps=20, batch_size=4, evaluate_episodes=1)
+    assert isinstance(result.model, AC2Agent) and -21 <= result.metrics["eval/return"] <= 21
+    assert runs("ALE-Pong-v5")["metrics.train/loss"][0] >= 0
+
+
+@pytest.mark.skipif(not (_installed("dm_control") and _installed("shimmy")), reason="needs the dmc extra")
+def test_default_agent_acts_on_deepmind_control():
+    result = ml(env="dm_control/cartpole-balance-v0", train_steps=200, random_steps=100, evaluate_episodes=1)
+    assert isinstance(result.model, AC2Agent) and result.model.actor is not None
+    assert 0 <= result.metrics["eval/return"] <= 1000  # dm_control rewards are in [0, 1] per step, 1000 steps
+    assert {"metrics.train/critic_loss", "metrics.train/actor_loss"} <= set(runs("dm_control-cartpole-balance-v0").columns)
