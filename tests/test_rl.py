@@ -1,6 +1,10 @@
 """Reinforcement learning on Gymnasium's classic-control environments, with tiny budgets."""
+import os
+import signal
 import subprocess
 import sys
+
+import mlflow
 
 import numpy as np
 import pytest
@@ -10,6 +14,7 @@ from torch import nn
 from antelope import ConfigError, ml
 from antelope.agents import DDPG, DQN, AC2Agent
 from antelope.environment import Environment
+from antelope.interrupts import Interrupted
 from antelope.log import Log
 from antelope.replay import ReplayBuffer
 from conftest import runs
@@ -85,6 +90,41 @@ def test_replay_buffer_resumes_where_it_stood():
     copy.load_state_dict(replay.state_dict())
     assert len(copy) == 50 and torch.equal(next(copy).obs, next(replay).obs)
     assert next(replay).obs.min() >= 20
+
+
+class StopsAt150(AC2Agent):
+    """The default agent, sending itself SIGINT at its 150th learn, as Ctrl-C would."""
+
+    calls = 0
+
+    def learn(self, replay, log):
+        StopsAt150.calls += 1
+        if StopsAt150.calls == 150:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().learn(replay, log)
+
+
+def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step():
+    settings = dict(env="CartPole-v1", train_steps=300, random_steps=100, log_per_steps=50, evaluate_per_steps=0,
+                    evaluate_episodes=2)
+    with pytest.raises(Interrupted):
+        ml(model=StopsAt150, **settings)
+    stopped = runs("CartPole-v1").iloc[0]
+    assert stopped["status"] == "KILLED"
+
+    resumed = ml(model=AC2Agent, resume=stopped["run_id"])
+    client = mlflow.MlflowClient()
+    run = client.get_run(stopped["run_id"])
+    assert resumed.run_id == stopped["run_id"] and run.info.status == "FINISHED"
+    assert run.data.tags["resume_count"] == "1"
+    losses = [m.step for m in client.get_metric_history(resumed.run_id, "train/loss")]
+    assert sorted(losses) == [50, 100, 150, 200, 250, 300]  # the step axis continues where it stopped
+    assert [m.step for m in client.get_metric_history(resumed.run_id, "eval/return")] == [300]
+    # the counters came back: the epsilon schedule counts the 200 acts after the 100 random steps, and
+    # the replay buffer holds all 300 transitions (the 150 from before the stop were restored)
+    assert resumed.model.steps.item() == 200
+    final = torch.load(os.path.join(run.info.artifact_uri, "checkpoints", "step_000000300.pt"), weights_only=True)
+    assert final["replay"]["size"] == 300 and final["replay"]["epoch"] > stopped["metrics.train/epoch"] > 0
 
 
 class Greedy(nn.Module):
