@@ -105,8 +105,8 @@ class StopsAt150(AC2Agent):
 
 
 def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step():
-    settings = dict(env="CartPole-v1", train_steps=300, random_steps=100, log_per_steps=50, evaluate_per_steps=0,
-                    evaluate_episodes=2)
+    settings = dict(env="CartPole-v1", train_steps=300, random_steps=100, nstep=1, log_per_steps=50,
+                    evaluate_per_steps=0, evaluate_episodes=2)
     with pytest.raises(Interrupted):
         ml(model=StopsAt150, **settings)
     stopped = runs("CartPole-v1").iloc[0]
@@ -190,4 +190,5 @@ def test_default_agent_acts_on_deepmind_control():
     result = ml(env="dm_control/cartpole-balance-v0", train_steps=200, random_steps=100, evaluate_episodes=1)
     assert isinstance(result.model, AC2Agent) and result.model.actor is not None
     assert 0 <= result.metrics["eval/return"] <= 1000  # dm_control rewards are in [0, 1] per step, 1000 steps
-    assert {"metrics.train/critic_loss", "metrics.train/actor_loss"} <= set(runs("dm_control-cartpole-balance-v0").columns)
+    table = runs("dm_control-cartpole-balance-v0")
+    assert {"metrics.train/critic_loss", "metrics.train/actor_loss"} <= set(table.columns)
