@@ -30,10 +30,12 @@ def test_default_agent_learns_cartpole():
     result = ml(env="CartPole-v1", train_steps=2000, random_steps=500, evaluate_per_steps=1000, evaluate_episodes=5,
                 **{"model.explore_steps": 1000})
     assert isinstance(result.model, AC2Agent)
-    assert result.metrics["eval/return"] > 3 * RANDOM_CARTPOLE
+    # seeded, so this is one number (seeds 0-3 gave 447, 500, 479, 435): 10x a random policy is a wide margin
+    assert result.metrics["eval/return"] > 10 * RANDOM_CARTPOLE
     table = runs("CartPole-v1")
     assert list(table["status"]) == ["FINISHED"] and table["tags.antelope.task"][0] == "rl"
     assert table["metrics.train/episode_return"][0] > 0 and "metrics.train/q" in table
+    assert table["metrics.train/lr"][0] < 1e-5 and table["params.nstep"][0] == "3"  # the RL defaults: lr annealed
 
 
 def test_default_agent_acts_on_pendulum():
@@ -167,7 +169,8 @@ def test_env_errors_are_one_line():
 
 
 def test_importing_antelope_does_not_import_gymnasium():
-    code = "import sys, antelope, antelope.ml; assert 'gymnasium' not in sys.modules"
+    code = ("import sys, antelope, antelope.ml, antelope.environment; "
+            "assert not {'gymnasium', 'ale_py', 'dm_control', 'shimmy', 'mujoco'} & set(sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
