@@ -79,7 +79,7 @@ class Config:
     action_bins: int = _key(11, "bins per action dimension when discrete=true converts a continuous env")
     evaluate_episodes: int = _key(10, "RL: episodes per evaluation (seeded apart from training); eval/return is their mean")
     random_steps: int = _key(1000, "RL: env steps with uniformly random actions before the model acts")
-    nstep: int = _key(1, "RL: rewards summed per transition (n-step returns); batch.discount is discount**n")
+    nstep: int = _key(3, "RL: rewards summed per transition (n-step returns); batch.discount is discount**n")
     discount: float = _key(0.99, "RL: the discount factor")
     replay_capacity: int = _key(1_000_000, "RL: transitions the replay buffer keeps (the oldest are dropped)")
     generate: bool = _key(False, "generative modelling: learn to generate the dataset's obs; sample images are "
@@ -92,7 +92,7 @@ class Config:
     optim: Any = _key(None, "the optimizer: any torch.optim class by name (default Adam) or a dotted path; "
                             "optim.<arg>=v sets its arguments")
     scheduler: Any = _key(None, "the learning-rate scheduler: any torch.optim.lr_scheduler class by name "
-                                "or a dotted path; none by default")
+                                "or a dotted path; none by default, but with env= cosine to 0 over train_steps")
     sweep: SweepConfig = field(default_factory=SweepConfig, metadata={
         "doc": "`ml -m` sweep settings: sweep.trials, .sampler, .pruner, .objective, .direction, .study, "
                ".storage, .workers, .seed, .heartbeat (see the README's Sweeps)"})
@@ -119,6 +119,8 @@ def compose(overrides):
     overrides = normalize(overrides)
     parsed = [_parse(o) for o in overrides]
     explicit = {o.key_or_group.lstrip("+~") for o in parsed}
+    implied = _rl_schedule(explicit)
+    overrides, parsed = overrides + implied, parsed + [_parse(o) for o in implied]
     for override in parsed:
         if override.is_sweep_override():
             raise ConfigError(f"{override.input_line!r} is a sweep expression: it requires --multirun (ml -m ...)")
@@ -183,6 +185,16 @@ def normalize(overrides):
     if "lr_decay_epochs" in keys and "scheduler" not in keys:
         result.append("scheduler=CosineAnnealingLR")
     return result
+
+
+def _rl_schedule(explicit):
+    """RL anneals the lr to 0 over train_steps (as cleanrl's anneal_lr) unless a scheduler is given: at a
+    constant lr a Q-learner's greedy policy keeps swinging between good and bad, and the run ends
+    wherever the swing is. Implied overrides, so not among the keys given explicitly."""
+    if "env" not in explicit or {"scheduler", "lr_decay_epochs"} & explicit:
+        return []
+    implied = ["scheduler=CosineAnnealingLR", "scheduler.T_max=${train_steps}"]
+    return implied + ([] if "scheduler_interval" in explicit else ["scheduler_interval=step"])
 
 
 @functools.lru_cache(maxsize=None)

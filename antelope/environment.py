@@ -67,7 +67,14 @@ class Environment:
         return Spec(obs=obs, action=action, num_classes=None, task="rl")
 
     def collect(self, model, replay, step, log):
-        """One environment step with the model's action (uniformly random for the first `random_steps`)."""
+        """One environment step with the model's action (uniformly random for the first `random_steps`).
+        The first call also plays the nstep - 1 steps before it, so that `learn` never meets an empty buffer."""
+        if len(replay) == 0 and not self._pending:
+            for _ in range(self.nstep - 1):
+                self._step(model, replay, step, log)
+        self._step(model, replay, step, log)
+
+    def _step(self, model, replay, step, log):
         if step <= self.random_steps:
             action = self._random_action()
         else:
