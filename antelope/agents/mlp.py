@@ -7,7 +7,6 @@ and `optim=`, `scheduler=`, `lr=` and `lr_decay_epochs=` apply.
 """
 from math import prod
 
-import torch
 from torch import nn
 from torch.nn.functional import cross_entropy, mse_loss
 
