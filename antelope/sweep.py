@@ -14,18 +14,14 @@ ends KILLED. The study lives in Optuna storage (a journal file by default), so t
 again, or on several machines against one database, continues the same study and parent run until it
 has `sweep.trials` trials.
 
-A worker records a heartbeat for its running trial every `sweep.heartbeat` seconds (Optuna's heartbeat:
-RDBStorage's own, and the same protocol on the journal file). A RUNNING trial whose heartbeat stopped
-for GRACE heartbeats (its worker killed, its machine lost), or whose recorded process on this machine is
-gone, is taken over by the next free worker: the same trial number and the same child run, continued
-from its latest checkpoint. Optuna's own handling would fail it and retry it as a new trial.
+A trial whose worker is lost (antelope.studies: by Optuna's heartbeat, or a dead process on this
+machine) is taken over by the next free worker: the same trial number and the same child run, continued
+from its latest checkpoint.
 """
-import functools
 import hashlib
 import math
 import os
 import pickle
-import random
 import shlex
 import socket
 import sys
@@ -35,14 +31,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from . import config, tracking
+from . import config, studies, tracking
 from .errors import ConfigError, Stop
 from .imports import did_you_mean
 from .ml import _dataset_name, _latest_checkpoint, _model_source, run
 from .space import Space, grid
 
-JOURNAL = "optuna.journal"  # the default storage, in the working directory (like MLflow's mlflow.db)
 PRESETS = Path(__file__).resolve().parent.parent / "sweeps"  # the presets this repository ships
 PARENT_RUN = "mlflow_parent_run_id"  # the study's user attribute naming its MLflow parent run
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler", "cmaes": "CmaEsSampler",
@@ -51,8 +45,6 @@ PRUNERS = ("median", "hyperband", "halving", "none")
 DIRECTIONS = {"eval/accuracy": "maximize", "eval/mse": "minimize", "eval/return": "maximize",
               "eval/moment_error": "minimize"}  # the tasks' main metrics
 FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
-GRACE = 3  # heartbeats a trial may miss before it counts as lost (Optuna's default is 2; loaded machines lag)
-HEARTBEAT = "antelope.heartbeat"  # a journal trial's system attribute: the time of its last heartbeat
 
 
 def sweep(*overrides, space=None, preset=None, trials=None, sampler=None, pruner=None, objective=None,
@@ -190,7 +182,7 @@ def _plan(cfg, space, objects, settings):
     if s.heartbeat < 1:
         raise ConfigError(f"sweep.heartbeat={s.heartbeat} must be at least 1 (seconds)")
     experiment = cfg.experiment or _dataset_name(cfg.dataset)
-    storage = s.storage or os.path.abspath(JOURNAL)
+    storage = s.storage or os.path.abspath(studies.JOURNAL)
     name = s.study or _default_study_name(experiment, space, settings)
     return _Plan(name, storage, space, objects, trials, sampler, pruner, s.seed, objective, direction,
                  cfg.train_steps if cfg.epochs is None else 0, cfg.evaluate_per_steps, experiment,
@@ -228,104 +220,6 @@ def _default_study_name(experiment, space, settings):
     return f"{experiment}-sweep-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-def _storage(url, workers=1, heartbeat=None):
-    """Optuna storage: a database URL (RDBStorage), else a journal file, safe for many processes; with
-    `heartbeat` (seconds), running trials record heartbeats and those silent for GRACE of them are stale."""
-    import optuna
-
-    grace = GRACE * heartbeat if heartbeat else None
-
-    if "://" not in url:
-        path = os.path.abspath(os.path.expanduser(url))
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            open(path, "a").close()
-        except OSError as error:
-            raise ConfigError(f"cannot write the sweep journal sweep.storage={url}: {error.strerror}") from None
-        from optuna.storages.journal import JournalFileBackend
-
-        return _journal()(JournalFileBackend(path), heartbeat, grace)
-    if url.startswith("sqlite") and workers > 1:
-        raise ConfigError(f"sweep.storage={url} is SQLite, which several processes cannot share safely; "
-                          f"leave sweep.storage unset for a journal file, or use a database server")
-    scheme = url.split("://", 1)[0]
-    engine = {}
-    if scheme in ("postgresql", "postgres"):
-        url = f"postgresql+{_postgres_driver()}://{url.split('://', 1)[1]}"
-    if url.startswith("postgresql"):
-        engine = {"connect_args": {"connect_timeout": 10}}
-    from sqlalchemy.exc import OperationalError
-
-    for attempt in range(5):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat,
-                                                  grace_period=grace)
-        except Exception as error:
-            # Several machines starting at once on a new database race to create Optuna's tables: the
-            # losers see a constraint error and try again. A connection error is final.
-            if isinstance(error, OperationalError) or attempt == 4:
-                reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-                raise ConfigError(f"cannot reach sweep.storage={tracking.redact(url)}: {reason}") from None
-            time.sleep(0.5 + random.random())
-
-
-@functools.cache
-def _journal():
-    """Optuna's journal storage with the heartbeat its RDBStorage has (Optuna 5's journal has none): a
-    heartbeat is a trial system attribute holding the wall-clock time, appended to the journal."""
-    from optuna.exceptions import UpdateFinishedTrialError
-    from optuna.storages._heartbeat import BaseHeartbeat
-    from optuna.storages.journal import JournalStorage
-    from optuna.trial import TrialState
-
-    class Journal(JournalStorage, BaseHeartbeat):
-        def __init__(self, backend, heartbeat_interval, grace_period):
-            super().__init__(backend)
-            self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
-            self._beating = set()
-
-        def record_heartbeat(self, trial_id):
-            """A beat every interval; the first one is skipped, as the trial's start or its claim, both in
-            the journal, count as beats: a trial shorter than one interval adds no line to the journal."""
-            if trial_id not in self._beating:
-                self._beating.add(trial_id)
-                return
-            try:
-                self.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
-            except UpdateFinishedTrialError:  # a last beat racing the trial's end
-                pass
-
-        def _get_stale_trial_ids(self, study_id):
-            """RUNNING trials with no sign of life for grace_period seconds: a heartbeat, a start, a claim."""
-            def last(trial):
-                claim = trial.user_attrs.get("claim", "@0").rpartition("@")[2]
-                return max(trial.system_attrs.get(HEARTBEAT, 0), trial.datetime_start.timestamp(), float(claim))
-
-            now = time.time()
-            return [t._trial_id for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-                    if now - last(t) > self.grace_period]
-
-        def get_heartbeat_interval(self):
-            return self.heartbeat_interval
-
-        def get_heartbeat_stale_trial_callback(self):
-            return None
-
-    return Journal
-
-
-def _postgres_driver():
-    """psycopg2 when installed (SQLAlchemy's default for postgresql://), else psycopg 3."""
-    try:
-        import psycopg2  # noqa: F401
-
-        return "psycopg2"
-    except ImportError:
-        return "psycopg"
-
-
 def _sampler(plan, seed):
     import optuna
 
@@ -361,7 +255,7 @@ def _open(plan, workers, client):
     """The study (created, or loaded to resume) and its MLflow parent run (created, or RUNNING again)."""
     import optuna
 
-    storage = _storage(plan.storage, workers, plan.heartbeat)
+    storage = studies.open_storage(plan.storage, workers, plan.heartbeat)
     try:
         study = optuna.create_study(storage=storage, study_name=plan.study, direction=plan.direction,
                                     sampler=_sampler(plan, plan.seed), pruner=_pruner(plan))
@@ -405,37 +299,6 @@ def _parent_run(study, plan, created, client):
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     study.set_user_attr(PARENT_RUN, run_id)
     return run_id
-
-
-def _claim_dead_trial(study):
-    """A RUNNING trial whose worker is lost, claimed for this process, with why it counts as lost; or
-    (None, None). Lost: its heartbeat stopped (any machine), or its recorded process on this machine is
-    gone (known at once, without waiting out the heartbeat's grace). Two workers may find the same one:
-    each writes its claim, waits, and the one whose claim is still there takes it; a fresh claim by
-    another worker is left alone."""
-    import optuna
-    from optuna.trial import TrialState
-
-    storage, host, me = study._storage, socket.gethostname(), f"{socket.gethostname()}:{os.getpid()}"
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    stale = set(storage._get_stale_trial_ids(study._study_id)) if running else set()
-    for trial in running:
-        recorded, _, pid = trial.user_attrs.get("process", "").rpartition(":")
-        if recorded == host and pid.isdigit() and not tracking._alive(int(pid)):
-            why = f"its process {pid} is gone"
-        elif trial._trial_id in stale:
-            why = f"its heartbeat stopped (worker {trial.user_attrs.get('process', '?')})"
-        else:
-            continue
-        claimer, _, at = trial.user_attrs.get("claim", "").rpartition("@")
-        if claimer and claimer != me and time.time() - float(at) < GRACE * storage.get_heartbeat_interval():
-            continue  # another worker is taking it over
-        storage.set_trial_user_attr(trial._trial_id, "claim", f"{me}@{time.time()}")
-        time.sleep(0.5)
-        if storage.get_trial(trial._trial_id).user_attrs.get("claim", "").startswith(f"{me}@"):
-            storage.set_trial_user_attr(trial._trial_id, "process", me)
-            return optuna.trial.Trial(study, trial._trial_id), why
-    return None, None
 
 
 def _check_picklable(plan):
@@ -482,7 +345,7 @@ def _worker_process(plan, worker, device):
     if device is not None:  # before anything touches CUDA in this process
         os.environ["CUDA_VISIBLE_DEVICES"] = device
     mlflow.set_tracking_uri(plan.tracking_uri)
-    study = optuna.load_study(study_name=plan.study, storage=_storage(plan.storage, 2, plan.heartbeat),
+    study = optuna.load_study(study_name=plan.study, storage=studies.open_storage(plan.storage, 2, plan.heartbeat),
                               pruner=_pruner(plan))
     study.sampler = _sampler(plan, plan.seed + 1000 * worker + len(study.trials))
     tags = {"antelope.worker": str(worker)}
@@ -499,7 +362,7 @@ def _work(study, plan, tags, client):
     # Runs left RUNNING by dead processes of this host, closed once here rather than by every trial's run
     tracking.close_stale_runs(client, tracking.experiment_id_of(client, plan.experiment))
     while True:
-        dead, why = _claim_dead_trial(study)
+        dead, why = studies.claim_lost_trial(study)
         trials = study.get_trials(deepcopy=False)
         if dead is not None:
             _trial(study, plan, tags, client, dead, why)
@@ -530,7 +393,7 @@ def _train_trial(study, plan, tags, client, trial, dead, why):
         trial.set_user_attr("surplus", True)
         study.tell(trial, state=TrialState.FAIL)
         return
-    trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see _claim_dead_trial
+    trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see studies.claim_lost_trial
     values = plan.space.suggest(trial)  # a dead trial's drawn values come back as they were
     overrides = plan.space.overrides(values)
     trial.set_user_attr("overrides", overrides)

@@ -36,14 +36,14 @@ def test_live_workers_keep_their_trials_on_a_short_heartbeat():
     """Trials longer than the heartbeat's grace (3 s at sweep.heartbeat=1) on two workers: each beats, so
     none is taken over. The journal's heartbeat is ours (Optuna's journal has none); without it the worker
     that finishes first would find the other's trial silent and take it (and the two would trade it)."""
-    from antelope.sweep import HEARTBEAT, _storage
+    from antelope.studies import HEARTBEAT, open_storage
 
     done = run_ml("-m", f"model={MODELS}:Sleepy", "optim.lr=tag(log, interval(1e-4, 1e-1))", "sweep.trials=3",
                   "sweep.workers=2", "sweep.heartbeat=1", "sweep.study=live", "sweep.pruner=none",
                   "train_steps=100", "evaluate_per_steps=0", "log_per_steps=50", timeout=240)  # 5 s a trial
     assert done.returncode == 0, done.stderr
     assert "lost its process" not in done.stderr
-    trials = optuna.load_study(study_name="live", storage=_storage("optuna.journal")).trials
+    trials = optuna.load_study(study_name="live", storage=open_storage("optuna.journal")).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert all(HEARTBEAT in t.system_attrs for t in trials)  # each beat at least once
     children = runs("Digits").query("`tags.antelope.trial`.notna()", engine="python")

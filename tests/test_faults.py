@@ -82,19 +82,26 @@ def test_a_stale_run_is_closed_when_the_next_run_starts():
     assert run.info.status == "FAILED" and run.data.tags["antelope.stale"] == "process gone"
 
 
-def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
-    command = [ML, "-m", f"model={MODELS}:Slow", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
-               "sweep.pruner=none", "train_steps=400", "log_per_steps=20", "evaluate_per_steps=200",
-               "save_per_steps=50"]
+SWEEP = [ML, "-m", f"model={MODELS}:Slow", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
+         "sweep.pruner=none", "train_steps=400", "log_per_steps=20", "evaluate_per_steps=200", "save_per_steps=50"]
+
+
+def _kill_sweep_mid_trial(command):
+    """Start a sweep, kill -9 it once trial 0 is past its checkpoint at step 100; trial 0's child run."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=dict(os.environ))
-    _wait_for_step(process, 120)  # trial 0 is past its checkpoint at step 100
+    _wait_for_step(process, 120)
     process.kill()
     process.wait(timeout=30)
     child = runs("Digits").query("`tags.antelope.trial` == '0'").iloc[0]
     assert child["status"] == "RUNNING"
+    return child
 
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
+    child = _kill_sweep_mid_trial(SWEEP)
+
+    done = subprocess.run(SWEEP, capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
     assert "trial 0 lost its process (its process " in done.stderr
     assert f"; continuing it from run {child['run_id']}" in done.stderr
@@ -116,20 +123,12 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
 def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued(storage, postgres):
     """kill -9 of the worker, then its records made to name another machine: no pid can be checked, so
     only the stopped heartbeat tells that the trial is lost. The next worker takes it over."""
-    from antelope.sweep import _storage
+    from antelope.studies import open_storage
 
     url = postgres("optuna") if storage == "postgresql" else os.path.abspath("optuna.journal")
-    command = [ML, "-m", f"model={MODELS}:Slow", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
-               "sweep.pruner=none", "sweep.heartbeat=1", f"sweep.storage={url}", "train_steps=400",
-               "log_per_steps=20", "evaluate_per_steps=200", "save_per_steps=50"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ))
-    _wait_for_step(process, 120)  # trial 0 is past its checkpoint at step 100
-    process.kill()
-    process.wait(timeout=30)
-    child = runs("Digits").query("`tags.antelope.trial` == '0'").iloc[0]
-    assert child["status"] == "RUNNING"
-    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=_storage(url))
+    command = SWEEP + ["sweep.heartbeat=1", f"sweep.storage={url}"]
+    child = _kill_sweep_mid_trial(command)
+    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=open_storage(url))
     [trial] = study.trials
     assert trial.state.name == "RUNNING"
     study._storage.set_trial_user_attr(trial._trial_id, "process", "lost-machine:12345")
@@ -145,6 +144,6 @@ def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued
     again = trials[trials["tags.antelope.trial"] == "0"].iloc[0]
     assert again["run_id"] == child["run_id"] and again["tags.resume_count"] == "1"
     assert set(trials["tags.antelope.trial_state"]) == {"COMPLETE"} and "RUNNING" not in set(table["status"])
-    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=_storage(url))
+    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=open_storage(url))
     assert [(t.number, t.state.name) for t in study.trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
     assert study.trials[0].user_attrs["mlflow_run_id"] == child["run_id"]
