@@ -49,10 +49,15 @@ def join(device):
     return device, Group(dist.get_rank(), dist.get_world_size(), owned)
 
 
-def leave(group):
+def leave(group, together):
+    """Tear down the process group antelope made. `together`: every rank got here normally, so they wait
+    for each other first; rank 0 finishes the MLflow run after the others are done training, and a rank
+    that closes its connections while a peer still uses them can make gloo abort that peer (SIGABRT)."""
     if group is not None and group.owned:
         import torch.distributed as dist
 
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -51,11 +51,14 @@ def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None,
     if resumed is not None:
         cfg = resumed.config
     device, group = distributed.join(_device(cfg.device))  # group: None unless launched by torchrun
+    finished = False
     try:
-        return _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags,
-                    on_evaluate)
+        result = _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags,
+                      on_evaluate)
+        finished = True
+        return result
     finally:
-        distributed.leave(group)
+        distributed.leave(group, together=finished)
 
 
 def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags, on_evaluate):

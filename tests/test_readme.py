@@ -44,5 +44,6 @@ def test_torchrun_snippets_run():
     for line in lines:  # torchrun is the venv's `python -m torch.distributed.run`
         done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *shlex.split(line)[1:], "train_steps=50"],
                               capture_output=True, text=True, timeout=300, env=dict(os.environ))
-        assert done.returncode == 0, (line, done.stderr[-3000:])
+        # the processes' own errors come before torchrun's summary of them: show both
+        assert done.returncode == 0, (line, done.stderr[:3000], done.stderr[-1500:])
         assert "finished: eval/accuracy" in done.stderr
