@@ -133,15 +133,16 @@ def compose(overrides):
     return cfg, explicit
 
 
-_composed = {}  # group choices (e.g. ('optim=SGD',)) -> the config Hydra composed for them
+_composed = {}  # group choices (e.g. ('optim=SGD',)) -> the config Hydra composed for them, pickled
 
 
 def _compose_cached(overrides, parsed):
     """Hydra composes the config for the group choices (`optim=SGD`) once; the value overrides
     (`optim.lr=0.01`) are then applied to a copy by Hydra's own override code. Composing from scratch
     costs ~50-100 ms (Hydra inspects the call stack and rebuilds its defaults tree), which a sweep
-    would pay once per trial."""
-    import copy
+    would pay once per trial. The copy is unpickled (0.25 ms) rather than deep-copied (1.2 ms): OmegaConf
+    pickles a config with its structured type and struct flag."""
+    import pickle
 
     from hydra import compose as hydra_compose, initialize
     from hydra.core.config_store import ConfigStore
@@ -151,8 +152,8 @@ def _compose_cached(overrides, parsed):
     if groups not in _composed:
         ConfigStore.instance().store(name="antelope", node=Config)
         with initialize(version_base=None, config_path=None):
-            _composed[groups] = hydra_compose("antelope", overrides=list(groups))
-    cfg = copy.deepcopy(_composed[groups])
+            _composed[groups] = pickle.dumps(hydra_compose("antelope", overrides=list(groups)))
+    cfg = pickle.loads(_composed[groups])
     ConfigLoaderImpl._apply_overrides_to_config([o for o in parsed if o.key_or_group not in GROUPS], cfg)
     return cfg
 

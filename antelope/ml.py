@@ -83,12 +83,12 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
             saved = checkpoint.load(resumed.checkpoint, device)
             saved["replay"] = _replay_state(saved["replay"], group)
             start = checkpoint.restore(saved, model, update, replay, log)
+        resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs above
         if not cfg.tracking or group is not None and not group.leader:
             run = tracking.Untracked()  # with torchrun, rank 0 alone records the run
         elif resumed is not None:
             run = tracking.Run.reopen(resumed.run_id)
         else:
-            resolved = OmegaConf.to_container(cfg, resolve=True)
             tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(model),
                     "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(device),
                     "antelope.task": _task_name(spec), "antelope.processes": str(group.world if group else 1),
@@ -124,7 +124,7 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
         summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         print(f"ml: run {run.run_id} finished: {summary}\n"
               f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
-    return Result(run.run_id, run.experiment_id, model, metrics, OmegaConf.to_container(cfg, resolve=True))
+    return Result(run.run_id, run.experiment_id, model, metrics, resolved)
 
 
 def _run_name(model, overrides, limit=120):
