@@ -37,7 +37,11 @@ from .imports import did_you_mean
 from .ml import _dataset_name, _latest_checkpoint, _model_source, run
 from .space import Space, grid
 
-PRESETS = Path(__file__).resolve().parent.parent / "sweeps"  # the presets this repository ships
+# The presets this project ships: sweeps/ at the repository's top (a checkout or an editable install),
+# installed as antelope/sweeps/ by a wheel (pyproject.toml maps the folder there).
+PRESETS = next((folder for folder in (Path(__file__).resolve().parent / "sweeps",
+                                      Path(__file__).resolve().parent.parent / "sweeps") if folder.is_dir()),
+               Path(__file__).resolve().parent / "sweeps")
 PARENT_RUN = "mlflow_parent_run_id"  # the study's user attribute naming its MLflow parent run
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler", "cmaes": "CmaEsSampler",
             "gp": "GPSampler", "qmc": "QMCSampler"}
