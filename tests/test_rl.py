@@ -94,27 +94,29 @@ def test_replay_buffer_resumes_where_it_stood():
     assert next(replay).obs.min() >= 20
 
 
-class StopsAt150(AC2Agent):
-    """The default agent, sending itself SIGINT at its 150th learn, as Ctrl-C would."""
+def stops_at_150(agent):
+    """`agent`, sending itself SIGINT at its 150th learn, as Ctrl-C would."""
+    class StopsAt150(agent):
+        calls = 0
 
-    calls = 0
+        def learn(self, replay, log):
+            StopsAt150.calls += 1
+            if StopsAt150.calls == 150:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().learn(replay, log)
+    return StopsAt150
 
-    def learn(self, replay, log):
-        StopsAt150.calls += 1
-        if StopsAt150.calls == 150:
-            os.kill(os.getpid(), signal.SIGINT)
-        return super().learn(replay, log)
 
-
-def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step():
+@pytest.mark.parametrize("agent, counter", [(AC2Agent, "steps"), (DQN, "acts")])
+def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step(agent, counter):
     settings = dict(env="CartPole-v1", train_steps=300, random_steps=100, nstep=1, log_per_steps=50,
                     evaluate_per_steps=0, evaluate_episodes=2)
     with pytest.raises(Interrupted):
-        ml(model=StopsAt150, **settings)
+        ml(model=stops_at_150(agent), **settings)
     stopped = runs("CartPole-v1").iloc[0]
     assert stopped["status"] == "KILLED"
 
-    resumed = ml(model=AC2Agent, resume=stopped["run_id"])
+    resumed = ml(model=agent, resume=stopped["run_id"])
     client = mlflow.MlflowClient()
     run = client.get_run(stopped["run_id"])
     assert resumed.run_id == stopped["run_id"] and run.info.status == "FINISHED"
@@ -124,7 +126,7 @@ def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step():
     assert [m.step for m in client.get_metric_history(resumed.run_id, "eval/return")] == [300]
     # the counters came back: the epsilon schedule counts the 200 acts after the 100 random steps, and
     # the replay buffer holds all 300 transitions (the 150 from before the stop were restored)
-    assert resumed.model.steps.item() == 200
+    assert getattr(resumed.model, counter).item() == 200
     final = torch.load(os.path.join(run.info.artifact_uri, "checkpoints", "step_000000300.pt"), weights_only=True)
     assert final["replay"]["size"] == 300 and final["replay"]["epoch"] > stopped["metrics.train/epoch"] > 0
 

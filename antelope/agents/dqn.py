@@ -24,7 +24,7 @@ class DQN(nn.Module):
         self.target = copy.deepcopy(self.q).requires_grad_(False)  # a slowly trailing copy gives stable targets
         self.optim = torch.optim.Adam(self.q.parameters(), lr=lr)
         self.tau, self.explore_steps, self.epsilon = tau, explore_steps, epsilon
-        self.acts = 0
+        self.register_buffer("acts", torch.zeros((), dtype=torch.long))  # a buffer: checkpoints keep it
 
     def forward(self, obs):
         return self.q(obs)  # (B, actions): one Q-value per action
@@ -34,7 +34,7 @@ class DQN(nn.Module):
         action = self.q(obs).argmax(1)  # (B,)
         if self.training:  # explore: epsilon decays linearly from 1 to self.epsilon
             self.acts += 1
-            epsilon = max(self.epsilon, 1 - self.acts / self.explore_steps)
+            epsilon = max(self.epsilon, 1 - self.acts.item() / self.explore_steps)
             if torch.rand(()) < epsilon:
                 action = torch.randint_like(action, self.q[-1].out_features)
         return action
