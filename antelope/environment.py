@@ -37,12 +37,21 @@ class Environment:
             raise ConfigError(f"discrete=true on {env_id}: {prod(space.shape)} action dimensions make "
                               f"{bins}^{prod(space.shape)} joint actions; use discrete=false or null")
         self.spec = self._spec()
-        self._random = np.random.default_rng(seed)
         self._eval_envs = []
+        self._start(seed)
+
+    def _start(self, seed):
+        self._random = np.random.default_rng(seed)
         self._obs, _ = self.env.reset(seed=seed)
         self.env.action_space.seed(seed)
         self._pending = collections.deque()  # the last n steps, for n-step returns
         self._return, self._length = 0.0, 0
+
+    def restart(self, step):
+        """A resumed run's env: a fresh episode, seeded from the run's seed and the step it resumes at (an
+        env's own state cannot be saved in general; reseeding with the first seed would replay the first
+        run's episodes)."""
+        self._start(int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0]))
 
     def _spec(self):
         obs_space, space = self.env.observation_space, self.env.action_space

@@ -83,6 +83,8 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
             saved = checkpoint.load(resumed.checkpoint, device)
             saved["replay"] = _replay_state(saved["replay"], group)
             start = checkpoint.restore(saved, model, update, replay, log)
+            if env is not None:
+                env.restart(start[0])
         resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs above
         if not cfg.tracking or group is not None and not group.leader:
             run = tracking.Untracked()  # with torchrun, rank 0 alone records the run

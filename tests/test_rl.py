@@ -78,6 +78,14 @@ def test_nstep_transitions_carry_their_discount():
     assert batch.done.sum() > 0 and replay.epoch > 0  # episodes ended, and were counted
 
 
+def test_a_resumed_env_starts_a_fresh_episode_not_the_first_one_again():
+    first = Environment("CartPole-v1", seed=0)._obs
+    resumed, again = Environment("CartPole-v1", seed=0), Environment("CartPole-v1", seed=0)
+    resumed.restart(150), again.restart(150)
+    assert not np.array_equal(resumed._obs, first)  # CartPole starts at a random state drawn from the seed
+    assert np.array_equal(resumed._obs, again._obs)  # and a resume at the same step is reproducible
+
+
 def test_nstep_runs_learn_from_the_first_step():
     # the first step plays the nstep - 1 steps its transition needs: learn never meets an empty buffer
     result = ml(env="CartPole-v1", nstep=3, train_steps=30, random_steps=10, evaluate_episodes=1)
