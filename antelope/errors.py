@@ -13,5 +13,10 @@ class Stop(Exception):
     not FAILED. A pruned sweep trial is the example."""
 
 
+class TakenOver(Stop):
+    """A sweep trial this process was running was taken over by another worker (this one's heartbeat had
+    lapsed, say the process was paused): the run is left as it is, to the worker that continues it."""
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss): the run ends FAILED and the console prints one line."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, studies, tracking
-from .errors import ConfigError, Stop
+from .errors import ConfigError, Stop, TakenOver
 from .imports import did_you_mean
 from .ml import _dataset_name, _latest_checkpoint, _model_source, run
 from .space import Space, grid
@@ -397,7 +397,7 @@ def _train_trial(study, plan, tags, client, trial, dead, why):
         trial.set_user_attr("surplus", True)
         study.tell(trial, state=TrialState.FAIL)
         return
-    trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # see studies.claim_lost_trial
+    trial.set_user_attr("process", _this_process())  # see studies.claim_lost_trial
     values = plan.space.suggest(trial)  # a dead trial's drawn values come back as they were
     overrides = plan.space.overrides(values)
     trial.set_user_attr("overrides", overrides)
@@ -416,6 +416,10 @@ def _train_trial(study, plan, tags, client, trial, dead, why):
               f"{' from run ' + resume_from if resume_from else ' from the start'}", file=sys.stderr)
 
     def report(step, metrics):
+        owner = _owner(study, trial)
+        if owner != _this_process():  # this worker was paused past its heartbeat's grace; another took over
+            raise TakenOver(f"trial {trial.number} was taken over by {owner} (this worker's heartbeat had "
+                            f"lapsed); this worker stops it at step {step} and leaves its run to {owner}")
         if plan.objective in metrics:
             trial.report(metrics[plan.objective], step)
             if trial.should_prune():
@@ -428,6 +432,9 @@ def _train_trial(study, plan, tags, client, trial, dead, why):
             cfg.resume, explicit = resume_from, {"resume"}
         result = run(cfg, overrides, plan.objects, explicit, parent_run_id=plan.parent_run_id, run_name=name,
                      tags=tags, on_evaluate=report)
+    except TakenOver as taken:
+        print(f"ml: {taken}", file=sys.stderr)
+        return
     except Stop:
         state = TrialState.PRUNED
     except KeyboardInterrupt:
@@ -458,8 +465,8 @@ def _end(study, trial, plan, run_id, state, value, client):
 
     from mlflow.entities import Metric, RunTag
 
-    owner = study._storage.get_trial(trial._trial_id).user_attrs.get("process")
-    if owner != f"{socket.gethostname()}:{os.getpid()}":  # its heartbeat lapsed and another worker took it over
+    owner = _owner(study, trial)
+    if owner != _this_process():  # its heartbeat lapsed and another worker took it over
         print(f"ml: trial {trial.number} was taken over by {owner} (its heartbeat had lapsed); this worker's "
               f"result of it is dropped", file=sys.stderr)
         return
@@ -474,6 +481,16 @@ def _end(study, trial, plan, run_id, state, value, client):
     except ValueError:  # no trial has completed yet
         return
     client.log_batch(plan.parent_run_id, metrics=[Metric("sweep/best_value", best, int(time.time() * 1000), trial.number)])
+
+
+def _this_process():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner(study, trial):
+    """The worker process that runs `trial` now, as the study records it: the one that asked for it, or
+    the one that took it over."""
+    return study._storage.get_trial(trial._trial_id).user_attrs.get("process")
 
 
 def _child_run_id(client, plan, number):

@@ -166,8 +166,11 @@ class Run:
         return self
 
     def __exit__(self, kind, error, trace):
-        from .errors import Stop
+        from .errors import Stop, TakenOver
 
+        if kind is not None and issubclass(kind, TakenOver):
+            self._writer.discard()  # another worker continues this run and writes these steps itself
+            return False
         status = "FINISHED"
         if kind is not None:
             status = "KILLED" if issubclass(kind, (KeyboardInterrupt, Stop)) else "FAILED"
@@ -268,6 +271,13 @@ class _Writer:
                 due -= len(batch)
             if self._closing and not self._pending:
                 return
+
+    def discard(self):
+        """Stop, dropping what is not written yet."""
+        with self._lock:
+            self._pending.clear()
+            self._due = 0
+        self.close(0)
 
     def close(self, retry_seconds):
         """Write everything pending (retrying up to `retry_seconds`); returns what could not be written."""

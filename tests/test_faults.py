@@ -1,6 +1,7 @@
 """Real processes, real signals: a run stopped by SIGINT, SIGTERM or kill -9 is resumed to the end."""
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -147,3 +148,39 @@ def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued
     study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=open_storage(url))
     assert [(t.number, t.state.name) for t in study.trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
     assert study.trials[0].user_attrs["mlflow_run_id"] == child["run_id"]
+
+
+def test_a_paused_worker_whose_trial_was_taken_over_stops_it_and_leaves_its_run():
+    """A worker paused (SIGSTOP) past its heartbeat's grace: a second worker takes its trial over. When the
+    first wakes (SIGCONT) it stops that trial at its next evaluation and leaves the run to the second."""
+    command = SWEEP + ["sweep.heartbeat=1"]
+    paused = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    run_id = _wait_for_step(paused, 120)
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(5)  # past the grace: 3 missed heartbeats of 1 s
+        taker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ))
+        taken = ""
+        while "resumed at step" not in taken:  # the takeover line, then the resumed run's
+            line = taker.stderr.readline()
+            assert line, "the second worker exited early"
+            taken += line
+    finally:
+        paused.send_signal(signal.SIGCONT)
+    _, woke = paused.communicate(timeout=300)
+    _, rest = taker.communicate(timeout=300)
+    assert paused.returncode == 0 and taker.returncode == 0, (woke, rest)
+    assert "trial 0 lost its process (its heartbeat stopped" in taken and f"continuing it from run {run_id}" in taken
+    assert f"ml: run {run_id} resumed at step 100" in taken
+    assert f"trial 0 was taken over by {socket.gethostname()}:{taker.pid}" in woke
+    assert "this worker stops it at step 200" in woke
+    table = runs("Digits")
+    trials = table[table["tags.antelope.trial"].notna()]
+    assert sorted(trials["tags.antelope.trial"]) == ["0", "1"]  # no trial redone or added
+    again = trials[trials["tags.antelope.trial"] == "0"].iloc[0]
+    assert again["run_id"] == run_id and again["tags.resume_count"] == "1" and again["status"] == "FINISHED"
+    assert set(trials["tags.antelope.trial_state"]) == {"COMPLETE"} and "RUNNING" not in set(table["status"])
+    study = optuna.load_study(study_name=again["tags.antelope.sweep"], storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend("optuna.journal")))
+    assert [(t.number, t.state.name) for t in study.trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
