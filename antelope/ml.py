@@ -98,7 +98,7 @@ def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_i
             experiment = cfg.experiment or _experiment_name(cfg)
             run_name = run_name or _run_name(model, overrides)
             run = tracking.Run.start(experiment, resolved, tags, tracking.to_yaml(resolved), parent_run_id, run_name)
-        artifacts = _local_path(run.artifact_uri())
+        artifacts = tracking.local_folder(run.artifact_uri())
         if run.run_id is not None:
             print(f"ml: run {run.run_id} {'resumed at step ' + str(start[0]) if resumed else 'started'}",
                   file=sys.stderr)
@@ -291,7 +291,7 @@ def _latest_run_id(mlflow_client, cfg):
 
 def _latest_checkpoint(mlflow_client, run_id):
     artifact_uri = mlflow_client.get_run(run_id).info.artifact_uri
-    folder = _local_path(artifact_uri)
+    folder = tracking.local_folder(artifact_uri)
     if folder is not None:
         return checkpoint.latest(os.path.join(folder, checkpoint.FOLDER))
     names = sorted(a.path for a in mlflow_client.list_artifacts(run_id, checkpoint.FOLDER) if a.path.endswith(".pt"))
@@ -319,15 +319,6 @@ def _save_checkpoint(run, artifacts, state, keep):
         except Exception as error:
             print(f"ml: warning: checkpoint at step {state['step']} not uploaded ({type(error).__name__})",
                   file=sys.stderr)
-
-
-def _local_path(artifact_uri):
-    """The folder behind a local artifact URI (a path or file://), else None."""
-    if artifact_uri is None:
-        return None
-    if artifact_uri.startswith("file://"):
-        return artifact_uri[len("file://"):]
-    return artifact_uri if "://" not in artifact_uri else None
 
 
 def _experiment_name(cfg):

@@ -120,6 +120,11 @@ def _postgres_driver():
         return "psycopg"
 
 
+def this_process():
+    """'host:pid': how a study records the worker process running a trial."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def claim_lost_trial(study):
     """A RUNNING trial whose worker is lost, claimed for this process, with why it counts as lost; or
     (None, None). Lost: its heartbeat stopped (any machine), or its recorded process on this machine is
@@ -129,7 +134,7 @@ def claim_lost_trial(study):
     import optuna
     from optuna.trial import TrialState
 
-    storage, host, me = study._storage, socket.gethostname(), f"{socket.gethostname()}:{os.getpid()}"
+    storage, host, me = study._storage, socket.gethostname(), this_process()
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     stale = set(storage._get_stale_trial_ids(study._study_id)) if running else set()
     for trial in running:

@@ -39,9 +39,8 @@ from .space import Space, grid
 
 # The presets this project ships: sweeps/ at the repository's top (a checkout or an editable install),
 # installed as antelope/sweeps/ by a wheel (pyproject.toml maps the folder there).
-PRESETS = next((folder for folder in (Path(__file__).resolve().parent / "sweeps",
-                                      Path(__file__).resolve().parent.parent / "sweeps") if folder.is_dir()),
-               Path(__file__).resolve().parent / "sweeps")
+_PACKAGE = Path(__file__).resolve().parent
+PRESETS = _PACKAGE / "sweeps" if (_PACKAGE / "sweeps").is_dir() else _PACKAGE.parent / "sweeps"
 PARENT_RUN = "mlflow_parent_run_id"  # the study's user attribute naming its MLflow parent run
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler", "cmaes": "CmaEsSampler",
             "gp": "GPSampler", "qmc": "QMCSampler"}
@@ -397,7 +396,7 @@ def _train_trial(study, plan, tags, client, trial, dead, why):
         trial.set_user_attr("surplus", True)
         study.tell(trial, state=TrialState.FAIL)
         return
-    trial.set_user_attr("process", _this_process())  # see studies.claim_lost_trial
+    trial.set_user_attr("process", studies.this_process())  # see studies.claim_lost_trial
     values = plan.space.suggest(trial)  # a dead trial's drawn values come back as they were
     overrides = plan.space.overrides(values)
     trial.set_user_attr("overrides", overrides)
@@ -417,7 +416,7 @@ def _train_trial(study, plan, tags, client, trial, dead, why):
 
     def report(step, metrics):
         owner = _owner(study, trial)
-        if owner != _this_process():  # this worker was paused past its heartbeat's grace; another took over
+        if owner != studies.this_process():  # this worker was paused past its heartbeat's grace; another took over
             raise TakenOver(f"trial {trial.number} was taken over by {owner} (this worker's heartbeat had "
                             f"lapsed); this worker stops it at step {step} and leaves its run to {owner}")
         if plan.objective in metrics:
@@ -466,7 +465,7 @@ def _end(study, trial, plan, run_id, state, value, client):
     from mlflow.entities import Metric, RunTag
 
     owner = _owner(study, trial)
-    if owner != _this_process():  # its heartbeat lapsed and another worker took it over
+    if owner != studies.this_process():  # its heartbeat lapsed and another worker took it over
         print(f"ml: trial {trial.number} was taken over by {owner} (its heartbeat had lapsed); this worker's "
               f"result of it is dropped", file=sys.stderr)
         return
@@ -481,10 +480,6 @@ def _end(study, trial, plan, run_id, state, value, client):
     except ValueError:  # no trial has completed yet
         return
     client.log_batch(plan.parent_run_id, metrics=[Metric("sweep/best_value", best, int(time.time() * 1000), trial.number)])
-
-
-def _this_process():
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _owner(study, trial):

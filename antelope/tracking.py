@@ -146,7 +146,7 @@ class Run:
         """The trained weights as model/state_dict.pt; kept in a local file if the server is away."""
         import torch
 
-        local = _local_folder(self.artifact_uri())
+        local = local_folder(self.artifact_uri())
         if local is not None:  # straight into the artifact folder, as config.yaml (no store round trip)
             os.makedirs(os.path.join(local, "model"), exist_ok=True)
             torch.save(state_dict, os.path.join(local, "model", "state_dict.pt"))
@@ -288,19 +288,20 @@ class _Writer:
             return list(self._pending)
 
 
-def _local_folder(artifact_uri):
-    """The folder behind a plain-path or file:// artifact URI; None for s3://, mlflow-artifacts:/, ..."""
-    from urllib.parse import urlparse
-
-    if urlparse(artifact_uri).scheme not in ("", "file"):
+def local_folder(artifact_uri):
+    """The folder behind a plain-path or file:// artifact URI; None for s3://, mlflow-artifacts:/, ...
+    (and for no URI: an untracked run)."""
+    if artifact_uri is None:
         return None
-    return artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
+    if artifact_uri.startswith("file://"):
+        return artifact_uri[len("file://"):]
+    return artifact_uri if "://" not in artifact_uri else None
 
 
 def _log_text(mlflow_client, run_id, artifact_uri, text, name):
     """An artifact file: written straight into a local artifact folder (MLflow's `log_text` would ask the
     store for the run's artifact location first, a round trip a short sweep trial notices), else uploaded."""
-    folder = _local_folder(artifact_uri)
+    folder = local_folder(artifact_uri)
     if folder is None:
         mlflow_client.log_text(run_id, text, name)
         return

@@ -79,7 +79,7 @@ def reference(trials, journal=False):
     client = mlflow.MlflowClient()
     experiment = client.create_experiment("reference")
     # the tags our child runs carry, so both sides store the same run contents
-    RUN_TAGS = {"antelope.sweep": "reference-sweep", "antelope.worker": "0", "antelope.model": "bench_sweep.Tiny",
+    run_tags = {"antelope.sweep": "reference-sweep", "antelope.worker": "0", "antelope.model": "bench_sweep.Tiny",
                 "antelope.dataset": "Digits", "antelope.device": "cpu", "antelope.task": "classification",
                 "antelope.processes": "1", "antelope.host": socket.gethostname(), "antelope.pid": str(os.getpid())}
     parent = client.create_run(experiment, run_name="reference-sweep").info.run_id
@@ -89,7 +89,7 @@ def reference(trials, journal=False):
     def objective(trial):
         lr = trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True)
         run = client.create_run(experiment, run_name=f"trial {trial.number}: optim.lr={lr:.4g}",
-                                tags={"mlflow.parentRunId": parent, **RUN_TAGS, "antelope.trial": str(trial.number),
+                                tags={"mlflow.parentRunId": parent, **run_tags, "antelope.trial": str(trial.number),
                                       "antelope.overrides": f"optim.lr={lr}"}).info.run_id
         params = tracking.flatten({**resolved, "optim": {**resolved["optim"], "lr": lr}})
         client.log_batch(run, params=[Param(k, str(v)) for k, v in params.items()])
