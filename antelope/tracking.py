@@ -291,11 +291,11 @@ class _Writer:
 def local_folder(artifact_uri):
     """The folder behind a plain-path or file:// artifact URI; None for s3://, mlflow-artifacts:/, ...
     (and for no URI: an untracked run)."""
-    if artifact_uri is None:
-        return None
-    if artifact_uri.startswith("file://"):
-        return artifact_uri[len("file://"):]
-    return artifact_uri if "://" not in artifact_uri else None
+    from urllib.parse import urlparse
+
+    if artifact_uri is None or urlparse(artifact_uri).scheme not in ("", "file"):
+        return None  # not "://" alone: a tracking server's proxied artifacts are mlflow-artifacts:/<path>
+    return artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
 
 
 def _log_text(mlflow_client, run_id, artifact_uri, text, name):

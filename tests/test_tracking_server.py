@@ -134,6 +134,29 @@ def test_antelope_runs_on_the_server(server, sweep, monkeypatch):
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; "
                                                           f".ci/run installs it)")
+def test_a_run_stopped_on_one_machine_resumes_on_another_from_its_checkpoint_on_the_server(server, tmp_path):
+    """The checkpoints go to the server's artifact store (mlflow-artifacts:/), not a local folder: a resume
+    from another working directory (another machine, as far as files go) finds them there."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server["url"]}
+    keys = [f"model={ROOT / 'tests' / 'models.py'}:SignalsItself", "train_steps=60", "save_per_steps=10",
+            "log_per_steps=10", "experiment=server-resume"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    stopped = subprocess.run([ML, *keys], cwd=first, env=env, capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 130, stopped.stderr
+    run_id = re.search(r"ml: run (\w+) started", stopped.stderr).group(1)
+    assert not any(first.rglob("*.pt"))  # nothing kept locally
+    listed = rest(server["url"], "artifacts/list", run_id=run_id, path="checkpoints")["files"]
+    assert "checkpoints/step_000000035.pt" in {f["path"] for f in listed}
+
+    resumed = subprocess.run([ML, f"resume={run_id}"], cwd=second, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"ml: run {run_id} resumed at step 35" in resumed.stderr and "step 60/60" in resumed.stderr
+    run = rest(server["url"], "runs/get", run_id=run_id)["run"]
+    assert run["info"]["status"] == "FINISHED"
+
+
 def test_the_mlflow_ui_shows_the_sweep_and_its_trials(server, sweep, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
