@@ -28,7 +28,7 @@ def state(step, model, update, replay, log, metrics, run_id):
         "replay": replay.state_dict(),
         "rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "log": {name: list(values) for name, values in log._values.items()},
+        "log": log.pending(),
     }
 
 

@@ -3,6 +3,7 @@
 Values stay as they are (tensors on the device, no host sync) until the trainer asks for their means,
 once per `log_per_steps`, in one transfer.
 """
+import collections
 import math
 
 import torch
@@ -10,19 +11,13 @@ import torch
 
 class Log:
     def __init__(self):
-        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_values", collections.defaultdict(list))
         object.__setattr__(self, "nonfinite", {})
 
     def __setattr__(self, name, value):
-        if type(value) is torch.Tensor and value.dim() == 0:  # the usual case, kept short: it runs every step
-            value = value.detach()
-        else:
-            value = _scalar(name, value)
-        values = self._values.get(name)
-        if values is None:
-            self._values[name] = [value]
-        else:
-            values.append(value)
+        # The usual case, a 0-dim tensor, kept short: the trainer logs its loss every step.
+        value = value.detach() if type(value) is torch.Tensor and value.dim() == 0 else _scalar(name, value)
+        self._values[name].append(value)
 
     def __call__(self, **metrics):
         for name, value in metrics.items():
@@ -71,10 +66,9 @@ def _scalar(name, value):
 
 
 def _mean(values):
-    tensors = [v for v in values if isinstance(v, torch.Tensor)]
-    if not tensors:
-        return torch.tensor(sum(values) / len(values))
-    if len(tensors) == len(values) and len({v.dtype for v in tensors}) == 1:
-        return torch.stack(tensors).float().mean()  # the usual case: one stack, no per-value conversion
-    device = tensors[0].device
-    return torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in values]).mean()
+    try:
+        return torch.stack(values).float().mean()  # the usual case, tensors: one stack (it promotes dtypes)
+    except TypeError:  # numbers among them
+        tensors = [v for v in values if isinstance(v, torch.Tensor)]
+        device = tensors[0].device if tensors else None
+        return torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in values]).mean()

@@ -4,14 +4,20 @@ The training split is held as tensors on the run's device and batched by index, 
 permutation each epoch (no per-sample `__getitem__`, no collate). A batch has `batch.obs` (float32)
 and `batch.label` (int64 for classification, float32 for regression); `augment` (antelope.augment)
 transforms `batch.obs` on the device. Channels-last image data gives channels-last batches.
+
+Drawing a batch is a list lookup: each epoch the data is copied in shuffled order and cut into
+batches at once. Inside a training step every extra tensor operation costs several times
+what it does in isolation (the step's own work pushes it out of the CPU's caches), so the per-batch
+path holds none; a slice per batch made `ml()` several percent slower than a hand-written loop on
+small models.
 """
 from typing import NamedTuple
 
 import torch
 
-# Data up to this size is copied in shuffled order once per epoch, so that each batch is a slice (a
-# view) rather than a gather: one large copy costs far less than many small ones. Larger data is
-# gathered batch by batch, so it never needs twice its memory.
+# Data up to this size is copied in shuffled order, so that each batch is a view rather than a gather:
+# one large copy costs far less than many small ones. Larger data is gathered batch by batch, so it
+# never needs twice its memory.
 SHUFFLED_COPY_BYTES = 1 << 30
 
 
@@ -24,49 +30,43 @@ class Replay:
     def __init__(self, obs, label, batch_size, device, seed, augment=None):
         self.obs, self.label = obs.to(device), label.to(device)
         self.augment = augment  # augment(obs, generator) -> obs, or None
-        self.size = len(self.obs)  # an int, read every step (len() of a tensor costs more)
-        self.batch_size = min(batch_size, self.size)
+        size = len(self.obs)
+        self.batch_size = min(batch_size, size)
         self.epoch = 0  # complete passes over the data so far
+        self._per_epoch = size // self.batch_size  # a last partial batch is dropped: every batch is full
         self._generator = torch.Generator(device=self.obs.device).manual_seed(seed)
-        self._copy = self.obs.nbytes + self.label.nbytes <= SHUFFLED_COPY_BYTES
         channels_last = self.obs.dim() == 4 and not self.obs.is_contiguous() and \
             self.obs.is_contiguous(memory_format=torch.channels_last)
         self._format = torch.channels_last if channels_last else torch.contiguous_format
+        self._cut = _shuffled_copy if self.obs.nbytes + self.label.nbytes <= SHUFFLED_COPY_BYTES else _Gathered
         self._arrange(self._permutation(), 0)
 
     def __len__(self):
         """Batches per epoch (a last partial batch is dropped, so every batch has batch_size samples)."""
-        return self.size // self.batch_size
+        return self._per_epoch
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        start, end = self._position, self._position + self.batch_size
-        if end > self.size:
+        if self._position == self._per_epoch:
             self.epoch += 1
             self._arrange(self._permutation(), 0)
-            start, end = 0, self.batch_size
-        self._position = end
-        if self._copy:
-            obs, label = self._obs[start:end], self._label[start:end]
-        else:
-            index = self._order[start:end]
-            obs, label = self.obs.index_select(0, index), self.label.index_select(0, index)
+        batch = self._batches[self._position]
+        self._position += 1
         if self.augment is not None:
-            obs = self.augment(obs, self._generator).contiguous(memory_format=self._format)
-        elif not self._copy:
-            obs = obs.contiguous(memory_format=self._format)  # index_select gives the default format
-        return Batch(obs, label)
+            return Batch(self.augment(batch.obs, self._generator).contiguous(memory_format=self._format), batch.label)
+        return batch
 
     def _permutation(self):
-        return torch.randperm(self.size, generator=self._generator, device=self.obs.device)
+        return torch.randperm(len(self.obs), generator=self._generator, device=self.obs.device)
 
     def _arrange(self, order, position):
+        """This epoch's batches, of the samples in `order` (the last partial batch dropped); `position`
+        of them drawn."""
         self._order, self._position = order, position
-        if self._copy:  # index_select: several times faster than obs[order] for a gather along dim 0
-            self._obs = self.obs.index_select(0, order).contiguous(memory_format=self._format)
-            self._label = self.label.index_select(0, order)
+        self._batches = self._cut(self.obs, self.label, order[:self._per_epoch * self.batch_size], self.batch_size,
+                                  self._format)
 
     def state_dict(self):
         """Where the replay stands: resuming from it draws the same batches an uninterrupted run would."""
@@ -77,6 +77,26 @@ class Replay:
         self.epoch = state["epoch"]
         self._arrange(state["order"].to(self.obs.device), state["position"])
         self._generator.set_state(state["generator"].cpu())
+
+
+def _shuffled_copy(obs, label, order, batch_size, memory_format):
+    """The batches as views of one shuffled copy: [Batch, ...]."""
+    # index_select: several times faster than obs[order] for a gather along dim 0
+    obs = obs.index_select(0, order).contiguous(memory_format=memory_format)
+    return list(map(Batch, obs.split(batch_size), label.index_select(0, order).split(batch_size)))
+
+
+class _Gathered:
+    """The batches gathered one by one when drawn, for data too large to copy."""
+
+    def __init__(self, obs, label, order, batch_size, memory_format):
+        self.obs, self.label, self.batch_size, self.memory_format = obs, label, batch_size, memory_format
+        self.order = order
+
+    def __getitem__(self, i):
+        index = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        obs = self.obs.index_select(0, index).contiguous(memory_format=self.memory_format)  # default format otherwise
+        return Batch(obs, self.label.index_select(0, index))
 
 
 class Transition(NamedTuple):

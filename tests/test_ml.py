@@ -88,6 +88,31 @@ def test_replay_gives_device_batches_by_index_with_epochs():
     assert seen["epoch"] == 4  # 60 batches drawn, 14 per epoch
 
 
+def test_replay_batches_are_the_same_copied_or_gathered_and_resume_mid_epoch(monkeypatch):
+    from antelope import replay as replays
+
+    obs, label = torch.arange(100.).reshape(50, 2), torch.arange(50)
+
+    def draws(replay, n):
+        return [next(replay) for _ in range(n)]
+
+    copied = replays.Replay(obs, label, 16, torch.device("cpu"), seed=0)
+    monkeypatch.setattr(replays, "SHUFFLED_COPY_BYTES", 0)  # the path of data too large to copy
+    gathered = replays.Replay(obs, label, 16, torch.device("cpu"), seed=0)
+    first = draws(copied, 4)
+    assert len(copied) == 3 and copied.epoch == 1  # 3 full batches per epoch: the 4th draw starts epoch 1
+    assert all(torch.equal(b.obs[:, 0], 2 * b.label.float()) for b in first)  # each obs with its label
+    assert len(set(torch.cat([b.label for b in first[:3]]).tolist())) == 48  # once each per epoch, 2 left out
+    assert all(torch.equal(a.obs, b.obs) and torch.equal(a.label, b.label) for a, b in zip(first, draws(gathered, 4)))
+    for replay in (copied, gathered):
+        state = replay.state_dict()
+        expected = draws(replay, 5)  # into epoch 2
+        resumed = replays.Replay(obs, label, 16, torch.device("cpu"), seed=1)
+        resumed.load_state_dict(state)
+        assert all(torch.equal(a.label, b.label) for a, b in zip(expected, draws(resumed, 5)))
+        assert resumed.epoch == replay.epoch == 2
+
+
 def test_log_accepts_attributes_and_calls():
     class Logs(Model):
         def learn(self, replay, log):
