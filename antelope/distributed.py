@@ -52,12 +52,18 @@ def join(device):
 def leave(group, together):
     """Tear down the process group antelope made. `together`: every rank got here normally, so they wait
     for each other first; rank 0 finishes the MLflow run after the others are done training, and a rank
-    that closes its connections while a peer still uses them can make gloo abort that peer (SIGABRT)."""
+    that closes its connections while a peer still uses them can make gloo abort that peer (SIGABRT).
+    Garbage is collected first: objects that hold the group's work or tensors must not outlive it until
+    interpreter shutdown, where freeing them can abort the process too (training keeps the collector off
+    the older objects, see trainer.py)."""
     if group is not None and group.owned:
+        import gc
+
         import torch.distributed as dist
 
         if together:
             dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 

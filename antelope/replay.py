@@ -5,11 +5,10 @@ permutation each epoch (no per-sample `__getitem__`, no collate). A batch has `b
 and `batch.label` (int64 for classification, float32 for regression); `augment` (antelope.augment)
 transforms `batch.obs` on the device. Channels-last image data gives channels-last batches.
 
-Drawing a batch is a list lookup: each epoch the data is copied in shuffled order and cut into
-batches at once. Inside a training step every extra tensor operation costs several times
-what it does in isolation (the step's own work pushes it out of the CPU's caches), so the per-batch
-path holds none; a slice per batch made `ml()` several percent slower than a hand-written loop on
-small models.
+Drawing a batch is a list lookup: each epoch the data is copied in shuffled order and cut into all
+its batches at once. Inside a training step an extra tensor operation costs several times what it does
+in isolation (the step's own work pushes it out of the CPU's caches), so the per-batch path holds none:
+with two slices per draw, the replay took about 15 µs of a 420 µs tiny-MLP step; now about 6.
 """
 from typing import NamedTuple
 

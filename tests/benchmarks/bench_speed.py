@@ -1,14 +1,20 @@
 """Trainer speed against hand-written references, measured side by side in one process run.
 
-    python tests/benchmarks/bench_speed.py            # CPU here; also CUDA when a GPU is present
-    python tests/benchmarks/bench_speed.py --quick    # fewer repeats
+    python tests/benchmarks/bench_speed.py                  # CPU here; also CUDA when a GPU is present
+    python tests/benchmarks/bench_speed.py --quick          # fewer repeats
+    python tests/benchmarks/bench_speed.py --instructions   # also target 1 in instructions (valgrind; ~5 min)
 
 Prints each target as `name: ours / reference = ratio (target)`: the medians of several repeats, and
 the median of the per-repeat ratios (ours and the reference alternate, so both see the same load).
 Marginal step times come from two run lengths (T(n2) - T(n1)) / (n2 - n1), so start-up and the final
 evaluation cancel out. Not a test: the machines are shared and noisy, so nothing here asserts.
+
+On a machine so noisy that even paired ratios scatter, `--instructions` also counts target 1 in CPU
+instructions under valgrind's cachegrind, which do not depend on the load: the marginal instructions
+per step of ours and of the hand-written loop, each in its own process.
 """
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -212,7 +218,51 @@ def lightning(dataset, device):
     return run
 
 
+def instructions(n1=200, n2=1200):
+    """Target 1 in instructions: (ours, the hand-written loop, ratio) of marginal instructions per step,
+    or None without valgrind. Each count is a child process (`--child KIND STEPS`) under cachegrind, two
+    at a time; numpy's BLAS threads are kept from spinning (their busy-waiting counts as instructions)."""
+    if subprocess.run(["valgrind", "--version"], capture_output=True).returncode != 0:
+        return None
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    folder = tempfile.mkdtemp()
+
+    def start(kind, steps):
+        log = os.path.join(folder, f"{kind}.{steps}.log")
+        command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                   f"--log-file={log}", sys.executable, os.path.abspath(__file__), "--child", kind, str(steps)]
+        return subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL), log
+
+    def count(process, log):
+        process.wait()
+        return int(re.search(r"I\s+refs:\s+([\d,]+)", open(log).read()).group(1).replace(",", ""))
+
+    per_step = {}
+    for kind in ("ours", "hand"):
+        short, long = start(kind, n1), start(kind, n2)
+        per_step[kind] = (count(*long) - count(*short)) / (n2 - n1)
+    return per_step["ours"], per_step["hand"], per_step["ours"] / per_step["hand"]
+
+
+def child(kind, steps):
+    """One side of target 1, run for `steps` after a warm-up: what `instructions()` counts."""
+    from antelope import tracking
+
+    # Under valgrind everything runs ~50x slower, so the metrics writer's timed flush (every FLUSH_SECONDS)
+    # would come ~50x more often per step than at full speed, where runs this short never reach it.
+    tracking.FLUSH_SECONDS = 10.0 ** 6
+    torch.set_num_threads(1)
+    os.chdir(tempfile.mkdtemp())
+    sys.stderr = open(os.devnull, "w")
+    run = ours(TinyMLP, "Digits", "cpu") if kind == "ours" else hand_written(TinyMLP, "Digits", "cpu")
+    run(10)  # one-time costs (imports, the store's tables) in both counts, so they cancel
+    run(steps)
+
+
 def main():
+    if "--child" in sys.argv:
+        kind, steps = sys.argv[sys.argv.index("--child") + 1:][:2]
+        return child(kind, int(steps))
     # One intra-op thread: fastest for these tiny models, and steadier on a shared machine. Both sides
     # of every ratio run in this process, so they share the setting.
     torch.set_num_threads(1)
@@ -228,6 +278,12 @@ def main():
         steps = paired(marginal(ours(TinyMLP, "Digits", device), n1, n2),
                        marginal(hand_written(TinyMLP, "Digits", device), n1, n2))
         report(f"1. step time, tiny MLP, tracking on ({device}) [s]", steps, "target <= 1.05")
+        if device == "cpu" and "--instructions" in sys.argv:
+            counted = instructions()
+            if counted is None:
+                print("1. instructions per step: valgrind is not installed, skipped")
+            else:
+                report("1. instructions per step, tiny MLP, tracking on (cpu, cachegrind)", counted, "target <= 1.05")
         if device == "cuda":
             conv = Synthetic()
             report("1. step time, conv net, CIFAR-shaped (cuda) [s]",
