@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_speed.py                  # CPU here; also CUDA when a GPU is present
     python tests/benchmarks/bench_speed.py --quick          # fewer repeats
-    python tests/benchmarks/bench_speed.py --instructions   # also target 1 in instructions (valgrind; ~5 min)
+    python tests/benchmarks/bench_speed.py --instructions   # also target 1 in instructions (valgrind; ~6 min)
 
 Prints each target as `name: ours / reference = ratio (target)`: the medians of several repeats, and
 the median of the per-repeat ratios (ours and the reference alternate, so both see the same load).
@@ -273,7 +273,7 @@ def main():
     sys.stderr = open(os.devnull, "w")  # ml()'s progress lines
     print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}", flush=True)
-    n1, n2 = (200, 1200) if QUICK else (500, 3000)
+    n1, n2 = (200, 1200) if QUICK else (500, 6000)  # the longer, the less start-up noise per step
     for device in devices:
         steps = paired(marginal(ours(TinyMLP, "Digits", device), n1, n2),
                        marginal(hand_written(TinyMLP, "Digits", device), n1, n2))
