@@ -113,6 +113,22 @@ def test_replay_batches_are_the_same_copied_or_gathered_and_resume_mid_epoch(mon
         assert resumed.epoch == replay.epoch == 2
 
 
+def test_replay_arranging_epochs_ahead_draws_what_one_epoch_at_a_time_does(monkeypatch):
+    from antelope import replay as replays
+
+    obs, label = torch.arange(100.).reshape(50, 2), torch.arange(50)
+    ahead = replays.Replay(obs, label, 16, torch.device("cpu"), seed=0)
+    monkeypatch.setattr(replays, "ARRANGED_BATCHES", 1)
+    one_by_one = replays.Replay(obs, label, 16, torch.device("cpu"), seed=0)
+    assert len(one_by_one._batches) == 3 and len(ahead._batches) > 3 * 3  # small data: epochs arranged ahead
+    for _ in range(200):  # across several arrangements
+        a, b = next(ahead), next(one_by_one)
+        assert torch.equal(a.label, b.label) and torch.equal(a.obs, b.obs) and ahead.epoch == one_by_one.epoch
+    resumed = replays.Replay(obs, label, 16, torch.device("cpu"), seed=1)
+    resumed.load_state_dict(ahead.state_dict())
+    assert all(torch.equal(next(resumed).label, next(one_by_one).label) for _ in range(200))
+
+
 def test_log_accepts_attributes_and_calls():
     class Logs(Model):
         def learn(self, replay, log):
