@@ -82,8 +82,7 @@ class Replay:
         self._orders, self._states = [], []  # per epoch: its permutation, the generator's state after it
         for _ in range(self._epochs_ahead):
             self._orders.append(self._permutation() if order is None else order)
-            if self._epochs_ahead > 1:
-                self._states.append(self._generator.get_state())
+            self._states.append(self._generator.get_state())
             order = None
         used = self._per_epoch * self.batch_size
         order = torch.cat([o[:used] for o in self._orders]) if len(self._orders) > 1 else self._orders[0][:used]
