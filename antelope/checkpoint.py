@@ -9,11 +9,13 @@ plain containers, so it loads with `torch.load(weights_only=True)`.
 """
 import os
 import re
+import sys
 import tempfile
 
 import torch
 
 from .errors import ConfigError
+from .model import own_optimizers
 
 FOLDER = "checkpoints"
 _NAME = re.compile(r"^step_(\d+)\.pt$")
@@ -24,7 +26,7 @@ def state(step, model, update, replay, log, metrics, run_id):
         "step": step, "run_id": run_id, "metrics": dict(metrics),
         "model": model.state_dict(),
         "update": update.state_dict() if update is not None else None,
-        "own": {name: value.state_dict() for name, value in _own_optimizers(model).items()},
+        "own": {name: value.state_dict() for name, value in own_optimizers(model).items()},
         "replay": replay.state_dict(),
         "rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -32,8 +34,8 @@ def state(step, model, update, replay, log, metrics, run_id):
     }
 
 
-def restore(checkpoint, model, update, replay, log):
-    """Load a checkpoint's state into freshly built pieces; returns (step, metrics)."""
+def restore(checkpoint, model, update, replay):
+    """Load a checkpoint's state into freshly built pieces; returns (step, metrics, the log's pending values)."""
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as error:
@@ -41,22 +43,13 @@ def restore(checkpoint, model, update, replay, log):
         raise ConfigError(f"the checkpoint does not fit {type(model).__name__}: {detail[1].strip() if len(detail) > 1 else detail[0]}") from None
     if update is not None:
         update.load_state_dict(checkpoint["update"])
-    for name, value in _own_optimizers(model).items():
+    for name, value in own_optimizers(model).items():
         value.load_state_dict(checkpoint["own"][name])
     replay.load_state_dict(checkpoint["replay"])
     torch.set_rng_state(checkpoint["rng"])
     if checkpoint["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
-    for name, values in checkpoint["log"].items():
-        for value in values:
-            setattr(log, name, value)
-    return checkpoint["step"], checkpoint["metrics"]
-
-
-def _own_optimizers(model):
-    """Optimizers and schedulers the model keeps as attributes (it optimizes itself)."""
-    kinds = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)
-    return {name: value for name, value in vars(model).items() if isinstance(value, kinds)}
+    return checkpoint["step"], checkpoint["metrics"], checkpoint["log"]
 
 
 def save(folder, checkpoint, keep):
@@ -70,6 +63,21 @@ def save(folder, checkpoint, keep):
     for old in sorted(_steps(folder))[:-keep]:
         os.remove(os.path.join(folder, f"step_{old:09d}.pt"))
     return path
+
+
+def save_in_run(run, state, keep):
+    """Into the run's artifact folder when it is local (atomic rename there), else uploaded."""
+    folder = run.local_artifact_folder()
+    if folder is not None:
+        save(os.path.join(folder, FOLDER), state, keep)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        path = save(scratch, state, keep)
+        try:
+            run.log_artifact(path, FOLDER)
+        except Exception as error:  # connection or HTTP errors from the artifact store
+            print(f"ml: warning: checkpoint at step {state['step']} not uploaded ({type(error).__name__})",
+                  file=sys.stderr)
 
 
 def _steps(folder):

@@ -5,16 +5,19 @@ by Hydra's compose API against `Config` below. `ml --help` prints these keys wit
 `ml --cfg` prints the composed result.
 """
 import dataclasses
-import functools
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from . import augment, optim
+from . import augment, optim, overrides as lines
 from .errors import ConfigError
-from .imports import did_you_mean, qualified_name
+from .imports import did_you_mean
 
 DEFAULT_MODEL = "antelope.agents.AC2Agent"
+GROUPS = ("optim", "scheduler")  # config groups: `optim=SGD` picks an option, `optim.lr=...` tunes it
+DEFAULT_OPTIONS = {"optim": "Adam", "scheduler": None}  # None: no scheduler (the option `none`)
+LR_DECAY_SCHEDULER = "CosineAnnealingLR"  # what lr_decay_epochs=N picks, with T_max=N
 
 
 def _key(default, doc):
@@ -42,7 +45,7 @@ class SweepConfig:
 
 @dataclass
 class Config:
-    defaults: List[Any] = field(default_factory=lambda: ["_self_", {"optim": "Adam"}, {"scheduler": None}])
+    defaults: List[Any] = field(default_factory=lambda: ["_self_", *({g: o} for g, o in DEFAULT_OPTIONS.items())])
     model: Dict[str, Any] = field(default_factory=lambda: {"_target_": DEFAULT_MODEL}, metadata={
         "doc": "the model (alias: agent): a class name, dotted path or path/to/file.py:Class; "
                "model.<arg>=v passes a constructor argument"})
@@ -98,7 +101,6 @@ class Config:
                ".storage, .workers, .seed, .heartbeat (see the README's Sweeps)"})
 
 
-GROUPS = ("optim", "scheduler")  # config groups: `optim=SGD` picks an option
 _CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}
 _POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs", "grad_accumulation",
              "save_per_steps", "keep_checkpoints", "evaluate_episodes", "nstep", "replay_capacity")
@@ -112,50 +114,69 @@ def keys():
 
 def compose(overrides):
     """The composed, validated config for a list of override strings, and the keys given explicitly."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     optim.register_options()
     overrides = normalize(overrides)
-    parsed = [_parse(o) for o in overrides]
-    explicit = {o.key_or_group.lstrip("+~") for o in parsed}
-    implied = _rl_schedule(explicit)
-    overrides, parsed = overrides + implied, parsed + [_parse(o) for o in implied]
-    for override in parsed:
-        if override.is_sweep_override():
-            raise ConfigError(f"{override.input_line!r} is a sweep expression: it requires --multirun (ml -m ...)")
-    try:
-        cfg = _compose_cached(overrides, parsed)
-    except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError(_explain(error, overrides)) from None
+    explicit = {lines.key(o).lstrip("+~") for o in overrides}
+    overrides = overrides + _rl_schedule(explicit)
+    for line in overrides:
+        if lines.parse(line).is_sweep_override():
+            raise ConfigError(f"{line!r} is a sweep expression: it requires --multirun (ml -m ...)")
+    groups = tuple(line for line in overrides if lines.key(line) in GROUPS)
+    cfg = _composed(groups, overrides)
+    _apply([line for line in overrides if lines.key(line) not in GROUPS], cfg, overrides)
     _apply_shorthands(cfg, explicit)
     _validate(cfg, explicit)
     return cfg, explicit
 
 
-_composed = {}  # group choices (e.g. ('optim=SGD',)) -> the config Hydra composed for them, pickled
+_COMPOSED = {}  # group choices (e.g. ('optim=SGD',)) -> the config Hydra composed for them, pickled
 
 
-def _compose_cached(overrides, parsed):
-    """Hydra composes the config for the group choices (`optim=SGD`) once; the value overrides
-    (`optim.lr=0.01`) are then applied to a copy by Hydra's own override code. Composing from scratch
-    costs ~50-100 ms (Hydra inspects the call stack and rebuilds its defaults tree), which a sweep
-    would pay once per trial. The copy is unpickled (0.25 ms) rather than deep-copied (1.2 ms): OmegaConf
-    pickles a config with its structured type and struct flag."""
+def _composed(groups, overrides):
+    """A copy of the config Hydra composes for these group choices (`optim=SGD`). Hydra composes once per
+    choice of groups and process: composing inspects the call stack and rebuilds the defaults tree, which
+    a sweep would pay for every trial. The copy is unpickled, which is faster than a deep copy (OmegaConf
+    pickles a config with its structured type and struct flag)."""
     import pickle
 
     from hydra import compose as hydra_compose, initialize
     from hydra.core.config_store import ConfigStore
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
-    groups = tuple(o.input_line for o in parsed if o.key_or_group in GROUPS)
-    if groups not in _composed:
+    if groups not in _COMPOSED:
         ConfigStore.instance().store(name="antelope", node=Config)
-        with initialize(version_base=None, config_path=None):
-            _composed[groups] = pickle.dumps(hydra_compose("antelope", overrides=list(groups)))
-    cfg = pickle.loads(_composed[groups])
-    ConfigLoaderImpl._apply_overrides_to_config([o for o in parsed if o.key_or_group not in GROUPS], cfg)
-    return cfg
+        try:
+            with initialize(version_base=None, config_path=None):
+                _COMPOSED[groups] = pickle.dumps(hydra_compose("antelope", overrides=list(groups)))
+        except (HydraException, OmegaConfBaseException) as error:
+            raise ConfigError(_explain(error, overrides)) from None
+    return pickle.loads(_COMPOSED[groups])
+
+
+def _apply(values, cfg, overrides):
+    """The value overrides (`optim.lr=0.01`, `++model.depth=3`) applied to a composed config, with
+    OmegaConf's public `update` (the struct flag makes an unknown key an error)."""
+    from omegaconf import OmegaConf, open_dict
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    for line in values:
+        override = lines.parse(line)
+        key = override.key_or_group
+        try:
+            if override.is_delete():  # ~model.<argument>: drop a constructor argument given before
+                parent, _, leaf = key.rpartition(".")
+                node = OmegaConf.select(cfg, parent)
+                with open_dict(node):
+                    del node[leaf]
+            else:
+                OmegaConf.update(cfg, key, override.value(), merge=True,
+                                 force_add=override.is_add() or override.is_force_add())
+        except (ConfigAttributeError, ConfigKeyError):
+            raise ConfigError(f"unknown config key {key!r}{did_you_mean(key, _known_keys(key, overrides))}; "
+                              f"see ml --help") from None
+        except OmegaConfBaseException as error:
+            raise ConfigError(f"bad value for {key}: {str(error).strip().splitlines()[0]}") from None
 
 
 def normalize(overrides):
@@ -165,7 +186,7 @@ def normalize(overrides):
     `augment=[flip]`."""
     result, keys = [], set()
     for line in overrides:
-        override = _parse(line)
+        override = lines.parse(line)
         key, value_text = override.key_or_group, line.split("=", 1)[-1]
         if line.startswith(("+", "~")) and not key.startswith(("model.", "agent.")):
             raise ConfigError(f"{line!r}: keys cannot be added or deleted (only model.<argument>=value adds "
@@ -184,7 +205,7 @@ def normalize(overrides):
         keys.add(key)
         result.append(line)
     if "lr_decay_epochs" in keys and "scheduler" not in keys:
-        result.append("scheduler=CosineAnnealingLR")
+        result.append(f"scheduler={LR_DECAY_SCHEDULER}")
     return result
 
 
@@ -194,28 +215,8 @@ def _rl_schedule(explicit):
     wherever the swing is. Implied overrides, so not among the keys given explicitly."""
     if "env" not in explicit or {"scheduler", "lr_decay_epochs"} & explicit:
         return []
-    implied = ["scheduler=CosineAnnealingLR", "scheduler.T_max=${train_steps}"]
+    implied = [f"scheduler={LR_DECAY_SCHEDULER}", "scheduler.T_max=${train_steps}"]
     return implied + ([] if "scheduler_interval" in explicit else ["scheduler_interval=step"])
-
-
-@functools.lru_cache(maxsize=None)
-def _parser():
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create()
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse(line):
-    """One override line parsed by Hydra's grammar. Remembered per line: Hydra's parser costs ~0.3 ms a
-    line, and a sweep parses the same fixed lines for every trial (its Override is only read, never changed)."""
-    from hydra.errors import HydraException
-
-    try:
-        return _parser().parse_override(line)
-    except HydraException as error:  # OverrideParseException and the grammar's own errors
-        message = str(error).strip().splitlines()[0]
-        raise ConfigError(f"cannot parse override {line!r}: {message}; write key=value") from None
 
 
 def _apply_shorthands(cfg, explicit):
@@ -227,7 +228,7 @@ def _apply_shorthands(cfg, explicit):
         else:
             cfg.optim.lr = cfg.lr
     if cfg.lr_decay_epochs is not None:
-        if cfg.scheduler.get("_target_", "").rsplit(".", 1)[-1] != "CosineAnnealingLR":
+        if cfg.scheduler.get("_target_", "").rsplit(".", 1)[-1] != LR_DECAY_SCHEDULER:
             warnings.warn(f"lr_decay_epochs={cfg.lr_decay_epochs} is not used: scheduler="
                           f"{cfg.scheduler.get('_target_', 'none')} was given explicitly", stacklevel=3)
         elif "scheduler.T_max" in explicit:
@@ -257,19 +258,11 @@ def _validate(cfg, explicit):
 
 
 def _explain(error, overrides):
-    """One line for a Hydra/OmegaConf composition error: the bad key or value and what would be valid."""
+    """One line for an error of Hydra's composition of the groups: the bad option and what would be valid."""
     message = str(error)
-    cause = error.__cause__ or error.__context__
-    if "Could not override '" in message:
-        key = message.split("Could not override '", 1)[1].split("'", 1)[0]
-        return f"unknown config key {key!r}{did_you_mean(key, _known_keys(key, overrides))}; see ml --help"
     if "Could not find '" in message:
         group = message.split("Could not find '", 1)[1].split("/", 1)[0]
         return f"unknown {group} option; choose one of {', '.join(optim.options(group))}"
-    if cause is not None and "full_key" in str(cause):
-        text = str(cause)
-        key = text.split("full_key:", 1)[1].split()[0]
-        return f"bad value for {key}: {text.splitlines()[0]}"
     return message.strip().splitlines()[0]
 
 
@@ -277,7 +270,7 @@ def _known_keys(key, overrides):
     """The keys beside `key` (top-level keys, or the chosen optimizer's/scheduler's), for 'did you mean'."""
     group = key.split(".", 1)[0]
     if group in ("optim", "scheduler") and "." in key:
-        chosen = {"optim": "Adam", "scheduler": "none"}
+        chosen = chosen_options({})
         for line in overrides:
             if line.split("=", 1)[0] == group:
                 chosen[group] = line.split("=", 1)[1]
@@ -285,52 +278,23 @@ def _known_keys(key, overrides):
     return [name for name, _, _ in keys()]
 
 
-def overrides_from_python(args, kwargs):
-    """`ml('optim=SGD', model=Model, lr=0.01)` -> (override strings, {config key: Python object}).
-
-    Values that are objects (a model class or instance, a Dataset) travel beside the config; the config
-    records their qualified name."""
-    overrides, objects = [str(a) for a in args], {}
-    if "model" in kwargs and "agent" in kwargs:
-        raise ConfigError("the model is given twice: model= and agent= are the same key")
-    for key, value in kwargs.items():
-        key = "model" if key == "agent" else key
-        if key in ("optim", "scheduler"):
-            overrides += _component_overrides(key, value)
-        elif key in ("model", "dataset", "test_dataset") and value is not None and not isinstance(value, str):
-            objects[key] = value
-            overrides.append(f"{'model._target_' if key == 'model' else key}={_format(qualified_name(value))}")
-        else:
-            overrides.append(f"{key}={_format(value)}")
-    return overrides, objects
+def chosen_options(values):
+    """{'optim': 'SGD', 'scheduler': 'none'}: the option each group takes, given top-level override values
+    ({'optim': 'SGD', 'lr_decay_epochs': 10}); the defaults and the lr_decay_epochs rule of `normalize`."""
+    chosen = {group: str(values.get(group, DEFAULT_OPTIONS[group] or "none")) for group in GROUPS}
+    if "scheduler" not in values and values.get("lr_decay_epochs") is not None:
+        chosen["scheduler"] = LR_DECAY_SCHEDULER
+    for group in GROUPS:
+        chosen[group] = chosen[group].removeprefix("torch.optim.lr_scheduler." if group == "scheduler" else "torch.optim.")
+    return chosen
 
 
-def _component_overrides(group, value):
-    """`optim=SGD`, `optim=torch.optim.SGD`, or `optim={'_target_': AdamW, 'lr': 1e-2}` as overrides."""
-    settings = dict(value) if isinstance(value, dict) else {"_target_": value}
-    if "_target_" not in settings:
-        raise ConfigError(f"{group}={value!r} needs a '_target_' (a class or its name)")
-    target = settings.pop("_target_")
-    if not isinstance(target, str):
-        short = target.__name__
-        module = __import__("torch.optim" if group == "optim" else "torch.optim.lr_scheduler", fromlist=[short])
-        target = short if getattr(module, short, None) is target else qualified_name(target)
-    elif target.startswith(("torch.optim.", "torch.optim.lr_scheduler.")):
-        target = target.rsplit(".", 1)[1]
-    return [f"{group}={target}"] + [f"{group}.{k}={_format(v)}" for k, v in settings.items()]
-
-
-def _format(value):
-    """A Python value as Hydra override grammar (strings always quoted, so '1e3' stays a string)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_format(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{_format(v)}" for k, v in value.items()) + "}"
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{text}'"
+def experiment_name(cfg):
+    """The MLflow experiment of a run or sweep: `experiment=`, else the env's id or the dataset's name."""
+    if cfg.experiment:
+        return cfg.experiment
+    if cfg.env is not None:
+        return cfg.env.replace("/", "-")
+    if os.path.exists(cfg.dataset):
+        return os.path.splitext(os.path.basename(os.path.normpath(cfg.dataset)))[0]
+    return cfg.dataset.rsplit(".", 1)[-1]

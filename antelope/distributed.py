@@ -87,14 +87,13 @@ def broadcast(group, model):
 def average_gradients(group, parameters):
     """One all-reduce of every gradient (zeros where a rank has none), divided by the world size."""
     import torch.distributed as dist
-    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters]
-    flat = _flatten_dense_tensors(grads)
+    flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)
     flat /= group.world
-    for parameter, averaged in zip(parameters, _unflatten_dense_tensors(flat, grads)):
-        parameter.grad = averaged
+    for parameter, averaged in zip(parameters, flat.split([g.numel() for g in grads])):
+        parameter.grad = averaged.view_as(parameter)
 
 
 def any_process(group, flag, device):

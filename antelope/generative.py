@@ -27,23 +27,17 @@ def spec_of(spec):
     return Spec(obs=spec.obs, action=action, num_classes=spec.num_classes, task="generate")
 
 
-def evaluation_steps(cfg, start):
-    """The steps at which the trainer evaluates, after `start` (its rule: every evaluate_per_steps and the last)."""
-    return iter([step for step in range(start + 1, cfg.train_steps + 1)
-                 if step == cfg.train_steps or cfg.evaluate_per_steps and step % cfg.evaluate_per_steps == 0])
-
-
 class Evaluation:
-    """evaluate() for a generative run: samples saved as an artifact, and eval/moment_error."""
+    """evaluate(step) for a generative run: eval/moment_error, and the samples handed to
+    `save_artifact(path, folder)` (the run's)."""
 
-    def __init__(self, model, test, run, steps):
+    def __init__(self, model, test, save_artifact):
         if not callable(getattr(model, "generate", None)):
             raise ConfigError(f"generate=true: {type(model).__name__} has no generate(n) method returning n samples")
-        self.model, self.test, self.run, self.steps = model, test, run, steps
+        self.model, self.test, self.save_artifact = model, test, save_artifact
 
     @torch.no_grad()
-    def __call__(self):
-        step = next(self.steps)
+    def __call__(self, step):
         self.model.eval()
         try:
             samples = self.model.generate(max(SAMPLES, min(len(self.test.obs), 512)))  # (n, *obs_shape)
@@ -66,4 +60,4 @@ class Evaluation:
             else:
                 path = os.path.join(folder, f"step_{step:09d}.pt")
                 torch.save(samples.cpu(), path)
-            self.run.log_artifact(path, "samples")
+            self.save_artifact(path, "samples")

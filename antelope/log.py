@@ -1,4 +1,8 @@
-"""Log: what `learn` writes with `log.loss = loss` or `log(loss=loss, accuracy=acc)`.
+"""Log: what `learn` writes with `log.loss = loss` or `log(loss=loss, accuracy=acc)`, and where metrics go.
+
+The trainer averages what was written every `log_per_steps` steps and hands the means, with the
+evaluation's metrics, to `log.write`, which passes them to the log's sinks: the run's tracking (an MLflow
+run) and a sweep trial's pruner, or none. The loop itself never learns where metrics end up.
 
 Values on an accelerator stay there (no host sync) until the trainer asks for their means, once per
 `log_per_steps`, in one transfer. Values on the CPU are read as numbers when written: there is no device
@@ -13,9 +17,16 @@ import torch
 
 
 class Log:
-    def __init__(self):
+    def __init__(self, sinks=(), pending=None):
+        """Each of `sinks`, `sink(metrics, step, flush)`, receives every write: {name: float}, the trainer's
+        step, and whether to send it on at once (evaluations) rather than batched. `pending` is what
+        `pending()` returned (a checkpoint's), written again."""
         object.__setattr__(self, "_values", collections.defaultdict(list))
         object.__setattr__(self, "nonfinite", {})
+        object.__setattr__(self, "_sinks", list(sinks))
+        for name, values in (pending or {}).items():
+            for value in values:
+                setattr(self, name, value)
 
     def __setattr__(self, name, value):
         # The usual case, a 0-dim tensor, kept short: the trainer logs its loss every step.
@@ -34,6 +45,11 @@ class Log:
         if not values:
             raise AttributeError(f"nothing logged as {name!r} since the last write")
         return values[-1]
+
+    def write(self, metrics, step, flush=False):
+        """Hand `metrics` ({name: float}) at `step` to the sinks."""
+        for sink in self._sinks:
+            sink(metrics, step, flush)
 
     def pending(self):
         """{name: [the values written since the last reduce]}: what a checkpoint keeps."""

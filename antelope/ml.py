@@ -2,22 +2,22 @@
 
     from antelope import ml
     ml(model=Model, dataset='CIFAR10', lr=1e-2, lr_decay_epochs=1000)
+
+From the model's `learn` back to the caller: learn <- trainer.train <- run <- ml.
 """
-import functools
-import os
 import sys
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 
 import torch
 
 from . import augment, checkpoint, config, datasets, distributed, environment, generative, optim, tracking, trainer
+from . import model as models, overrides as lines
 from .errors import ConfigError
-from .imports import did_you_mean, import_target, qualified_name
+from .imports import qualified_name
 from .log import Log
 from .replay import Replay, ReplayBuffer
-from .spec import construct, spec_of
+from .spec import spec_of
+from .update import Update
 
 
 @dataclass
@@ -35,127 +35,114 @@ def ml(*overrides, **kwargs):
     Keys are those of `ml --help`, given as keyword arguments (`lr=1e-2`, `model=Model`) or as override
     strings (`'optim=SGD'`, `'optim.lr=1e-2'`), exactly as on the console.
     """
-    overrides, objects = config.overrides_from_python(overrides, kwargs)
+    overrides, objects = lines.from_python(overrides, kwargs)
     cfg, explicit = config.compose(overrides)
     return run(cfg, overrides, objects, explicit)
 
 
-def run(cfg, overrides, objects, explicit=(), parent_run_id=None, run_name=None, tags=None, on_evaluate=None):
+def run(cfg, overrides, objects, explicit=(), trial=None):
     """One run of a composed config: the shared path of `ml()`, the `ml` console and sweep trials.
 
-    `parent_run_id` nests the MLflow run under another (a sweep's); `tags` are added to the run's;
-    `on_evaluate(step, metrics)` is called after each evaluation and may raise `errors.Stop` to end
-    the run early (KILLED). With `resume=<run_id>` (or `load=true`) the run continues from its latest
-    checkpoint under its recorded config."""
-    resumed = _run_to_resume(cfg, explicit)
-    if resumed is not None:
-        cfg = resumed.config
+    A sweep's `trial` nests the run under `trial.parent_run_id`, named `trial.run_name` and tagged with
+    `trial.tags`; it sees every metrics write (`trial(metrics, step, flush)`), and its `stop()`, asked
+    after each evaluation, may end the run early (pruned). With `resume=<run_id>` (or `load=true`) the
+    run continues from its latest checkpoint under its recorded config."""
+    from omegaconf import OmegaConf  # imported when used, as Hydra, MLflow and Optuna: `import antelope` stays light
+
+    resumed = _resumable(cfg, explicit)
+    cfg = resumed.config if resumed is not None else cfg
     device, group = distributed.join(_device(cfg.device))  # group: None unless launched by torchrun
     finished = False
     try:
-        result = _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags,
-                      on_evaluate)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(cfg.seed)
+            task = _build(cfg, objects, explicit, device, group)
+            step, metrics, pending = 0, {}, {}
+            if resumed is not None:
+                saved = checkpoint.load(resumed.checkpoint, device)
+                saved["replay"] = _replay_state(saved["replay"], group)
+                step, metrics, pending = checkpoint.restore(saved, task.model, task.update, task.replay)
+                resumed.step = step
+                if task.env is not None:
+                    task.env.restart(step)
+            resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs
+            tracked = _open_run(cfg, resolved, overrides, task, group, resumed, trial)
+            with tracked:
+                log = Log([s for s in (tracked.log_metrics if tracked.run_id else None, trial) if s is not None], pending)
+
+                def save(step, metrics):
+                    replays = distributed.gather(group, task.replay.state_dict()) if group and cfg.tracking else None
+                    if tracked.run_id is not None:  # checkpoints live in the run's artifacts
+                        state = checkpoint.state(step, task.model, task.update, task.replay, log, metrics,
+                                                 tracked.run_id)
+                        if replays is not None:
+                            state["replay"] = replays  # every process's: each draws from its own shard
+                        checkpoint.save_in_run(tracked, state, cfg.keep_checkpoints)
+
+                schedule = trainer.Schedule(cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps,
+                                            cfg.save_per_steps)
+                metrics = trainer.train(task.model, task.replay, task.update, log, _evaluation(cfg, task, tracked),
+                                        schedule, step, metrics, cfg.grad_accumulation, cfg.precision, save,
+                                        task.collect, trial.stop if trial is not None else None)
+                if group is not None:
+                    distributed.check_in_sync(group, task.model)
+                tracked.log_state_dict(task.model.state_dict())
         finished = True
-        return result
     finally:
         distributed.leave(group, together=finished)
-
-
-def _run(cfg, overrides, objects, explicit, resumed, device, group, parent_run_id, run_name, tags, on_evaluate):
-    from omegaconf import OmegaConf  # imported when used, as Hydra, MLflow and Optuna: `import antelope` stays light
-
-    model_source = _model_source(objects.get("model", cfg.model._target_))
-    model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
-    data, env, spec = _task(cfg, objects)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
-        model = _build_model(model_source, spec, model_kwargs).to(device)
-        replay, test = _replay(cfg, data, env, device, group)
-        if cfg.channels_last and test is not None and test.obs.dim() == 4:
-            model, test.obs = model.to(memory_format=torch.channels_last), test.obs.to(memory_format=torch.channels_last)
-        if cfg.epochs is not None:
-            cfg.train_steps = cfg.epochs * len(replay)
-        update = _build_update(model, cfg, explicit, device, group)
-        if cfg.compile:
-            model.compile()
-        log, start = Log(), (0, {})
-        if resumed is not None:
-            saved = checkpoint.load(resumed.checkpoint, device)
-            saved["replay"] = _replay_state(saved["replay"], group)
-            start = checkpoint.restore(saved, model, update, replay, log)
-            if env is not None:
-                env.restart(start[0])
-        resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs above
-        if not cfg.tracking or group is not None and not group.leader:
-            run = tracking.Untracked()  # with torchrun, rank 0 alone records the run
-        elif resumed is not None:
-            run = tracking.Run.reopen(resumed.run_id)
-        else:
-            tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(model),
-                    "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(device),
-                    "antelope.task": _task_name(spec), "antelope.processes": str(group.world if group else 1),
-                    **(tags or {})}
-            experiment = cfg.experiment or _experiment_name(cfg)
-            run_name = run_name or _run_name(model, overrides)
-            run = tracking.Run.start(experiment, resolved, tags, tracking.to_yaml(resolved), parent_run_id, run_name)
-        artifacts = tracking.local_folder(run.artifact_uri())
-        if run.run_id is not None:
-            print(f"ml: run {run.run_id} {'resumed at step ' + str(start[0]) if resumed else 'started'}",
-                  file=sys.stderr)
-        with run:
-            def save(step, metrics):
-                replays = distributed.gather(group, replay.state_dict()) if group and cfg.tracking else None
-                if run.run_id is not None:  # checkpoints live in the run's artifacts
-                    state = checkpoint.state(step, model, update, replay, log, metrics, run.run_id)
-                    if replays is not None:
-                        state["replay"] = replays  # every process's: each draws from its own shard
-                    _save_checkpoint(run, artifacts, state, cfg.keep_checkpoints)
-
-            if env is not None:
-                evaluate = functools.partial(env.evaluate, model, cfg.evaluate_episodes)
-            elif spec.task == "generate":
-                evaluate = generative.Evaluation(model, test, run, generative.evaluation_steps(cfg, start[0]))
-            else:
-                evaluate = functools.partial(trainer.evaluate, model, test, data.num_classes)
-            collect = functools.partial(env.collect, model, replay) if env is not None else None
-            metrics = trainer.train(model, replay, evaluate, run, update, log, cfg, start, save, collect, on_evaluate)
-            if group is not None:
-                distributed.check_in_sync(group, model)
-            run.log_state_dict(model.state_dict())
-    if run.run_id is not None:
+    if tracked.run_id is not None:
         summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        print(f"ml: run {run.run_id} finished: {summary}\n"
+        print(f"ml: run {tracked.run_id} finished: {summary}\n"
               f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
-    return Result(run.run_id, run.experiment_id, model, metrics, resolved)
+    return Result(tracked.run_id, tracked.experiment_id, task.model, metrics, resolved)
 
 
-def _run_name(model, overrides, limit=120):
-    """'MLP optim=SGD optim.lr=0.01': the model and what was changed, for the MLflow UI's run lists."""
-    changed = [o for o in overrides if not o.startswith(("model._target_=", "++model."))]
-    name = tracking.redact(" ".join([type(model).__name__] + changed))
-    return name if len(name) <= limit else name[:limit - 3] + "..."
+@dataclass
+class _Task:
+    """What a run trains: the model, its data (a replay and a test split, or an environment), its update."""
+    model: torch.nn.Module
+    spec: object  # antelope.spec.Spec
+    replay: object  # Replay or ReplayBuffer
+    device: torch.device
+    update: Update = None  # None: the model optimizes itself
+    data: datasets.Data = None  # with a dataset
+    test: datasets.Split = None  # the test split, on the run's device
+    env: environment.Environment = None  # with env=
+
+    @property
+    def collect(self):
+        """collect(step, log) for online tasks: one env step with the model, into the replay."""
+        if self.env is None:
+            return None
+        return lambda step, log: self.env.collect(self.model, self.replay, step, log)
 
 
-def _replay(cfg, data, env, device, group):
-    """(replay, test split on the device): an RL buffer that fills as the model acts, or the training
-    split in memory (this process's shard of it under torchrun)."""
+def _build(cfg, objects, explicit, device, group):
+    """The task's pieces, seeded by the caller: data or env, spec, model, replay, optimizer."""
+    from omegaconf import OmegaConf
+
+    source = models.resolve(objects.get("model", cfg.model._target_))
+    model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
+    data, env, spec = _data(cfg, objects)
+    model = models.build(source, spec, model_kwargs).to(device)
     if env is not None:
         if group is not None:
             raise ConfigError("env= with several processes (torchrun) is not supported; run one process per env")
-        return ReplayBuffer(cfg.replay_capacity, cfg.batch_size, device, cfg.seed), None
-    obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
-    if cfg.augment and obs.dim() != 4:
-        raise ConfigError(f"augment={list(cfg.augment)} needs images (N, C, H, W); dataset={cfg.dataset} has "
-                          f"obs of shape {tuple(obs.shape)}")
-    if group is not None:
-        obs, label, batch_size = distributed.shard(group, obs, label, batch_size)
-    if cfg.channels_last and obs.dim() == 4:
-        obs = obs.contiguous(memory_format=torch.channels_last)  # the replay's batches keep the format
-    test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
-    return Replay(obs, label, batch_size, device, cfg.seed, augment.compose(cfg.augment)), test
+        task = _Task(model, spec, ReplayBuffer(cfg.replay_capacity, cfg.batch_size, device, cfg.seed), device, env=env)
+    else:
+        replay, test = _replay(cfg, data, device, group)
+        if cfg.channels_last and test.obs.dim() == 4:
+            model, test.obs = model.to(memory_format=torch.channels_last), test.obs.to(memory_format=torch.channels_last)
+        task = _Task(model, spec, replay, device, data=data, test=test)
+    if cfg.epochs is not None:
+        cfg.train_steps = cfg.epochs * len(task.replay)
+    task.update = _update(model, cfg, explicit, device, group)
+    if cfg.compile:
+        model.compile()
+    return task
 
 
-def _task(cfg, objects):
+def _data(cfg, objects):
     """(data, env, spec): a dataset (classification, regression, or generate=true) or, with env=, an environment."""
     if cfg.env is not None:
         if cfg.epochs is not None or cfg.generate:
@@ -171,10 +158,79 @@ def _task(cfg, objects):
     return data, None, generative.spec_of(spec) if cfg.generate else spec
 
 
-def _task_name(spec):
-    if spec.task == "supervised":
-        return "classification" if spec.num_classes else "regression"
-    return spec.task
+def _replay(cfg, data, device, group):
+    """(replay, test split on the device): the training split in memory (this process's shard of it
+    under torchrun)."""
+    obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
+    if cfg.augment and obs.dim() != 4:
+        raise ConfigError(f"augment={list(cfg.augment)} needs images (N, C, H, W); dataset={cfg.dataset} has "
+                          f"obs of shape {tuple(obs.shape)}")
+    if group is not None:
+        obs, label, batch_size = distributed.shard(group, obs, label, batch_size)
+    if cfg.channels_last and obs.dim() == 4:
+        obs = obs.contiguous(memory_format=torch.channels_last)  # the replay's batches keep the format
+    test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
+    return Replay(obs, label, batch_size, device, cfg.seed, augment.compose(cfg.augment)), test
+
+
+def _update(model, cfg, explicit, device, group):
+    """The trainer's optimizer step, or None for a model that keeps its own optimizer as an attribute
+    (e.g. `self.optim`) and so optimizes itself in `learn`."""
+    if group is not None:
+        distributed.broadcast(group, model)
+    if models.optimizes_itself(model):
+        if group is not None:
+            raise ConfigError(f"{type(model).__name__} steps its own optimizer, so its gradients cannot be "
+                              f"averaged across processes; let learn return its loss to train with torchrun")
+        given = sorted(k for k in explicit if k.split(".")[0] in ("optim", "scheduler", "lr", "lr_decay_epochs"))
+        if given:
+            import warnings
+
+            warnings.warn(f"{', '.join(given)} not used: {type(model).__name__} has its own optimizer "
+                          f"and optimizes itself in learn", stacklevel=5)
+        return None
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ConfigError(f"model {type(model).__name__} has no trainable parameters for optim= to optimize")
+    optimizer = optim.build_optimizer(cfg.optim, parameters)
+    return Update(optimizer, optim.build_scheduler(cfg.scheduler, optimizer), device.type, cfg.grad_accumulation,
+                  cfg.grad_clip, cfg.scheduler_interval == "step", cfg.precision == "fp16", group)
+
+
+def _evaluation(cfg, task, tracked):
+    """evaluate(step) for the task: returns its eval metrics."""
+    if task.env is not None:
+        return lambda step: task.env.evaluate(task.model, cfg.evaluate_episodes)
+    if task.spec.task == "generate":
+        return generative.Evaluation(task.model, task.test, tracked.log_artifact)
+    return lambda step: trainer.evaluate(task.model, task.test, task.data.num_classes)
+
+
+def _open_run(cfg, resolved, overrides, task, group, resumed, trial):
+    """The run's MLflow run: new, or the resumed one RUNNING again; none with tracking=false or on a
+    torchrun process other than rank 0 (which alone records the run)."""
+    if not cfg.tracking or group is not None and not group.leader:
+        return tracking.Untracked()
+    if resumed is not None:
+        tracked = tracking.Run.reopen(resumed.run_id)
+        print(f"ml: run {tracked.run_id} resumed at step {resumed.step}", file=sys.stderr)
+        return tracked
+    tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(task.model),
+            "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(task.device),
+            "antelope.task": task.spec.task_name, "antelope.processes": str(group.world if group else 1),
+            **(trial.tags if trial is not None else {})}
+    name = trial.run_name if trial is not None else _run_name(task.model, overrides)
+    tracked = tracking.Run.start(config.experiment_name(cfg), resolved, tags, name,
+                                 trial.parent_run_id if trial is not None else None)
+    print(f"ml: run {tracked.run_id} started", file=sys.stderr)
+    return tracked
+
+
+def _run_name(model, overrides, limit=120):
+    """'MLP optim=SGD optim.lr=0.01': the model and what was changed, for the MLflow UI's run lists."""
+    changed = [o for o in overrides if not o.startswith(("model._target_=", "++model."))]
+    name = tracking.redact(" ".join([type(model).__name__] + changed))
+    return name if len(name) <= limit else name[:limit - 3] + "..."
 
 
 def _device(name):
@@ -185,117 +241,32 @@ def _device(name):
     return torch.device(name)
 
 
-def _model_source(target):
-    """The model class or instance that `model=` names: an object, a bundled model's name, a dotted
-    path or path/to/file.py:Class."""
-    if isinstance(target, str):
-        from . import agents
-
-        if "." not in target and ":" not in target:
-            if target not in agents.__all__:
-                raise ConfigError(f"unknown model {target!r}{did_you_mean(target, agents.__all__)}: give one of "
-                                  f"{', '.join(agents.__all__)}, a dotted path or path/to/file.py:ClassName")
-            target = getattr(agents, target)
-        else:
-            target = import_target(target)
-    name = target.__name__ if isinstance(target, type) else type(target).__name__
-    if not (isinstance(target, torch.nn.Module) or isinstance(target, type) and issubclass(target, torch.nn.Module)):
-        raise ConfigError(f"model {getattr(target, '__qualname__', name)!r} is not a torch.nn.Module class or instance")
-    return target
-
-
-def _build_model(source, spec, kwargs):
-    """The model; one without `learn` inside the default agent (as its encoder or output head)."""
-    if isinstance(source, torch.nn.Module):
-        if kwargs:
-            raise ConfigError(f"model.{next(iter(kwargs))}: the model was given as an instance, so it takes "
-                              f"no constructor arguments; pass the class instead")
-        model = source
-    else:
-        model = construct(source, spec, kwargs)
-    if not callable(getattr(model, "learn", None)):
-        from .agents import AC2Agent
-
-        model = AC2Agent.wrap(model, spec)
-    return model
-
-
-def _build_update(model, cfg, explicit, device, group=None):
-    """The trainer's optimizer step, or None for a model that keeps its own optimizer as an attribute
-    (e.g. `self.optim`) and so optimizes itself in `learn`."""
-    if group is not None:
-        distributed.broadcast(group, model)
-    if any(isinstance(value, torch.optim.Optimizer) for value in vars(model).values()):
-        if group is not None:
-            raise ConfigError(f"{type(model).__name__} steps its own optimizer, so its gradients cannot be "
-                              f"averaged across processes; let learn return its loss to train with torchrun")
-        given = sorted(k for k in explicit if k.split(".")[0] in ("optim", "scheduler", "lr", "lr_decay_epochs"))
-        if given:
-            warnings.warn(f"{', '.join(given)} not used: {type(model).__name__} has its own optimizer "
-                          f"and optimizes itself in learn", stacklevel=3)
-        return None
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    if not parameters:
-        raise ConfigError(f"model {type(model).__name__} has no trainable parameters for optim= to optimize")
-    optimizer = optim.build_optimizer(cfg.optim, parameters)
-    return optim.Update(optimizer, optim.build_scheduler(cfg.scheduler, optimizer), cfg, device, group)
-
-
 @dataclass
 class _Resumed:
     run_id: str
     config: object  # the run's recorded config
     checkpoint: str  # a local path
+    step: int = 0  # the checkpoint's, once loaded
 
 
-def _run_to_resume(cfg, explicit):
+RESUMABLE = {"resume", "load", "device", "model._target_", "dataset", "experiment"}  # keys a resume may be given
+
+
+def _resumable(cfg, explicit):
     """The run `resume=<id>` / `load=true` names, its recorded config and its latest checkpoint."""
     from omegaconf import OmegaConf
 
     if cfg.resume is None and not cfg.load:
         return None
-    allowed = {"resume", "load", "device", "model._target_", "dataset", "experiment"}
-    extra = sorted(set(explicit) - allowed)
+    extra = sorted(set(explicit) - RESUMABLE)
     if extra:
         raise ConfigError(f"resume continues a run under its recorded config; drop {', '.join(extra)} "
                           f"(only device= may change)")
-    mlflow_client = tracking.client()
-    run_id = cfg.resume or _latest_run_id(mlflow_client, cfg)
-    try:
-        previous = mlflow_client.get_run(run_id)
-    except Exception:
-        raise ConfigError(f"resume={run_id!r}: no such MLflow run in {tracking.tracking_uri()}") from None
-    if previous.info.status == "RUNNING":
-        tracking.close_stale_runs(mlflow_client, previous.info.experiment_id)
-        if mlflow_client.get_run(run_id).info.status == "RUNNING":
-            raise ConfigError(f"run {run_id} is RUNNING in a live process "
-                              f"(pid {previous.data.tags.get('antelope.pid')}); stop it before resuming")
-    recorded = OmegaConf.load(mlflow_client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp()))
-    stored = OmegaConf.merge(OmegaConf.structured(config.Config), recorded)
+    run_id = cfg.resume or tracking.latest_run_id(config.experiment_name(cfg))
+    found = tracking.resumable(run_id)
+    stored = OmegaConf.merge(OmegaConf.structured(config.Config), OmegaConf.create(found.config_yaml))
     stored.device, stored.resume, stored.load = cfg.device, None, False
-    latest = _latest_checkpoint(mlflow_client, run_id)
-    if latest is None:
-        raise ConfigError(f"run {run_id} has no checkpoint to resume from")
-    return _Resumed(run_id, stored, latest)
-
-
-def _latest_run_id(mlflow_client, cfg):
-    experiment = cfg.experiment or _experiment_name(cfg)
-    found = mlflow_client.get_experiment_by_name(experiment)
-    runs = mlflow_client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"],
-                                     max_results=1) if found else []
-    if not runs:
-        raise ConfigError(f"load=true: experiment {experiment!r} has no run to continue")
-    return runs[0].info.run_id
-
-
-def _latest_checkpoint(mlflow_client, run_id):
-    artifact_uri = mlflow_client.get_run(run_id).info.artifact_uri
-    folder = tracking.local_folder(artifact_uri)
-    if folder is not None:
-        return checkpoint.latest(os.path.join(folder, checkpoint.FOLDER))
-    names = sorted(a.path for a in mlflow_client.list_artifacts(run_id, checkpoint.FOLDER) if a.path.endswith(".pt"))
-    return mlflow_client.download_artifacts(run_id, names[-1], tempfile.mkdtemp()) if names else None
+    return _Resumed(run_id, stored, found.checkpoint)
 
 
 def _replay_state(saved, group):
@@ -305,27 +276,3 @@ def _replay_state(saved, group):
         raise ConfigError(f"the checkpoint was written by {written} process(es) and this run has {world}; resume "
                           f"with the same number" + (f" (torchrun --nproc-per-node={written} ...)" if written > 1 else ""))
     return saved[group.rank] if group is not None else saved
-
-
-def _save_checkpoint(run, artifacts, state, keep):
-    """Into the run's artifact folder when it is local (atomic rename there), else uploaded."""
-    if artifacts is not None:
-        checkpoint.save(os.path.join(artifacts, checkpoint.FOLDER), state, keep)
-        return
-    with tempfile.TemporaryDirectory() as scratch:
-        path = checkpoint.save(scratch, state, keep)
-        try:
-            run.log_artifact(path, checkpoint.FOLDER)
-        except Exception as error:
-            print(f"ml: warning: checkpoint at step {state['step']} not uploaded ({type(error).__name__})",
-                  file=sys.stderr)
-
-
-def _experiment_name(cfg):
-    return cfg.env.replace("/", "-") if cfg.env is not None else _dataset_name(cfg.dataset)
-
-
-def _dataset_name(dataset):
-    if os.path.exists(dataset):
-        return os.path.splitext(os.path.basename(os.path.normpath(dataset)))[0]
-    return dataset.rsplit(".", 1)[-1]

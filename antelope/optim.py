@@ -105,77 +105,20 @@ def build_scheduler(node, optimizer):
 
 
 def _instantiate(group, node, first_argument):
+    """Hydra's `instantiate`, with plain Python containers (a ListConfig in an optimizer's param_groups
+    would not survive a weights-only checkpoint) and its errors as one line."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    kwargs = OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
-    target = kwargs.pop("_target_")
-    missing = [k for k, v in kwargs.items() if v == "???"]
+    name = node._target_.rsplit(".", 1)[-1]
+    missing = sorted(key.removeprefix(f"{group}.") for key in OmegaConf.missing_keys(node))  # full keys
     if missing:
         hint = " (or lr_decay_epochs=N)" if missing == ["T_max"] else ""
-        raise ConfigError(f"{group}={target.rsplit('.', 1)[-1]} needs {', '.join(f'{group}.{k}' for k in missing)}: "
+        raise ConfigError(f"{group}={name} needs {', '.join(f'{group}.{k}' for k in missing)}: "
                           f"set {group}.{missing[0]}=...{hint}")
-    cls = import_target(target)
     try:
-        return cls(first_argument, **kwargs)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"cannot build {group}={cls.__name__}: {error} (its settings: ml --cfg)") from None
-
-
-class Update:
-    """What the trainer does with each loss `learn` returns: backward (divided over `accumulation`
-    calls, scaled for fp16), then once per step: unscale, clip the gradient norm, step, zero the
-    gradients; and the scheduler, once per step or once per completed epoch."""
-
-    def __init__(self, optimizer, scheduler, cfg, device, group=None):
-        self.optimizer, self.scheduler, self.group = optimizer, scheduler, group  # group: torchrun processes
-        self.accumulation, self.clip, self.per_step = cfg.grad_accumulation, cfg.grad_clip, cfg.scheduler_interval == "step"
-        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-        self.scaling = self.scaler.is_enabled()  # only fp16 scales; otherwise the scaler is skipped (hot path)
-        self.parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        self.epoch = 0
-
-    def backward(self, loss):
-        if self.accumulation > 1:
-            loss = loss / self.accumulation
-        (self.scaler.scale(loss) if self.scaling else loss).backward()
-
-    def step(self, epoch):
-        if self.group is not None:
-            from .distributed import average_gradients
-
-            average_gradients(self.group, self.parameters)
-        if self.clip is not None:
-            if self.scaling:
-                self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.parameters, self.clip)
-        if self.scaling:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scheduler is not None:
-            for _ in range(1 if self.per_step else epoch - self.epoch):
-                self.scheduler.step()
-        self.epoch = epoch
-
-    def any_process(self, flag):
-        """Whether `flag` is true in any of the torchrun processes (one small all-reduce)."""
-        from .distributed import any_process
-
-        return any_process(self.group, flag, self.parameters[0].device)
-
-    @property
-    def lr(self):
-        return self.optimizer.param_groups[0]["lr"]
-
-    def state_dict(self):
-        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(), "epoch": self.epoch,
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None}
-
-    def load_state_dict(self, state):
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch = state["epoch"]
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+        return instantiate(node, first_argument, _convert_="all")
+    except InstantiationException as error:
+        cause = error.__cause__ or error
+        raise ConfigError(f"cannot build {group}={name}: {cause} (its settings: ml --cfg)") from None

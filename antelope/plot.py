@@ -27,10 +27,10 @@ from . import tracking
 from .errors import ConfigError
 from .imports import did_you_mean
 from .runs import param_columns, runs
+from .spec import DIRECTIONS
 
 HIDDEN = {"train/epoch"}  # metrics not drawn unless asked for: the step axis says it already
 SEED = "seed"  # the one param that may differ between the runs averaged into one line
-MAXIMIZE = {"eval/accuracy"}  # the default direction of a sweep objective when its parent run does not say
 
 
 def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
@@ -52,20 +52,19 @@ def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
 
 
 def _draw(frame, experiment, metrics, folder, log):
-    client = tracking.client()
     frame = _with_sweeps(frame, experiment)
     paths = []
     parents = frame[(frame["role"] == "sweep") | frame["run_id"].isin(frame["parent_run_id"])]
     for _, parent in parents.iterrows():
         trials = frame[frame["parent_run_id"] == parent["run_id"]]
         out = os.path.join(folder, _safe(parent["experiment"]), _safe(parent["run_name"]))
-        figures = [_learning_curves(client, trials, metrics, out)] if len(trials) else []
+        figures = [_learning_curves(trials, metrics, out)] if len(trials) else []
         figures += _sweep_figures(parent, trials, out)
-        paths += _save(client, figures, parent["run_id"] if log else None)
+        paths += _save(figures, parent["run_id"] if log else None)
     alone = frame[~frame["run_id"].isin(parents["run_id"]) & frame["parent_run_id"].isna()]
     for name, group in alone.groupby("experiment", sort=False):
         owner = group["run_id"].iloc[0] if log and len(group) == 1 else None
-        paths += _save(client, [_learning_curves(client, group, metrics, os.path.join(folder, _safe(name)))], owner)
+        paths += _save([_learning_curves(group, metrics, os.path.join(folder, _safe(name)))], owner)
     return paths
 
 
@@ -105,13 +104,13 @@ class _Figure:
         self.figure, self.path = figure, path
 
 
-def _save(client, figures, run_id):
+def _save(figures, run_id):
     paths = []
     for item in figures:
         os.makedirs(os.path.dirname(item.path) or ".", exist_ok=True)
         item.figure.savefig(item.path, dpi=100)
         if run_id is not None:
-            client.log_artifact(run_id, item.path, "plots")
+            tracking.log_artifact(run_id, item.path, "plots")
         paths.append(item.path)
     return paths
 
@@ -132,7 +131,7 @@ def _with_sweeps(frame, experiment):
     return pd.concat(found, ignore_index=True).drop_duplicates("run_id").sort_values("start_time", kind="stable")
 
 
-def _learning_curves(client, frame, metrics, folder):
+def _learning_curves(frame, metrics, folder):
     """One panel per metric; one line per configuration (mean ± std over seeds) or per run."""
     import pandas as pd
 
@@ -147,9 +146,9 @@ def _learning_curves(client, frame, metrics, folder):
         for color, (key, members) in enumerate(groups.items()):
             histories = {}
             for run_id in members:
-                history = client.get_metric_history(run_id, name)
+                history = tracking.metric_history(run_id, name)
                 if history:
-                    histories[run_id] = pd.Series({m.step: m.value for m in history}).sort_index()
+                    histories[run_id] = pd.Series(history)
             if not histories:
                 continue
             style = dict(color=f"C{color % 10}", label=labels[key])
@@ -213,53 +212,69 @@ def _labels(frame, groups):
 
 
 def _sweep_figures(parent, trials, folder):
-    """The objective of every trial by number, with the best so far; each swept parameter vs the objective."""
-    from matplotlib.ticker import MaxNLocator, NullFormatter
-
+    """The figures of one sweep from its runs: its parent run's row, its trials' rows."""
     objective = _parent_param(parent, "sweep.objective")
     if objective is None or objective not in trials.columns:
-        candidates = [m for m in ("eval/accuracy", "eval/mse") if m in trials.columns]
+        candidates = [m for m in DIRECTIONS if m in trials.columns]
         objective = objective if not candidates else candidates[0]
-    direction = _parent_param(parent, "sweep.direction") or ("maximize" if objective in MAXIMIZE else "minimize")
     if objective not in trials.columns:
         return []
+    direction = _parent_param(parent, "sweep.direction") or DIRECTIONS.get(objective, "minimize")
+    space = {key: str(_parent_param(parent, f"space.{key}") or "") for key in _swept_keys(parent, trials)}
+    return sweep_figures(parent["run_name"], objective, direction, trials, space, folder)
+
+
+def sweep_figures(name, objective, direction, trials, space, folder):
+    """The objective of every trial by number with the best so far, and each swept key against the
+    objective. `trials` has a row per trial (columns `trial`, `trial_state`, the objective, and each key of
+    `space`, {key: its sweep expression}); the figures go to `folder`. A sweep's end draws these from its
+    study, `ml plot` from its runs."""
+    from matplotlib.ticker import MaxNLocator, NullFormatter
+
     trials = trials.sort_values("trial")
     scored = trials[trials[objective].notna()]
-    complete = scored[scored["trial_state"].fillna("COMPLETE") == "COMPLETE"]
+    states = scored["trial_state"].fillna("COMPLETE")
+    complete = scored[states == "COMPLETE"]
     figure = _new_figure(6, 4)
     ax = figure.subplots()
     ax.scatter(complete["trial"], complete[objective], color="C0", label="complete", zorder=3)
-    pruned = scored[scored["trial_state"] == "PRUNED"]
+    pruned = scored[states == "PRUNED"]
     if len(pruned):
         ax.scatter(pruned["trial"], pruned[objective], color="C7", marker="x", label="pruned (last value)", zorder=3)
     if len(complete):
         best = complete[objective].cummax() if direction == "maximize" else complete[objective].cummin()
         ax.step(complete["trial"], best, where="post", color="C3", label="best so far")
-    ax.set(title=f"sweep {parent['run_name']}: {objective} ({direction})", xlabel="trial", ylabel=objective)
+    ax.set(title=f"sweep {name}: {objective} ({direction})", xlabel="trial", ylabel=objective)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     figures = [_Figure(figure, os.path.join(folder, "sweep_objective.png"))]
-    swept = _swept_keys(parent, trials)
+    swept = [key for key in space if key in scored.columns]
     if swept and len(scored):
         figure = _new_figure(max(6, 4.5 * len(swept)), 3.8)
         axes = figure.subplots(1, len(swept), squeeze=False)
         for ax, key in zip(axes.flat, swept):
-            states = scored["trial_state"].fillna("COMPLETE")
             values = scored[key]
             numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all()
             x = values if numeric else values.astype(str)
             ax.scatter(x[states == "COMPLETE"], scored[objective][states == "COMPLETE"], color="C0")
             ax.scatter(x[states != "COMPLETE"], scored[objective][states != "COMPLETE"], color="C7", marker="x")
-            space = str(_parent_param(parent, f"space.{key}") or "")
-            if numeric and ("log" in space or (values > 0).all() and values.max() > 100 * values.min()):
+            if numeric and ("log" in space[key] or (values > 0).all() and values.max() > 100 * values.min()):
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only: no overlaps
             ax.set(xlabel=key, ylabel=objective)
             ax.grid(alpha=0.3)
-        figure.suptitle(f"sweep {parent['run_name']}: swept parameters vs {objective}")
+        figure.suptitle(f"sweep {name}: swept parameters vs {objective}")
         figures.append(_Figure(figure, os.path.join(folder, "sweep_params.png")))
     return figures
+
+
+def draw_sweep(name, objective, direction, trials, space, folder, run_id=None):
+    """`sweep_figures` saved as PNGs into `folder` (and logged under `plots/` on run `run_id`); their paths."""
+    import matplotlib.style
+
+    with matplotlib.style.context("default"):
+        return _save(sweep_figures(name, objective, direction, trials, space, folder), run_id)
 
 
 def _swept_keys(parent, trials):

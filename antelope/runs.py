@@ -10,21 +10,20 @@
 Columns: the run's info (INFO below), then every param by its dotted config key (`optim.lr`, `seed`),
 then every metric's last value by its namespaced name (`train/loss`, `eval/accuracy`). A param whose key
 is also an info column (the config key `experiment`) is named `params.<key>`. Param values are parsed
-back into numbers, booleans and None where the whole column allows.
+back into numbers, booleans and None where the whole column allows. The rows are MLflow's own
+`mlflow.search_runs`; this module names their columns for reading.
 """
 import argparse
 import sys
 
 from . import tracking
 from .errors import ConfigError
-from .imports import did_you_mean
 
 INFO = ["run_id", "run_name", "experiment", "status", "start_time", "end_time", "parent_run_id", "role",
         "sweep", "trial", "trial_state", "overrides"]
 TAGS = {"role": "antelope.role", "sweep": "antelope.sweep", "trial": "antelope.trial",
         "trial_state": "antelope.trial_state", "overrides": "antelope.overrides",
         "parent_run_id": "mlflow.parentRunId"}
-PAGE = 1000  # runs per search request
 
 
 def runs(experiment=None, filter=None):
@@ -35,10 +34,22 @@ def runs(experiment=None, filter=None):
     compared as strings), ``"tags.`antelope.sweep` = 'my-study'"``, ``"attributes.status = 'FINISHED'"``.
     A sweep's parent run has role 'sweep'; its trials have its id as parent_run_id and their trial number.
     """
-    client = tracking.client()
-    experiments = _experiments(client, experiment)
-    found = _search(client, list(experiments), filter)
-    return _frame(found, experiments)
+    import pandas as pd
+
+    found = tracking.search_runs(experiment, filter)
+    if found.empty:
+        return pd.DataFrame(columns=INFO)
+    columns = {name: found[name] for name in ("run_id", "experiment", "status", "start_time", "end_time")}
+    columns["run_name"] = found.get("tags.mlflow.runName")
+    columns.update({column: found.get(f"tags.{tag}") for column, tag in TAGS.items()})
+    frame = pd.DataFrame({column: columns[column] for column in INFO}, index=found.index)
+    params = {f"params.{c[7:]}" if c[7:] in INFO else c[7:]: _parse(found[c])
+              for c in sorted(found.columns) if c.startswith("params.")}
+    metrics = {c[8:]: found[c] for c in sorted(found.columns) if c.startswith("metrics.")}
+    frame = pd.concat([frame, pd.DataFrame(params, index=found.index), pd.DataFrame(metrics, index=found.index)],
+                      axis=1)
+    frame["trial"] = pd.to_numeric(frame["trial"]).astype("Int64")
+    return frame.reset_index(drop=True)
 
 
 def main(argv):
@@ -84,63 +95,6 @@ def param_columns(frame):
 
 def metric_columns(frame):
     return [c for c in frame.columns if "/" in c]
-
-
-def _experiments(client, experiment):
-    """{experiment_id: name} of the named experiments, or of all of them."""
-    existing = {e.name: e.experiment_id for e in client.search_experiments()}
-    if experiment is None:
-        return {i: name for name, i in existing.items()}
-    names = [experiment] if isinstance(experiment, str) else list(experiment)
-    for name in names:
-        if name not in existing:
-            raise ConfigError(f"unknown experiment {name!r}{did_you_mean(name, existing)}; experiments in "
-                              f"{tracking.tracking_uri()}: {', '.join(sorted(existing)) or 'none'}")
-    return {existing[name]: name for name in names}
-
-
-def _search(client, experiment_ids, filter):
-    from mlflow.exceptions import MlflowException
-
-    found, token = [], None
-    while True:
-        try:
-            page = client.search_runs(experiment_ids, filter or "", max_results=PAGE,
-                                      order_by=["attributes.start_time ASC"], page_token=token)
-        except MlflowException as error:
-            message = str(error.message).splitlines()[0]
-            raise ConfigError(f"bad filter {filter!r}: {message}; e.g. \"metrics.`eval/accuracy` > 0.9\" or "
-                              f"\"params.`optim.lr` = '0.01'\" (backquote names with dots or slashes)") from None
-        found += page
-        token = page.token
-        if not token:
-            return found
-
-
-def _frame(found, experiments):
-    import pandas as pd
-
-    rows, params, metrics = [], set(), set()
-    for run in found:
-        tags = run.data.tags
-        row = {"run_id": run.info.run_id, "run_name": run.info.run_name,
-               "experiment": experiments.get(run.info.experiment_id), "status": run.info.status,
-               "start_time": run.info.start_time, "end_time": run.info.end_time,
-               **{column: tags.get(tag) for column, tag in TAGS.items()}}
-        for key, value in run.data.params.items():
-            key = f"params.{key}" if key in INFO else key
-            row[key] = value
-            params.add(key)
-        row.update(run.data.metrics)
-        metrics.update(run.data.metrics)
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=INFO + sorted(params) + sorted(metrics))
-    for column in ("start_time", "end_time"):
-        frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
-    frame["trial"] = pd.to_numeric(frame["trial"]).astype("Int64")
-    for column in params:
-        frame[column] = _parse(frame[column])
-    return frame
 
 
 def _parse(column):

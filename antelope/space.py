@@ -12,12 +12,10 @@ conditional: a trial draws them only when the optimizer (or scheduler) it drew t
 """
 from dataclasses import dataclass
 
-
-from . import config, optim
+from . import config, optim, overrides as lines
+from .config import GROUPS  # config groups: their `<group>.<arg>` keys depend on the option drawn
 from .errors import ConfigError
 from .imports import did_you_mean
-
-GROUPS = ("optim", "scheduler")  # config groups whose `<group>.<arg>` keys depend on the option drawn
 
 
 @dataclass
@@ -45,7 +43,7 @@ class Space:
         """Split override strings into search dimensions and fixed overrides; checks every expression."""
         latest = {}  # a key given twice (a preset's, then the command line's): the later one counts
         for line in overrides:
-            override = config._parse(line)
+            override = lines.parse(line)
             latest.pop(override.key_or_group, None)
             latest[override.key_or_group] = (line, override)
         dimensions, fixed = {}, []
@@ -68,7 +66,7 @@ class Space:
         apply to the optimizer and scheduler drawn."""
         optim.register_options()  # the options' keys; a fresh worker process has composed no config yet
         values = {d.key: _suggest(trial, d.key, d.distribution) for d in self.dimensions.values() if not d.group}
-        chosen = self.options({**self._fixed_values(), **values})
+        chosen = config.chosen_options({**self._fixed_values(), **values})
         for d in self.dimensions.values():
             if d.group and d.key.split(".", 1)[1] in optim.option_keys(d.group, chosen[d.group]):
                 values[d.key] = _suggest(trial, d.key, d.distribution)
@@ -76,31 +74,20 @@ class Space:
 
     def overrides(self, values):
         """The fixed overrides plus one `key=value` per drawn value: a run's whole command line."""
-        return self.fixed + [f"{self.dimensions[k].prefix}={_text(v)}" for k, v in values.items()]
+        return self.fixed + [f"{self.dimensions[k].prefix}={lines.value_text(v)}" for k, v in values.items()]
 
     def probe(self):
         """Overrides with every dimension at one of its values, for checking the config before any trial."""
         values = {d.key: _first(d.distribution) for d in self.dimensions.values() if not d.group}
-        chosen = self.options({**self._fixed_values(), **values})
+        chosen = config.chosen_options({**self._fixed_values(), **values})
         values.update({d.key: _first(d.distribution) for d in self.dimensions.values()
                        if d.group and d.key.split(".", 1)[1] in optim.option_keys(d.group, chosen[d.group])})
         return self.overrides(values)
 
-    def options(self, values):
-        """{'optim': 'SGD', 'scheduler': 'none'}: the option each group takes given these top-level values."""
-        default = {k: v for item in config.Config().defaults if isinstance(item, dict) for k, v in item.items()}
-        chosen = {group: str(values.get(group, default[group] or "none")) for group in GROUPS}
-        if "scheduler" not in values and values.get("lr_decay_epochs") is not None:
-            chosen["scheduler"] = "CosineAnnealingLR"  # what config.normalize picks for lr_decay_epochs
-        for group in GROUPS:
-            chosen[group] = chosen[group].removeprefix(
-                "torch.optim.lr_scheduler." if group == "scheduler" else "torch.optim.")
-        return chosen
-
     def _fixed_values(self):
         values = {}
         for line in self.fixed:
-            override = config._parse(line)
+            override = lines.parse(line)
             if override.key_or_group in (*GROUPS, "lr_decay_epochs"):
                 values[override.key_or_group] = override.value()
         return values
@@ -114,11 +101,11 @@ class Space:
                 for name in self.dimensions[group].distribution.choices:
                     optim.check_option(group, str(name))
                     candidates[group].add(str(name))
-        fixed = self.options(self._fixed_values())
+        fixed = config.chosen_options(self._fixed_values())
         lr_decay = "lr_decay_epochs" in self.dimensions
         for group in GROUPS:
             if not candidates[group]:
-                candidates[group] = {fixed[group]} | ({"CosineAnnealingLR"} if group == "scheduler" and lr_decay else set())
+                candidates[group] = {fixed[group]} | ({config.LR_DECAY_SCHEDULER} if group == "scheduler" and lr_decay else set())
         for d in self.dimensions.values():
             if d.group:
                 known = {k for name in candidates[d.group] for k in optim.option_keys(d.group, name)}
@@ -161,18 +148,6 @@ def _distribution(line, sweep):
             return optuna.distributions.IntDistribution(values[0], values[-1], step=sweep.step)
         return optuna.distributions.FloatDistribution(values[0], values[-1], step=sweep.step)
     raise ConfigError(f"{line!r}: not a sweep expression Antelope can search; use choice, interval or range")
-
-
-def _text(value):
-    """A drawn value as override text: bare when Hydra reads it back as the same string (optim=SGD),
-    else quoted or formatted (so '1e3' stays a string)."""
-    if isinstance(value, str):
-        try:
-            if config._parse(f"k={value}").value() == value:
-                return value
-        except ConfigError:
-            pass
-    return config._format(value)
 
 
 def _suggest(trial, key, distribution):

@@ -37,6 +37,21 @@ class Spec:
     def classification(self):
         return self.num_classes is not None
 
+    @property
+    def task_name(self):
+        """classification, regression, rl or generate: what the run is tagged with, and what names its
+        main metric (METRICS)."""
+        if self.task == "supervised":
+            return "classification" if self.classification else "regression"
+        return self.task
+
+
+# The metric each task's evaluation reports, and which way is better: a sweep's default objective.
+METRICS = {"classification": "eval/accuracy", "regression": "eval/mse", "rl": "eval/return",
+           "generate": "eval/moment_error"}
+DIRECTIONS = {"eval/accuracy": "maximize", "eval/mse": "minimize", "eval/return": "maximize",
+              "eval/moment_error": "minimize"}
+
 
 def spec_of(obs, label, num_classes):
     """The Spec of a training split held as tensors: obs (N, *shape), label (N,) or (N, k)."""

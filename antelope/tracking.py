@@ -1,38 +1,35 @@
-"""MLflow: one `ml()` call is one MLflow run, opened and closed explicitly (never the active-run stack).
+"""MLflow, and only here: runs, a sweep's parent and child runs, resume lookups, the table of runs.
 
-The tracking URI is MLflow's own: `MLFLOW_TRACKING_URI` when set, else MLflow's default (a `mlflow.db`
-SQLite file in the working directory, so `mlflow ui` there shows the runs). Params are the resolved
-config flattened to dotted keys. Metrics are buffered and written with `log_batch` by a background
-writer, so training never waits on the tracking server; if the server goes away the writer keeps the
-metrics and retries, and at the end whatever could not be recorded is saved to a local file and named.
-Credentials in URIs are masked in everything recorded or printed.
+This is the one module of the package that speaks MLflow (a test checks it), so it is longer than the
+others: every MLflow call of a run's life, a sweep's and a reader's is below, grouped in that order.
+
+One `ml()` call is one MLflow run, opened and closed explicitly (never MLflow's active-run stack). The
+tracking URI is MLflow's own: `MLFLOW_TRACKING_URI` when set, else MLflow's default (a `mlflow.db` SQLite
+file in the working directory, so `mlflow ui` there shows the runs). Params are the resolved config
+flattened to dotted keys. Metrics reach MLflow from a background writer (antelope.writer), so training
+never waits on the tracking server; whatever could not be recorded by the end is saved to a local file and
+named. Credentials in URIs are masked in everything recorded or printed.
 """
 import functools
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
+from dataclasses import dataclass
 
-MAX_PARAMS_PER_BATCH = 100   # MLflow's limit per log_batch call
-MAX_METRICS_PER_BATCH = 1000
+from . import processes
+from .errors import ConfigError, Stop, TakenOver
+from .writer import Metric, Writer
+
+MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 FLUSH_SECONDS = 10.0  # write buffered metrics at least this often (and at every evaluation)
 RETRY_SECONDS = float(os.environ.get("ANTELOPE_TRACKING_RETRY_SECONDS", 60))  # at the end, before giving up
 _CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]+):([^/@\s]+)@")
-
-
-def to_yaml(tree):
-    """A resolved config (plain containers) as YAML, with LibYAML's dumper when there is one: OmegaConf's
-    own `to_yaml` costs ~6 ms a call, a noticeable share of a short sweep trial."""
-    import yaml
-
-    return yaml.dump(tree, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
 
 
 def redact(text):
@@ -51,14 +48,25 @@ def flatten(tree, prefix=""):
     return flat
 
 
-def client():
-    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers."""
+def tracking_uri(redacted=True):
     import mlflow
-    from mlflow import MlflowClient
-
-    from .errors import ConfigError
 
     uri = mlflow.get_tracking_uri()
+    return redact(uri) if redacted else uri
+
+
+def use(uri):
+    """Record into `uri` from now on in this process (a sweep's worker process: its parent's store)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+
+
+def _client():
+    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(redacted=False)
     if uri.startswith(("http://", "https://")):
         import urllib.error
         import urllib.request
@@ -69,75 +77,89 @@ def client():
             raise ConfigError(f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)} "
                               f"({getattr(error, 'reason', error)}); start it or unset MLFLOW_TRACKING_URI "
                               f"to use ./mlflow.db") from None
+    return _cached_client(uri)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_client(uri):
+    """One client per tracking URI and process: creating one costs more than a sweep trial's logging."""
+    from mlflow import MlflowClient
+
     return MlflowClient(uri)
 
+
+# --- a run's life ---------------------------------------------------------------------------------------
 
 class Run:
     """An open MLflow run. Use as a context manager: FINISHED on success, FAILED on an exception
     (traceback saved as an artifact), KILLED on Ctrl-C/SIGTERM or a deliberate Stop; never left RUNNING."""
 
-    def __init__(self, mlflow_client, run_id, experiment_id, artifact_uri=None):
-        self.client, self.run_id, self.experiment_id = mlflow_client, run_id, experiment_id
+    def __init__(self, client, run_id, experiment_id, artifact_uri=None):
+        self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self._artifact_uri = artifact_uri
         self.status = "RUNNING"
-        self._writer = _Writer(mlflow_client, run_id)
+        self._writer = Writer(self._write, run_id[:8], FLUSH_SECONDS)
 
     @classmethod
-    def start(cls, experiment, params, tags, config_yaml, parent_run_id=None, run_name=None):
-        """A new run with the resolved config as params and as config.yaml. A sweep trial (one with a
-        `parent_run_id`) skips the search for stale runs: its sweep searched once when its worker started,
-        and trials come one after another, where the search would cost as much as the trial's logging."""
+    def start(cls, experiment, params, tags, run_name=None, parent_run_id=None):
+        """A new run with the resolved config `params` as params and as config.yaml. A sweep trial (one
+        with a `parent_run_id`) skips the search for stale runs: its worker searched once when it started."""
         from mlflow.entities import Param
 
-        mlflow_client = client()
-        experiment_id = experiment_id_of(mlflow_client, experiment)
+        client = _client()
+        experiment_id = experiment_id_of(experiment)
         if parent_run_id is None:
-            close_stale_runs(mlflow_client, experiment_id)
-        tags = {**{k: redact(v) for k, v in tags.items()}, **_process_tags(), **_git_tags(os.getcwd())}
+            close_stale_runs(experiment_id)
+        tags = {**{k: redact(v) for k, v in tags.items()}, **process_tags(), **_git_tags(os.getcwd())}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
+        name = redact(run_name) if run_name else None
         try:
-            run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
+            run = client.create_run(experiment_id, run_name=name, tags=tags)
         except Exception:  # the experiment id remembered by this process is gone (deleted): look it up again
             _EXPERIMENT_IDS.clear()
-            experiment_id = experiment_id_of(mlflow_client, experiment)
-            run = mlflow_client.create_run(experiment_id, run_name=redact(run_name) if run_name else None, tags=tags)
-        params = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
+            experiment_id = experiment_id_of(experiment)
+            run = client.create_run(experiment_id, run_name=name, tags=tags)
+        values = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
         try:
-            for i in range(0, len(params), MAX_PARAMS_PER_BATCH):
-                mlflow_client.log_batch(run.info.run_id, params=params[i:i + MAX_PARAMS_PER_BATCH])
-            _log_text(mlflow_client, run.info.run_id, run.info.artifact_uri, redact(config_yaml), "config.yaml")
+            for i in range(0, len(values), MAX_PARAMS_PER_BATCH):
+                client.log_batch(run.info.run_id, params=values[i:i + MAX_PARAMS_PER_BATCH])
+            _log_text(client, run.info.run_id, run.info.artifact_uri, redact(_to_yaml(params)), "config.yaml")
         except BaseException:
-            mlflow_client.set_terminated(run.info.run_id, "FAILED")
+            client.set_terminated(run.info.run_id, "FAILED")
             raise
-        return cls(mlflow_client, run.info.run_id, experiment_id, run.info.artifact_uri)
+        return cls(client, run.info.run_id, experiment_id, run.info.artifact_uri)
 
     @classmethod
     def reopen(cls, run_id):
         """An existing run, RUNNING again, its `resume_count` tag counted up; params untouched."""
-        mlflow_client = client()
-        run = mlflow_client.get_run(run_id)
+        client = _client()
+        run = client.get_run(run_id)
         count = int(run.data.tags.get("resume_count", 0)) + 1
-        mlflow_client.update_run(run_id, status="RUNNING")
-        mlflow_client.set_tag(run_id, "resume_count", str(count))
-        for key, value in _process_tags().items():
-            mlflow_client.set_tag(run_id, key, value)
-        return cls(mlflow_client, run_id, run.info.experiment_id)
+        client.update_run(run_id, status="RUNNING")
+        client.set_tag(run_id, "resume_count", str(count))
+        for key, value in process_tags().items():
+            client.set_tag(run_id, key, value)
+        return cls(client, run_id, run.info.experiment_id)
 
     def log_metrics(self, metrics, step, flush=False):
-        from mlflow.entities import Metric
-
+        """A log sink: {name: value} at `step`, written in the background."""
         now = int(time.time() * 1000)
         self._writer.add([Metric(key, float(value), now, step) for key, value in metrics.items()], flush)
 
-    def set_tags(self, tags):
-        for key, value in tags.items():
-            self.client.set_tag(self.run_id, key, redact(value))
+    def _write(self, batch):
+        from mlflow.entities import Metric as MlflowMetric
+
+        self.client.log_batch(self.run_id, metrics=[MlflowMetric(*m) for m in batch])
 
     def artifact_uri(self):
         if self._artifact_uri is None:
             self._artifact_uri = self.client.get_run(self.run_id).info.artifact_uri
         return self._artifact_uri
+
+    def local_artifact_folder(self):
+        """The run's artifact folder when it is on this machine's disk, else None."""
+        return local_folder(self.artifact_uri())
 
     def log_artifact(self, path, folder):
         self.client.log_artifact(self.run_id, path, folder)
@@ -146,7 +168,7 @@ class Run:
         """The trained weights as model/state_dict.pt; kept in a local file if the server is away."""
         import torch
 
-        local = local_folder(self.artifact_uri())
+        local = self.local_artifact_folder()
         if local is not None:  # straight into the artifact folder, as config.yaml (no store round trip)
             os.makedirs(os.path.join(local, "model"), exist_ok=True)
             torch.save(state_dict, os.path.join(local, "model", "state_dict.pt"))
@@ -166,8 +188,6 @@ class Run:
         return self
 
     def __exit__(self, kind, error, trace):
-        from .errors import Stop, TakenOver
-
         if kind is not None and issubclass(kind, TakenOver):
             self._writer.discard()  # another worker continues this run and writes these steps itself
             return False
@@ -187,8 +207,7 @@ class Run:
             path = os.path.abspath(f"unrecorded-metrics-{self.run_id}.jsonl")
             with open(path, "w") as file:
                 for metric in unrecorded:
-                    file.write(json.dumps({"key": metric.key, "value": metric.value, "step": metric.step,
-                                           "timestamp": metric.timestamp}) + "\n")
+                    file.write(json.dumps(metric._asdict()) + "\n")
             print(f"ml: warning: the tracking server did not take {len(unrecorded)} metric values of run "
                   f"{self.run_id}; they are saved in {path}", file=sys.stderr)
         self.status = status
@@ -196,7 +215,7 @@ class Run:
 
 
 class Untracked:
-    """Stands in for a Run when `tracking=false`: records nothing."""
+    """Stands in for a Run when `tracking=false` (or on a torchrun process but rank 0): records nothing."""
 
     run_id = experiment_id = None
     status = "FINISHED"
@@ -204,10 +223,13 @@ class Untracked:
     def log_metrics(self, metrics, step, flush=False):
         pass
 
+    def log_artifact(self, path, folder):
+        pass
+
     def log_state_dict(self, state_dict):
         pass
 
-    def artifact_uri(self):
+    def local_artifact_folder(self):
         return None
 
     def __enter__(self):
@@ -215,77 +237,6 @@ class Untracked:
 
     def __exit__(self, *error):
         return False
-
-
-class _Writer:
-    """Writes metrics in batches from a background thread, in order, retrying while the server is away."""
-
-    def __init__(self, mlflow_client, run_id):
-        self.client, self.run_id = mlflow_client, run_id
-        self._pending, self._lock, self._wake = [], threading.Lock(), threading.Event()
-        self._due = 0  # how many of the pending metrics to write now: flushed ones, or whole batches
-        self._closing, self._deadline, self._last_flush = False, None, time.monotonic()
-        self.failed_since = None
-        self._thread = threading.Thread(target=self._loop, name=f"mlflow-writer-{run_id[:8]}", daemon=True)
-        self._thread.start()
-
-    def add(self, metrics, flush):
-        with self._lock:
-            self._pending += metrics
-            due = self._due
-            if flush or time.monotonic() - self._last_flush > FLUSH_SECONDS:
-                self._due, self._last_flush = len(self._pending), time.monotonic()
-            elif len(self._pending) >= self._due + MAX_METRICS_PER_BATCH:
-                self._due += MAX_METRICS_PER_BATCH  # a whole batch (MLflow's most per request) is ready
-            if self._due != due:
-                self._wake.set()
-
-    def _loop(self):
-        while True:
-            woken = self._closing or self._wake.wait(timeout=FLUSH_SECONDS)
-            self._wake.clear()
-            with self._lock:
-                if self._closing or not woken:  # closing, or quiet for FLUSH_SECONDS: write everything
-                    self._due = len(self._pending)
-                due = self._due
-            while due:
-                with self._lock:
-                    batch = self._pending[:min(due, MAX_METRICS_PER_BATCH)]
-                try:
-                    self.client.log_batch(self.run_id, metrics=batch)
-                except Exception:  # the server is away (connection, HTTP or store errors): keep and retry
-                    if self.failed_since is None:
-                        self.failed_since = time.monotonic()
-                        print("ml: warning: the tracking server is not answering; metrics are kept and "
-                              "retried", file=sys.stderr)
-                    if self._closing and time.monotonic() > self._deadline:
-                        return
-                    time.sleep(1.0)
-                    continue
-                if self.failed_since is not None:
-                    print("ml: the tracking server is back; buffered metrics recorded", file=sys.stderr)
-                    self.failed_since = None
-                with self._lock:
-                    del self._pending[:len(batch)]
-                    self._due -= len(batch)
-                due -= len(batch)
-            if self._closing and not self._pending:
-                return
-
-    def discard(self):
-        """Stop, dropping what is not written yet."""
-        with self._lock:
-            self._pending.clear()
-            self._due = 0
-        self.close(0)
-
-    def close(self, retry_seconds):
-        """Write everything pending (retrying up to `retry_seconds`); returns what could not be written."""
-        self._closing, self._deadline = True, time.monotonic() + retry_seconds
-        self._wake.set()
-        self._thread.join(timeout=retry_seconds + 30)
-        with self._lock:
-            return list(self._pending)
 
 
 def local_folder(artifact_uri):
@@ -298,71 +249,72 @@ def local_folder(artifact_uri):
     return artifact_uri[len("file://"):] if artifact_uri.startswith("file://") else artifact_uri
 
 
-def _log_text(mlflow_client, run_id, artifact_uri, text, name):
-    """An artifact file: written straight into a local artifact folder (MLflow's `log_text` would ask the
-    store for the run's artifact location first, a round trip a short sweep trial notices), else uploaded."""
+def _log_text(client, run_id, artifact_uri, text, name):
+    """An artifact file: written straight into a local artifact folder (MLflow's `log_text` asks the store
+    for the run's artifact location first, a round trip a short sweep trial notices), else uploaded."""
     folder = local_folder(artifact_uri)
     if folder is None:
-        mlflow_client.log_text(run_id, text, name)
+        client.log_text(run_id, text, name)
         return
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "w") as file:
         file.write(text)
 
 
-def experiment_id_of(mlflow_client, name):
+def _to_yaml(tree):
+    """A resolved config (plain containers) as YAML, with LibYAML's dumper when there is one (OmegaConf's
+    own `to_yaml` is slow next to a short sweep trial)."""
+    import yaml
+
+    return yaml.dump(tree, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
+
+
+def experiment_id_of(name):
     """The id of the experiment `name`, created if need be; remembered per process and tracking URI (a
     sweep's trials would otherwise each ask the store for the same id)."""
-    key = (mlflow_client.tracking_uri, name)
+    client = _client()
+    key = (client.tracking_uri, name)
     if key not in _EXPERIMENT_IDS:
-        _EXPERIMENT_IDS[key] = _find_or_create_experiment(mlflow_client, name)
+        _EXPERIMENT_IDS[key] = _find_or_create_experiment(client, name)
     return _EXPERIMENT_IDS[key]
 
 
 _EXPERIMENT_IDS = {}
 
 
-def _find_or_create_experiment(mlflow_client, name):
-    experiment = mlflow_client.get_experiment_by_name(name)
+def _find_or_create_experiment(client, name):
+    experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     try:
         # Open in the MLflow UI's runs table (MLflow 3 otherwise opens experiments on its GenAI overview).
-        return mlflow_client.create_experiment(name, tags={"mlflow.experimentKind": "custom_model_development"})
+        return client.create_experiment(name, tags={"mlflow.experimentKind": "custom_model_development"})
     except Exception:  # created meanwhile by a concurrent process
-        experiment = mlflow_client.get_experiment_by_name(name)
+        experiment = client.get_experiment_by_name(name)
         if experiment is None:
             raise
         return experiment.experiment_id
 
 
-def close_stale_runs(mlflow_client, experiment_id):
+def close_stale_runs(experiment_id):
     """Mark FAILED the RUNNING runs of this experiment whose process, on this host, is gone (kill -9)."""
-    host = socket.gethostname()
-    for run in mlflow_client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
+    for run in _client().search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
         tags = run.data.tags
-        if tags.get("antelope.host") == host and tags.get("antelope.pid", "").isdigit() \
-                and not _alive(int(tags["antelope.pid"])):
-            mlflow_client.set_tag(run.info.run_id, "antelope.stale", "process gone")
-            mlflow_client.set_terminated(run.info.run_id, "FAILED")
+        if processes.gone(f"{tags.get('antelope.host')}:{tags.get('antelope.pid')}"):
+            end_lost_run(run.info.run_id, "process gone")
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (dead, not yet reaped by its parent) counts as gone
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+def end_lost_run(run_id, why):
+    """A run whose process is lost (killed, its machine gone): FAILED, tagged with why."""
+    client = _client()
+    client.set_tag(run_id, "antelope.stale", why)
+    client.set_terminated(run_id, "FAILED")
 
 
-def _process_tags():
-    return {"antelope.host": socket.gethostname(), "antelope.pid": str(os.getpid())}
+def process_tags():
+    """Where a run's process is: a later run on this host can tell whether it is still alive."""
+    host, _, pid = processes.this_process().rpartition(":")
+    return {"antelope.host": host, "antelope.pid": pid}
 
 
 def _param_value(value):
@@ -381,7 +333,159 @@ def _git_tags(folder=None):
     return {"mlflow.source.git.commit": commit.stdout.strip()} if commit.returncode == 0 else {}
 
 
-def tracking_uri():
-    import mlflow
+# --- resuming -------------------------------------------------------------------------------------------
 
-    return redact(mlflow.get_tracking_uri())
+@dataclass
+class Resumable:
+    run_id: str
+    config_yaml: str  # the run's recorded config.yaml
+    checkpoint: str  # the local path of its latest checkpoint
+
+
+def latest_run_id(experiment):
+    """The id of the experiment's newest run (load=true)."""
+    client = _client()
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"],
+                              max_results=1) if found else []
+    if not runs:
+        raise ConfigError(f"load=true: experiment {experiment!r} has no run to continue")
+    return runs[0].info.run_id
+
+
+def resumable(run_id, checkpoints="checkpoints"):
+    """A run to resume: its recorded config and latest checkpoint; an error if it runs in a live process."""
+    client = _client()
+    try:
+        previous = client.get_run(run_id)
+    except Exception:
+        raise ConfigError(f"resume={run_id!r}: no such MLflow run in {tracking_uri()}") from None
+    if previous.info.status == "RUNNING":
+        close_stale_runs(previous.info.experiment_id)
+        if client.get_run(run_id).info.status == "RUNNING":
+            raise ConfigError(f"run {run_id} is RUNNING in a live process "
+                              f"(pid {previous.data.tags.get('antelope.pid')}); stop it before resuming")
+    with open(client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp())) as file:
+        config_yaml = file.read()
+    latest = latest_artifact(run_id, checkpoints)
+    if latest is None:
+        raise ConfigError(f"run {run_id} has no checkpoint to resume from")
+    return Resumable(run_id, config_yaml, latest)
+
+
+def latest_artifact(run_id, folder, suffix=".pt", download=True):
+    """The last by name of the run's artifacts `folder/*suffix` (checkpoints are named by their zero-padded
+    step): a local path (downloaded from a remote store, unless `download` is false: then its name)."""
+    client = _client()
+    local = local_folder(client.get_run(run_id).info.artifact_uri)
+    if local is not None:
+        names = sorted(n for n in os.listdir(os.path.join(local, folder)) if n.endswith(suffix)) \
+            if os.path.isdir(os.path.join(local, folder)) else []
+        return os.path.join(local, folder, names[-1]) if names else None
+    names = sorted(a.path for a in client.list_artifacts(run_id, folder) if a.path.endswith(suffix))
+    if not names or not download:
+        return names[-1] if names else None
+    return client.download_artifacts(run_id, names[-1], tempfile.mkdtemp())
+
+
+# --- a sweep: its parent run and its trials' child runs --------------------------------------------------
+
+def open_parent_run(experiment, name, params, tags, run_id=None):
+    """A sweep's parent run: `run_id` RUNNING again (a resumed sweep, another worker), or a new one with
+    the sweep's settings as `params`; returns its id."""
+    from mlflow.entities import Param, RunTag
+
+    client = _client()
+    tags = {**tags, **process_tags()}
+    if run_id is not None:
+        try:
+            client.update_run(run_id, status="RUNNING")
+            client.log_batch(run_id, tags=[RunTag(k, redact(v)) for k, v in tags.items()])
+            return run_id
+        except Exception:  # a parent run in another tracking store: start one here
+            pass
+    run_id = client.create_run(experiment_id_of(experiment), run_name=name, tags=tags).info.run_id
+    client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
+    return run_id
+
+
+def set_tags(run_id, tags):
+    from mlflow.entities import RunTag
+
+    _client().log_batch(run_id, tags=[RunTag(k, redact(v)) for k, v in tags.items()])
+
+
+def log_metric(run_id, name, value, step):
+    from mlflow.entities import Metric as MlflowMetric
+
+    _client().log_batch(run_id, metrics=[MlflowMetric(name, value, int(time.time() * 1000), step)])
+
+
+def end_run(run_id, status):
+    """FINISHED, FAILED or KILLED."""
+    _client().set_terminated(run_id, status)
+
+
+def run_status(run_id):
+    return _client().get_run(run_id).info.status
+
+
+def last_metric(run_id, name):
+    """The latest value of a metric the run logged, or None."""
+    return _client().get_run(run_id).data.metrics.get(name)
+
+
+def find_run(experiment, tags):
+    """The id of the experiment's run with these tags (a sweep trial's, by study and number), or None."""
+    client = _client()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return None
+    where = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    runs = client.search_runs([found.experiment_id], where, max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def log_artifacts(run_id, folder, path=None):
+    """Every file in the local `folder`, into the run's artifacts under `path`."""
+    _client().log_artifacts(run_id, folder, path)
+
+
+def log_artifact(run_id, file, path=None):
+    _client().log_artifact(run_id, file, path)
+
+
+# --- reading results ------------------------------------------------------------------------------------
+
+def search_runs(experiments=None, filter=None):
+    """MLflow's own table of runs (`mlflow.search_runs`), oldest first, with an `experiment` column of
+    names: every experiment's, or those named. Bad names and filters are one-line errors."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from .imports import did_you_mean
+
+    _client()  # a server that does not answer is an error here, not a hang in MLflow's retries
+    existing = {e.name: e.experiment_id for e in mlflow.search_experiments()}
+    names = list(existing) if experiments is None else [experiments] if isinstance(experiments, str) else list(experiments)
+    for name in names:
+        if name not in existing:
+            raise ConfigError(f"unknown experiment {name!r}{did_you_mean(name, existing)}; experiments in "
+                              f"{tracking_uri()}: {', '.join(sorted(existing)) or 'none'}")
+    try:
+        frame = mlflow.search_runs([existing[name] for name in names], filter or "",
+                                   order_by=["attributes.start_time ASC"])
+    except MlflowException as error:
+        message = str(error.message).splitlines()[0]
+        raise ConfigError(f"bad filter {filter!r}: {message}; e.g. \"metrics.`eval/accuracy` > 0.9\" or "
+                          f"\"params.`optim.lr` = '0.01'\" (backquote names with dots or slashes)") from None
+    names_by_id = {i: name for name, i in existing.items()}
+    if frame.empty:
+        return frame
+    frame.insert(2, "experiment", frame["experiment_id"].map(names_by_id))
+    return frame
+
+
+def metric_history(run_id, name):
+    """{step: value} of one metric of a run, in step order."""
+    return {m.step: m.value for m in sorted(_client().get_metric_history(run_id, name), key=lambda m: m.step)}

@@ -2,12 +2,14 @@
 
 A model's `learn(replay)` returning a loss is optimized by the trainer (zero_grad, backward, step, and
 the scheduler); a `learn(replay, log)` returning None optimizes itself. Metrics written to `log` are
-recorded as `train/<name>`; evaluation results as `eval/accuracy` (classification) or `eval/mse`
-(regression), at the trainer's global step.
+averaged and handed, as `train/<name>`, to the log's sink (the run's tracking); evaluation results
+(`eval/accuracy`, `eval/mse`, ...) too, at the trainer's global step. The loop takes plain values and
+objects that know nothing of the config, MLflow or Optuna.
 """
 import contextlib
 import gc
 import inspect
+from dataclasses import dataclass
 
 import torch
 
@@ -18,28 +20,40 @@ from .progress import Progress
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=None, collect=None, on_evaluate=None):
-    """Train until step cfg.train_steps (from `start`'s step); returns the last evaluation's metrics.
+@dataclass(frozen=True)
+class Schedule:
+    """When the loop acts, in steps."""
+    steps: int  # train until this global step
+    log_every: int = 100  # average the logged metrics and write them
+    evaluate_every: int = 500  # 0: only at the end
+    save_every: int = 1000  # a checkpoint (also at the end and on a signal)
 
-    `evaluate()` returns eval metrics; `update` is the trainer's optimizer step (None for a model that
-    optimizes itself); `save(step, metrics)` writes a checkpoint, every cfg.save_per_steps, at the end
-    and when a signal arrives; `collect(step, log)`, for online tasks, adds experience to the replay
-    before each step."""
-    learn = _learn_call(model, cfg.precision)
-    # Plain ints, read once: a DictConfig attribute read costs microseconds, too much for every step.
-    total, every_log, every_eval, every_save, accumulation = (
-        cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps, cfg.save_per_steps, cfg.grad_accumulation)
-    step, metrics = start
-    written_at = step  # the step of the last metrics write
-    progress = Progress(total, step)
+    def evaluates(self, step):
+        return step == self.steps or self.evaluate_every and step % self.evaluate_every == 0
+
+
+def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None, accumulation=1, precision="fp32",
+          save=None, collect=None, stop=None):
+    """Train from step `start` until `schedule.steps`; returns the last evaluation's metrics.
+
+    `update` is the trainer's optimizer step (None for a model that optimizes itself); `evaluate(step)`
+    returns eval metrics; `save(step, metrics)` writes a checkpoint; `collect(step, log)`, for online
+    tasks, adds experience to the replay before each step; `stop()`, asked after each evaluation, returns
+    None to go on, or the exception to end training with (a sweep's pruner, say): raised as it is,
+    without a checkpoint. SIGINT/SIGTERM end training after the step, with a checkpoint."""
+    learn = _autocast(model, precision)
+    takes_log = len(inspect.signature(model.learn).parameters) >= 2
+    step, written_at = start, start  # written_at: the step of the last metrics write
+    metrics = dict(metrics or {})
     model.train()
-    with stop_requests() as stop_requested, _garbage_collector_skipping_the_heap():
-        while step < total:
+    with Progress(schedule.steps, start) as progress, stop_requests() as interrupted, \
+            _garbage_collector_skipping_the_heap():
+        while step < schedule.steps:
             step += 1
             if collect is not None:
                 collect(step, log)
             for _ in range(accumulation):
-                loss = learn(replay, log)
+                loss = learn(replay, log) if takes_log else learn(replay)
                 if loss is not None:
                     _check_loss(loss, model)
                     log.loss = loss
@@ -47,41 +61,38 @@ def train(model, replay, evaluate, run, update, log, cfg, start=(0, {}), save=No
                         update.backward(loss)
             if update is not None:
                 update.step(replay.epoch)
-            evaluating = step == total or every_eval and step % every_eval == 0
-            logging = step % every_log == 0 or evaluating
+            evaluating = schedule.evaluates(step)
+            logging = evaluating or step % schedule.log_every == 0
             if logging:
                 written = {f"train/{k}": v for k, v in _reduce(log, written_at, step).items()}
                 written_at = step
                 if update is not None:
                     written["train/lr"] = update.lr
-                run.log_metrics({**written, "train/epoch": replay.epoch}, step)
+                log.write({**written, "train/epoch": replay.epoch}, step)
                 if evaluating:
-                    metrics = evaluate()
-                    run.log_metrics(metrics, step, flush=True)
-                    if on_evaluate is not None:
-                        on_evaluate(step, metrics)
+                    metrics = evaluate(step)
+                    log.write(metrics, step, flush=True)
                 progress.update(step, {**written, **metrics})
-            stop = stop_requested()
+                ended = stop() if evaluating and stop is not None else None
+                if ended is not None:
+                    raise ended
+            stopping = interrupted()
             if update is not None and update.group is not None:  # torchrun: all processes stop at one step,
-                stop = logging and update.any_process(stop)     # agreed on where metrics sync anyway
-            if save is not None and (step % every_save == 0 or step == total or stop):
+                stopping = logging and update.any_process(stopping)  # agreed on where metrics sync anyway
+            if save is not None and (step % schedule.save_every == 0 or step == schedule.steps or stopping):
                 save(step, metrics)
-            if stop:
+            if stopping:
                 raise Interrupted(f"stopped at step {step}; a checkpoint was saved")
-    progress.close()
     return metrics
 
 
-def _learn_call(model, precision):
-    """learn(replay, log) or learn(replay), whichever the model defines, under autocast for bf16/fp16
-    (fp32 adds no context: entering even a disabled one costs microseconds every step)."""
-    learn = model.learn if len(inspect.signature(model.learn).parameters) >= 2 else \
-        lambda replay, log: model.learn(replay)
+def _autocast(model, precision):
+    """`model.learn`, under autocast for bf16/fp16 (fp32 adds no context: entering even a disabled one
+    costs time every step)."""
     if precision == "fp32":
-        return learn
+        return model.learn
     device = next(model.parameters(), torch.empty(0)).device
-    autocast = torch.autocast(device.type, dtype=PRECISIONS[precision])
-    return autocast(learn)  # an autocast instance decorates a function
+    return torch.autocast(device.type, dtype=PRECISIONS[precision])(model.learn)  # an autocast instance decorates
 
 
 @contextlib.contextmanager

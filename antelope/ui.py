@@ -39,9 +39,7 @@ def main(argv):
 
 def ui(port=5000, host="127.0.0.1"):
     """Run `mlflow ui` on MLflow's tracking URI until it stops or Ctrl-C; returns its exit status."""
-    import mlflow
-
-    uri = mlflow.get_tracking_uri()
+    uri = tracking.tracking_uri(redacted=False)
     if uri.startswith(("http://", "https://")):
         print(f"ml: the tracking server serves the UI: open {tracking.redact(uri)}", file=sys.stderr)
         return 0

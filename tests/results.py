@@ -1,9 +1,9 @@
-"""A tracking store with runs to look at, built once per test session and copied into each test that uses it.
+"""A tracking store with runs to look at, made once per test session by `ml()` and `sweep()` themselves and
+copied into each test that uses it.
 
-Experiment 'Digits': optim.lr=1e-3 with seeds 0, 1, 2 and optim.lr=1e-2 with seed 0 (so two configurations,
-one of them over three seeds), and a sweep in antelope.sweep's layout: a parent run (tags antelope.sweep,
-antelope.role=sweep; params space.*, sweep.objective, sweep.direction; metric sweep/best_value by trial)
-with three trials as child runs (mlflow.parentRunId, antelope.trial, antelope.trial_state).
+Experiment 'Digits': optim.lr=1e-3 with seeds 0, 1, 2 and optim.lr=1e-2 with seed 0 (two configurations,
+one of them over three seeds), and a sweep 'lr-study' of three trials over optim.lr (a grid over TRIAL_LRS):
+its parent run and a child run per trial, as `sweep()` records them.
 """
 import os
 import shutil
@@ -27,11 +27,16 @@ def store(template, destination):
     with sqlite3.connect(os.path.join(destination, "mlflow.db")) as db:  # artifact locations are absolute paths
         db.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, ?, ?)", (folder, destination))
         db.execute("UPDATE experiments SET artifact_location = replace(artifact_location, ?, ?)", (folder, destination))
-    # MLflow caches each run's artifact location by run id in the process; these run ids live in every copy.
+    _forget_artifact_locations()
+    return _built["ids"]
+
+
+def _forget_artifact_locations():
+    """MLflow caches each run's artifact location by run id in the process, and these run ids live in every
+    copy of the store: the cache is MLflow's private state, reset through its one function for that."""
     from mlflow.tracking._tracking_service import utils
 
     utils._artifact_repos_cache.clear()
-    return _built["ids"]
 
 
 def _build(template):
@@ -46,34 +51,16 @@ def _build(template):
     return folder
 
 
-def populate(trial_steps=40):
-    """The runs above, on MLflow's current tracking URI; returns {'seeds': [...], 'other': id,
-    'parent': id, 'trials': [...]}."""
-    from mlflow.entities import Metric, Param
-
-    from antelope import config, ml, tracking
-    from antelope.ml import run
+def populate():
+    """The runs above, on MLflow's current tracking URI; returns {'seeds': [...], 'other': id, 'parent': id,
+    'trials': [ids by trial number], 'trial_lrs': [optim.lr by trial number]}."""
+    from antelope import ml, sweep
 
     ids = {"seeds": [ml(*FAST, "optim.lr=1e-3", f"seed={seed}").run_id for seed in (0, 1, 2)],
            "other": ml(*FAST, "optim.lr=1e-2").run_id}
-    client = tracking.client()
-    experiment_id = tracking.experiment_id_of(client, "Digits")
-    parent = client.create_run(experiment_id, run_name=STUDY,
-                               tags={"antelope.sweep": STUDY, "antelope.role": "sweep"}).info.run_id
-    client.log_batch(parent, params=[Param("space.optim.lr", "tag(log, interval(1e-4, 1e-1))"),
-                                     Param("sweep.objective", "eval/accuracy"), Param("sweep.direction", "maximize")])
-    ids["parent"], ids["trials"], best = parent, [], None
-    for number, lr in enumerate(TRIAL_LRS):
-        overrides, objects = config.overrides_from_python(
-            ["dataset=Digits", f"train_steps={trial_steps}", "evaluate_per_steps=20", "log_per_steps=10",
-             f"optim.lr={lr}"], {})
-        cfg, explicit = config.compose(overrides)
-        result = run(cfg, overrides, objects, explicit, parent_run_id=parent,
-                     run_name=f"trial {number}: optim.lr={lr}", tags={"antelope.sweep": STUDY, "antelope.trial": str(number)})
-        client.set_tag(result.run_id, "antelope.trial_state", "COMPLETE")
-        value = result.metrics["eval/accuracy"]
-        best = value if best is None else max(best, value)
-        client.log_batch(parent, metrics=[Metric("sweep/best_value", best, 0, number)])
-        ids["trials"].append(result.run_id)
-    client.set_terminated(parent, "FINISHED")
+    study = sweep(*FAST, space={"optim.lr": TRIAL_LRS}, sampler="grid", pruner="none", study=STUDY)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    ids["trials"] = [t.user_attrs["mlflow_run_id"] for t in trials]
+    ids["trial_lrs"] = [t.params["optim.lr"] for t in trials]
+    ids["parent"] = study.user_attrs["mlflow_parent_run_id"]
     return ids

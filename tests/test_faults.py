@@ -124,15 +124,16 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
 def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued(storage, postgres):
     """kill -9 of the worker, then its records made to name another machine: no pid can be checked, so
     only the stopped heartbeat tells that the trial is lost. The next worker takes it over."""
-    from antelope.studies import open_storage
+    from antelope.studies import open_storage, trial_id
 
     url = postgres("optuna") if storage == "postgresql" else os.path.abspath("optuna.journal")
     command = SWEEP + ["sweep.heartbeat=1", f"sweep.storage={url}"]
     child = _kill_sweep_mid_trial(command)
-    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=open_storage(url))
+    storage = open_storage(url)
+    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=storage)
     [trial] = study.trials
     assert trial.state.name == "RUNNING"
-    study._storage.set_trial_user_attr(trial._trial_id, "process", "lost-machine:12345")
+    storage.set_trial_user_attr(trial_id(storage, study, trial.number), "process", "lost-machine:12345")
     mlflow.MlflowClient().set_tag(child["run_id"], "antelope.host", "lost-machine")
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))

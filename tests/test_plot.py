@@ -94,7 +94,7 @@ def test_ml_plot_writes_pngs_and_rejects_unknown_metrics(ids, workdir):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["out/Digits/lr-study/learning_curves.png", "out/Digits/lr-study/sweep_objective.png",
                                    "out/Digits/lr-study/sweep_params.png", "out/Digits/learning_curves.png"]
-    assert artifacts(ids["parent"]) == []
+    assert artifacts(ids["parent"]) == ["plots/sweep_objective.png", "plots/sweep_params.png"]  # the sweep's own
 
     bad = run_ml("plot", "--metric", "eval/acuracy")
     assert bad.returncode == 2 and bad.stdout == ""

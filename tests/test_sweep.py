@@ -56,7 +56,7 @@ def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_resumes():
     artifacts = {a.path for a in client.list_artifacts(parent["run_id"])}
     assert {"trials.csv", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(parent["run_id"], "plots")}
-    assert {"plots/optimization_history.png", "plots/parallel_coordinate.png"} <= plots
+    assert plots == {"plots/sweep_objective.png", "plots/sweep_params.png"}  # drawn as `ml plot` draws them
 
     # the console's summary: the table, the best params and the command that reproduces the best trial
     assert "best trials (highest first):" in done.stdout and "best params: {" in done.stdout
@@ -203,12 +203,11 @@ def test_an_objective_that_is_never_logged_stops_after_the_first_trial():
 
 
 def test_every_sampler_and_pruner_name_builds_its_optuna_class():
-    from antelope.sweep import PRUNERS, SAMPLERS, _Plan, _pruner, _sampler
+    from antelope.space import grid
+    from antelope.studies import PRUNERS, SAMPLERS, pruner, sampler
 
     space = Space.parse(["optim=choice(SGD, Adam)", "batch_size=range(32, 96, 32)"])
-    for sampler in SAMPLERS:
-        for pruner in PRUNERS:
-            plan = _Plan("s", "optuna.journal", space, {}, 4, sampler, pruner, 0, "eval/accuracy", "maximize",
-                         100, 10, "Digits", "sqlite://")
-            assert type(_sampler(plan, 0)).__name__.endswith(("Sampler", "Grid"))
-            assert type(_pruner(plan)).__name__.endswith("Pruner")
+    for name in SAMPLERS:
+        assert type(sampler(name, 0, grid(space))).__name__.endswith(("Sampler", "Grid"))
+    for name in PRUNERS:
+        assert type(pruner(name, 100, 10)).__name__.endswith("Pruner")

@@ -66,8 +66,10 @@ def reference(trials, journal=False):
     from omegaconf import OmegaConf
     from sklearn.datasets import load_digits
 
+    import pandas as pd
+
     from antelope import config, tracking
-    from antelope.sweep import _plot
+    from antelope.plot import draw_sweep
 
     # the same resolved config our trials record, as a hand-written script would keep it in a dict
     resolved = OmegaConf.to_container(config.compose([f"train_steps={STEPS}"])[0], resolve=True)
@@ -128,8 +130,10 @@ def reference(trials, journal=False):
     with tempfile.TemporaryDirectory() as folder:
         study.trials_dataframe().to_csv(os.path.join(folder, "trials.csv"), index=False)
         client.log_artifact(parent, os.path.join(folder, "trials.csv"))
-        os.makedirs(os.path.join(folder, "plots"))
-        _plot(study, os.path.join(folder, "plots"))  # the same three plots, drawn the same way
+        table = pd.DataFrame([{"trial": t.number, "trial_state": t.state.name, "eval/accuracy": t.value, **t.params}
+                              for t in study.trials])
+        draw_sweep("reference-sweep", "eval/accuracy", "maximize", table,  # the same plots, drawn the same way
+                   {"optim.lr": "tag(log, interval(1e-4, 1e-1))"}, os.path.join(folder, "plots"))
         client.log_artifacts(parent, os.path.join(folder, "plots"), "plots")
     client.set_terminated(parent, "FINISHED")
 

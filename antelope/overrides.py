@@ -1,0 +1,102 @@
+"""Override strings, the one language of both doors: `ml k=v` on the console and `ml(k=v)` in Python.
+
+    ml('optim=SGD', model=Model, lr=0.01)  ->  ['optim=SGD', "model._target_='tests.Model'", 'lr=0.01']
+
+Lines are parsed by Hydra's own override grammar (`key=value`, sweep expressions such as
+`interval(1e-5, 1e-1)`); Python values are written in that grammar, so both doors compose the same config.
+"""
+import functools
+
+from .errors import ConfigError
+from .imports import qualified_name
+
+OBJECT_KEYS = ("model", "dataset", "test_dataset")  # keys that may be given a Python object, not only a name
+
+
+@functools.lru_cache(maxsize=None)
+def _parser():
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create()
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(line):
+    """One override line parsed by Hydra's grammar (a `hydra.core.override_parser.types.Override`).
+    Remembered per line: Hydra's parser is slow next to a short sweep trial, which parses the same fixed
+    lines every time (the Override is only read, never changed)."""
+    from hydra.errors import HydraException
+
+    try:
+        return _parser().parse_override(line)
+    except HydraException as error:  # OverrideParseException and the grammar's own errors
+        message = str(error).strip().splitlines()[0]
+        raise ConfigError(f"cannot parse override {line!r}: {message}; write key=value") from None
+
+
+def key(line):
+    """'optim.lr' for 'optim.lr=0.1' (and for '++model.depth=2', 'model.depth')."""
+    return parse(line).key_or_group
+
+
+def from_python(args, kwargs):
+    """`ml('optim=SGD', model=Model, lr=0.01)` -> (override strings, {config key: Python object}).
+
+    Values that are objects (a model class or instance, a Dataset) travel beside the config; the config
+    records their qualified name."""
+    overrides, objects = [str(a) for a in args], {}
+    if "model" in kwargs and "agent" in kwargs:
+        raise ConfigError("the model is given twice: model= and agent= are the same key")
+    for name, value in kwargs.items():
+        name = "model" if name == "agent" else name
+        if name in ("optim", "scheduler"):
+            overrides += _component(name, value)
+        elif name in OBJECT_KEYS and value is not None and not isinstance(value, str):
+            objects[name] = value
+            overrides.append(f"{'model._target_' if name == 'model' else name}={format_value(qualified_name(value))}")
+        else:
+            overrides.append(f"{name}={format_value(value)}")
+    return overrides, objects
+
+
+def _component(group, value):
+    """`optim=SGD`, `optim=torch.optim.SGD`, or `optim={'_target_': AdamW, 'lr': 1e-2}` as overrides."""
+    settings = dict(value) if isinstance(value, dict) else {"_target_": value}
+    if "_target_" not in settings:
+        raise ConfigError(f"{group}={value!r} needs a '_target_' (a class or its name)")
+    target = settings.pop("_target_")
+    if not isinstance(target, str):
+        short = target.__name__
+        module = __import__("torch.optim" if group == "optim" else "torch.optim.lr_scheduler", fromlist=[short])
+        target = short if getattr(module, short, None) is target else qualified_name(target)
+    elif target.startswith(("torch.optim.", "torch.optim.lr_scheduler.")):
+        target = target.rsplit(".", 1)[1]
+    return [f"{group}={target}"] + [f"{group}.{k}={format_value(v)}" for k, v in settings.items()]
+
+
+def format_value(value):
+    """A Python value in Hydra's override grammar (strings always quoted, so '1e3' stays a string)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def value_text(value):
+    """A value as override text: bare when the grammar reads it back as the same string (optim=SGD),
+    else formatted (so '1e3' stays a string and 0.01 a number)."""
+    if isinstance(value, str):
+        try:
+            if parse(f"k={value}").value() == value:
+                return value
+        except ConfigError:
+            pass
+    return format_value(value)

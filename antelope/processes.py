@@ -1,0 +1,33 @@
+"""Where a process runs (host and pid), as runs and trials record it, and whether it is still alive.
+
+A run left RUNNING by a process of this machine that is gone (kill -9) is stale, and a sweep trial
+whose recorded process is gone is lost: both are known at once, without waiting for a timeout.
+"""
+import os
+import socket
+
+
+def this_process():
+    """'host:pid': how a study records the worker process running a trial."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def gone(recorded):
+    """Whether the process recorded as 'host:pid' is of this machine and no longer running."""
+    host, _, pid = recorded.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not alive(int(pid))
+
+
+def alive(pid):
+    """Whether process `pid` of this machine is running (a zombie, dead but not reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,152 @@
+"""One sweep trial: values drawn (or a lost trial taken over), trained as a child run of the sweep's parent
+run, its end told to the study.
+
+The run reports its objective to the trial at every evaluation (the trial is one of the run's metric
+sinks), and after each evaluation the trainer asks the trial whether to stop: when the pruner says so
+(the run ends KILLED, the trial PRUNED), or when another worker has taken the trial over because this
+worker's heartbeat had lapsed (the run is left to that worker).
+"""
+import math
+import sys
+import warnings
+
+from . import config, processes, studies, tracking
+from .errors import ConfigError, Stop, TakenOver
+from .ml import run
+
+
+class Trial:
+    """A sweep trial as its run sees it: where the run nests, a metrics sink, and a stop signal."""
+
+    def __init__(self, study, storage, optuna_trial, plan, tags):
+        self.study, self.storage, self.optuna = study, storage, optuna_trial
+        self.number, self.objective = optuna_trial.number, plan.objective
+        self.id = studies.trial_id(storage, study, optuna_trial.number)
+        self.parent_run_id, self.tags, self.run_name = plan.parent_run_id, tags, None
+        self._step, self._reported = None, False  # the latest write's step; whether it held the objective
+
+    def __call__(self, metrics, step, flush):
+        """A metrics sink: the objective goes to the pruner."""
+        self._step, self._reported = step, self.objective in metrics
+        if self._reported:
+            self.optuna.report(metrics[self.objective], step)
+
+    def stop(self):
+        """None to go on; else the exception that ends the run: taken over by another worker, or pruned."""
+        owner = studies.owner(self.storage, self.id)
+        if owner != processes.this_process():  # this worker was paused past its heartbeat's grace
+            return TakenOver(f"trial {self.number} was taken over by {owner} (this worker's heartbeat had "
+                             f"lapsed); this worker stops it at step {self._step} and leaves its run to {owner}")
+        if self._reported and self.optuna.should_prune():
+            return Stop(f"trial {self.number} pruned at step {self._step}")
+        return None
+
+
+def run_trial(study, storage, plan, tags, lost=None, why=None):
+    """One trial: draw values, train them as a child run, tell Optuna how it ended. A `lost` trial (its
+    worker gone, `why`) continues its child run from its latest checkpoint instead."""
+    from optuna.trial import TrialState
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optuna_trial = lost or study.ask()
+    trial = Trial(study, storage, optuna_trial, plan, {**tags, "antelope.sweep": plan.study,
+                                                        "antelope.trial": str(optuna_trial.number)})
+    if lost is None and trial.number >= plan.trials:  # another worker asked first: the study is full
+        optuna_trial.set_user_attr("surplus", True)
+        study.tell(optuna_trial, state=TrialState.FAIL)
+        return
+    with studies.Heartbeat(storage, trial.id, plan.heartbeat):
+        _train(trial, plan, lost, why)
+
+
+def _train(trial, plan, lost, why):
+    from optuna.trial import TrialState
+
+    optuna_trial = trial.optuna
+    optuna_trial.set_user_attr(studies.PROCESS, processes.this_process())  # see studies.claim_lost_trial
+    values = plan.space.suggest(optuna_trial)  # a lost trial's drawn values come back as they were
+    overrides = plan.space.overrides(values)
+    optuna_trial.set_user_attr("overrides", overrides)
+    trial.run_name = f"trial {trial.number}: " + " ".join(f"{k}={_short(v)}" for k, v in values.items())
+    resume_from = _lost_run(trial, plan, why) if lost else None
+    result, state, error = None, TrialState.COMPLETE, None
+    try:
+        cfg, explicit = config.compose(overrides)
+        if resume_from is not None:
+            cfg.resume, explicit = resume_from, {"resume"}
+        result = run(cfg, overrides, plan.objects, explicit, trial)
+    except TakenOver as taken:
+        print(f"ml: {taken}", file=sys.stderr)
+        return
+    except Stop:
+        state = TrialState.PRUNED
+    except KeyboardInterrupt:
+        _end(trial, plan, None, TrialState.FAIL, None)
+        raise
+    except Exception as failure:
+        state, error = TrialState.FAIL, failure
+    value = None
+    if result is not None:
+        value = result.metrics.get(plan.objective)
+        if value is None and result.run_id is not None:  # a train/ metric, say: its last value
+            value = tracking.last_metric(result.run_id, plan.objective)
+    if result is not None and value is None:
+        state, error = TrialState.FAIL, ConfigError(
+            f"sweep.objective={plan.objective} was never logged by trial {trial.number} (run {result.run_id}); "
+            f"its evaluation logged {', '.join(sorted(result.metrics)) or 'nothing'}: give "
+            f"sweep.objective=<a metric the run logs>")
+    elif value is not None and not math.isfinite(value):
+        state = TrialState.FAIL  # Optuna would fail a nan objective anyway; the run's tag must agree
+    _end(trial, plan, result.run_id if result else None, state, value)
+    if error is not None:
+        finished = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if isinstance(error, ConfigError) and (not finished or "sweep.objective" in str(error)):
+            raise error  # bad input that every trial would hit: stop the sweep with its one-line message
+        reason = (str(error).splitlines() or [""])[0]
+        print(f"ml: trial {trial.number} failed ({type(error).__name__}: {reason}); the sweep goes on", file=sys.stderr)
+
+
+def _lost_run(trial, plan, why):
+    """The child run of a lost trial, to resume (None: it had no checkpoint yet, so it starts over)."""
+    run_id = _child_run_id(plan, trial.number)
+    if run_id is not None and tracking.run_status(run_id) == "RUNNING":
+        # Its worker is lost (judged by heartbeat or pid): end the run it left RUNNING, so that the resume
+        # may take it up (the resume's own check knows only processes of this machine).
+        tracking.end_lost_run(run_id, why)
+    if run_id is not None and tracking.latest_artifact(run_id, "checkpoints", download=False) is None:
+        run_id = None  # it died before its first checkpoint: train the trial anew
+    print(f"ml: trial {trial.number} lost its process ({why}); continuing it"
+          f"{' from run ' + run_id if run_id else ' from the start'}", file=sys.stderr)
+    return run_id
+
+
+def _end(trial, plan, run_id, state, value):
+    """Tag the trial's run with how it ended, tell the study, and record the best value so far."""
+    from optuna.trial import TrialState
+
+    owner = studies.owner(trial.storage, trial.id)
+    if owner != processes.this_process():  # its heartbeat lapsed and another worker took it over
+        print(f"ml: trial {trial.number} was taken over by {owner} (its heartbeat had lapsed); this worker's "
+              f"result of it is dropped", file=sys.stderr)
+        return
+    run_id = run_id or _child_run_id(plan, trial.number)
+    if run_id is not None:
+        tracking.set_tags(run_id, {"antelope.trial_state": state.name,
+                                   **({"pruned": "true"} if state == TrialState.PRUNED else {})})
+        trial.optuna.set_user_attr("mlflow_run_id", run_id)
+    trial.study.tell(trial.optuna, value if state == TrialState.COMPLETE else None, state=state)
+    try:
+        best = trial.study.best_value
+    except ValueError:  # no trial has completed yet
+        return
+    tracking.log_metric(plan.parent_run_id, "sweep/best_value", best, trial.number)
+
+
+def _child_run_id(plan, number):
+    """The run of a trial that did not return (it died, or ended in an exception), found by its tags."""
+    return tracking.find_run(plan.experiment, {"antelope.sweep": plan.study, "antelope.trial": number})
+
+
+def _short(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,76 @@
+"""Sweep workers: processes that each run trials of one study until it has all its trials.
+
+A worker starts its next trial as soon as its last one ends (no batch barrier), takes over a trial whose
+worker was lost before starting a new one, and with nothing left to start waits while others' trials
+run (one may yet lose its worker), so the study ends with exactly `sweep.trials` trials. On a machine
+with GPUs each worker process is pinned to one, round-robin.
+"""
+import os
+import time
+
+from . import studies, tracking
+from .trial import run_trial
+
+
+def work(study, storage, plan, tags):
+    """Run trials in this process until the study has plan.trials (counting every process's and machine's)."""
+    from optuna.trial import TrialState
+
+    # Runs left RUNNING by dead processes of this host, closed once here rather than by every trial's run
+    tracking.close_stale_runs(tracking.experiment_id_of(plan.experiment))
+    while True:
+        lost, why = studies.claim_lost_trial(study, storage, plan.heartbeat)
+        trials = study.get_trials(deepcopy=False)
+        if lost is not None:
+            run_trial(study, storage, plan, tags, lost, why)
+        elif len(trials) < plan.trials:
+            run_trial(study, storage, plan, tags)
+        elif any(t.state == TrialState.RUNNING for t in trials):
+            time.sleep(min(plan.heartbeat, 2))  # trials run elsewhere: one may yet lose its worker
+        else:
+            return
+
+
+def devices():
+    """The GPUs workers are pinned to, round-robin: CUDA_VISIBLE_DEVICES's list, else every GPU."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d for d in visible.split(",") if d.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def run_workers(plan, count):
+    """`count` processes (not threads: trials are CPU/GPU-bound), each running trials on the shared study;
+    returns {worker: the device it was pinned to, or None}."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pinned = devices()
+    assignment = {worker: pinned[worker % len(pinned)] if pinned else None for worker in range(count)}
+    tracking.set_tags(plan.parent_run_id, {"antelope.workers": " ".join(  # e.g. '0:cuda0 1:cuda1'
+        f"{w}:cuda{d}" if d is not None else f"{w}:cpu" for w, d in assignment.items())})
+    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_worker_process, plan, worker, device) for worker, device in assignment.items()]
+        errors = [future.exception() for future in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def _worker_process(plan, worker, device):
+    if device is not None:  # before anything touches CUDA in this process
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
+    tracking.use(plan.tracking_uri)
+    storage = studies.open_storage(plan.storage, 2)
+    study = studies.load(storage, plan.study, plan.new_sampler(1000 * worker + len(_trials(storage, plan))),
+                         plan.new_pruner())
+    tags = {"antelope.worker": str(worker)}
+    if device is not None:
+        tags["antelope.cuda_visible_devices"] = device
+    work(study, storage, plan, tags)
+
+
+def _trials(storage, plan):
+    return storage.get_all_trials(storage.get_study_id_from_name(plan.study), deepcopy=False)
