@@ -108,16 +108,21 @@ _POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_e
 
 def keys():
     """(key, default, doc) for every top-level key, for `ml --help`."""
-    return [(f.name, f.default if f.default is not dataclasses.MISSING else None, f.metadata["doc"])
-            for f in dataclasses.fields(Config) if f.name != "defaults"]
+    def default(f):
+        if f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+            return value.get("_target_", value) if isinstance(value, dict) else value
+        return None if f.default is dataclasses.MISSING else f.default
+
+    return [(f.name, default(f), f.metadata["doc"]) for f in dataclasses.fields(Config) if f.name != "defaults"]
 
 
 def compose(overrides):
     """The composed, validated config for a list of override strings, and the keys given explicitly."""
     optim.register_options()
     overrides = normalize(overrides)
-    explicit = {lines.key(o).lstrip("+~") for o in overrides}
-    overrides = overrides + _rl_schedule(explicit)
+    explicit = {lines.key(o) for o in overrides}
+    overrides = overrides + _implied(explicit)
     for line in overrides:
         if lines.parse(line).is_sweep_override():
             raise ConfigError(f"{line!r} is a sweep expression: it requires --multirun (ml -m ...)")
@@ -173,17 +178,15 @@ def _apply(values, cfg, overrides):
                 OmegaConf.update(cfg, key, override.value(), merge=True,
                                  force_add=override.is_add() or override.is_force_add())
         except (ConfigAttributeError, ConfigKeyError):
-            raise ConfigError(f"unknown config key {key!r}{did_you_mean(key, _known_keys(key, overrides))}; "
-                              f"see ml --help") from None
+            raise ConfigError(f"unknown config key {key!r}{_close_key(key, overrides)}; see ml --help") from None
         except OmegaConfBaseException as error:
             raise ConfigError(f"bad value for {key}: {str(error).strip().splitlines()[0]}") from None
 
 
 def normalize(overrides):
     """Rewrite the aliases into plain Hydra overrides: `agent=X`/`model=X` -> `model._target_=X`, and
-    `model.k=v` -> `++model.k=v` (constructor arguments are the user's own keys, so they may be new).
-    `lr_decay_epochs=N` without a scheduler picks `scheduler=CosineAnnealingLR`; `augment=flip` is
-    `augment=[flip]`."""
+    `model.k=v` -> `++model.k=v` (constructor arguments are the user's own keys, so they may be new);
+    `augment=flip` is `augment=[flip]`."""
     result, keys = [], set()
     for line in overrides:
         override = lines.parse(line)
@@ -204,16 +207,17 @@ def normalize(overrides):
             line = f"augment=[{value_text}]"  # one name is a list of one
         keys.add(key)
         result.append(line)
-    if "lr_decay_epochs" in keys and "scheduler" not in keys:
-        result.append(f"scheduler={LR_DECAY_SCHEDULER}")
     return result
 
 
-def _rl_schedule(explicit):
-    """RL anneals the lr to 0 over train_steps (as cleanrl's anneal_lr) unless a scheduler is given: at a
-    constant lr a Q-learner's greedy policy keeps swinging between good and bad, and the run ends
-    wherever the swing is. Implied overrides, so not among the keys given explicitly."""
-    if "env" not in explicit or {"scheduler", "lr_decay_epochs"} & explicit:
+def _implied(explicit):
+    """The overrides that the keys given imply, not counted as given: `lr_decay_epochs=N` without a
+    scheduler picks its scheduler; RL anneals the lr to 0 over train_steps (as cleanrl's anneal_lr)
+    unless a scheduler is given: at a constant lr a Q-learner's greedy policy keeps swinging between good
+    and bad, and the run ends wherever the swing is."""
+    if "lr_decay_epochs" in explicit and "scheduler" not in explicit:
+        return [f"scheduler={LR_DECAY_SCHEDULER}"]
+    if "env" not in explicit or "scheduler" in explicit:
         return []
     implied = [f"scheduler={LR_DECAY_SCHEDULER}", "scheduler.T_max=${train_steps}"]
     return implied + ([] if "scheduler_interval" in explicit else ["scheduler_interval=step"])
@@ -266,16 +270,14 @@ def _explain(error, overrides):
     return message.strip().splitlines()[0]
 
 
-def _known_keys(key, overrides):
-    """The keys beside `key` (top-level keys, or the chosen optimizer's/scheduler's), for 'did you mean'."""
-    group = key.split(".", 1)[0]
-    if group in ("optim", "scheduler") and "." in key:
-        chosen = chosen_options({})
-        for line in overrides:
-            if line.split("=", 1)[0] == group:
-                chosen[group] = line.split("=", 1)[1]
-        return [f"{group}.{k}" for k in optim.option_keys(group, chosen[group])]
-    return [name for name, _, _ in keys()]
+def _close_key(key, overrides):
+    """' (did you mean ...)' for an unknown key: among the top-level keys, or for `optim.<arg>` among the
+    arguments of the optimizer chosen (compared without the shared prefix, which would make any key close)."""
+    group, _, argument = key.partition(".")
+    if group in GROUPS and argument:
+        chosen = chosen_options({lines.key(o): lines.parse(o).value() for o in overrides if lines.key(o) in GROUPS})
+        return did_you_mean(argument, optim.option_keys(group, chosen[group])).replace("'", f"'{group}.", 1)
+    return did_you_mean(key, [name for name, _, _ in keys()])
 
 
 def chosen_options(values):
@@ -284,8 +286,9 @@ def chosen_options(values):
     chosen = {group: str(values.get(group, DEFAULT_OPTIONS[group] or "none")) for group in GROUPS}
     if "scheduler" not in values and values.get("lr_decay_epochs") is not None:
         chosen["scheduler"] = LR_DECAY_SCHEDULER
-    for group in GROUPS:
-        chosen[group] = chosen[group].removeprefix("torch.optim.lr_scheduler." if group == "scheduler" else "torch.optim.")
+    for group in GROUPS:  # torch's own classes by their names (as their options are registered)
+        if chosen[group].startswith("torch.optim."):
+            chosen[group] = chosen[group].rsplit(".", 1)[1]
     return chosen
 
 
@@ -295,6 +298,6 @@ def experiment_name(cfg):
         return cfg.experiment
     if cfg.env is not None:
         return cfg.env.replace("/", "-")
-    if os.path.exists(cfg.dataset):
+    if os.path.exists(cfg.dataset) or os.sep in cfg.dataset:
         return os.path.splitext(os.path.basename(os.path.normpath(cfg.dataset)))[0]
-    return cfg.dataset.rsplit(".", 1)[-1]
+    return cfg.dataset.rsplit(".", 1)[-1]  # a name, or a dotted path to a Dataset class

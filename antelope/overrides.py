@@ -6,6 +6,7 @@ Lines are parsed by Hydra's own override grammar (`key=value`, sweep expressions
 `interval(1e-5, 1e-1)`); Python values are written in that grammar, so both doors compose the same config.
 """
 import functools
+import re
 
 from .errors import ConfigError
 from .imports import qualified_name
@@ -86,7 +87,10 @@ def format_value(value):
         return "[" + ",".join(format_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    # In a quoted string Hydra reads a backslash as an escape only before a quote (or before the backslashes
+    # that precede one, and at the end): those are doubled, the rest stay as they are.
+    text = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", str(value))
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
     return f"'{text}'"
 
 

@@ -13,7 +13,7 @@ class Progress:
         if not self.quiet and self.stream.isatty():
             from tqdm import tqdm
 
-            size = shutil.get_terminal_size()  # 80x24 when the terminal reports none (tqdm would then draw nothing)
+            size = _size(self.stream)
             self.bar = tqdm(total=total, initial=start, unit="step", file=self.stream, ncols=size.columns,
                             nrows=size.lines)
 
@@ -34,3 +34,14 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
         return False
+
+
+def _size(stream):
+    """The stream's terminal size, as shutil's for stdout: $COLUMNS and $LINES first, and 80x24 where the
+    terminal reports none (tqdm would then draw nothing)."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        size = os.terminal_size((0, 0))
+    columns = int(os.environ.get("COLUMNS", 0) or 0) or size.columns or 80
+    return os.terminal_size((columns, int(os.environ.get("LINES", 0) or 0) or size.lines or 24))

@@ -9,8 +9,7 @@ Drawing a batch is a list lookup: the data is copied in shuffled order and cut i
 at once, for several epochs at a time when the data is small. Inside a training step an extra tensor
 operation costs several times what it does in isolation (the step's own work pushes it out of the CPU's
 caches), so the per-batch path holds none, and small data, whose epochs are short, is arranged a few
-epochs at a time: on Digits (22 batches per epoch) arranging one epoch took about 240 µs inside the
-loop, against 55 µs in isolation.
+epochs at a time (tests/benchmarks/bench_speed.py measures the replay against plain indexing).
 """
 from typing import NamedTuple
 
@@ -22,8 +21,7 @@ import torch
 SHUFFLED_COPY_BYTES = 1 << 30
 # Small data is arranged up to this many batches ahead (whole epochs, each its own permutation), in
 # copies of at most ARRANGED_BYTES: larger copies fall out of the CPU's caches, and cost more per byte
-# inside the loop than the arrangements they save (measured on Digits: per epoch, 240 µs arranging one
-# epoch at a time, 135 µs arranging 5, 150 µs arranging 11, 210 µs arranging 23).
+# inside the loop than the arrangements they save (a handful of Digits' epochs was the best trade).
 ARRANGED_BATCHES = 128
 ARRANGED_BYTES = 1 << 21
 

@@ -57,9 +57,9 @@ class Space:
             raise ConfigError("the search space is empty: give at least one sweep expression, e.g. "
                               "'optim.lr=tag(log, interval(1e-5, 1e-1))' or 'optim=choice(SGD, Adam)', "
                               "or a preset: sweep=default")
-        space = cls(dimensions, fixed)
-        space._check_options()
-        return space
+        parsed = cls(dimensions, fixed)
+        parsed._check_options()
+        return parsed
 
     def suggest(self, trial):
         """The trial's values {key: value}: the unconditional keys first, then the conditional ones that
@@ -125,7 +125,7 @@ def _distribution(line, sweep):
 
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
-    log = "log" in sweep.tags
+    log = "log" in getattr(sweep, "tags", ())  # a glob(...) has no tags
     if isinstance(sweep, ChoiceSweep):
         choices = list(sweep.list)
         if not all(c is None or isinstance(c, (bool, int, float, str)) for c in choices):
@@ -144,9 +144,10 @@ def _distribution(line, sweep):
             raise ConfigError(f"{line!r}: the range is empty")
         if log:
             raise ConfigError(f"{line!r}: a range has a step, so it cannot be on a log scale; use interval")
+        low, high, step = min(values), max(values), abs(sweep.step)  # a falling range holds the same values
         if all(isinstance(v, int) for v in (sweep.start, sweep.stop, sweep.step)):
-            return optuna.distributions.IntDistribution(values[0], values[-1], step=sweep.step)
-        return optuna.distributions.FloatDistribution(values[0], values[-1], step=sweep.step)
+            return optuna.distributions.IntDistribution(low, high, step=step)
+        return optuna.distributions.FloatDistribution(low, high, step=step)
     raise ConfigError(f"{line!r}: not a sweep expression Antelope can search; use choice, interval or range")
 
 

@@ -99,8 +99,8 @@ def _autocast(model, precision):
 def _garbage_collector_skipping_the_heap():
     """While training, the objects that exist before it (the model, data, and the hundreds of thousands
     that MLflow, Hydra and torch import) are frozen out of the garbage collector: each of its full
-    collections, which the batches' allocations trigger now and then, would otherwise scan them all
-    (about 0.3 s, a pause of hundreds of steps of a small model). New objects are collected as usual."""
+    collections, which the batches' allocations trigger now and then, would otherwise scan them all: a
+    pause as long as hundreds of a small model's steps. New objects are collected as usual."""
     if gc.get_freeze_count():  # frozen by someone else already (e.g. before a fork): theirs to undo
         yield
         return

@@ -52,6 +52,8 @@ class Writer:
             while due:
                 with self._lock:
                     batch = self._pending[:min(due, BATCH)]
+                if not batch:  # discarded meanwhile
+                    break
                 try:
                     self._write(batch)
                 except Exception:  # the server is away (connection, HTTP or store errors): keep and retry
@@ -82,7 +84,8 @@ class Writer:
 
     def close(self, retry_seconds):
         """Write everything pending (retrying up to `retry_seconds`); returns what could not be written."""
-        self._closing, self._deadline = True, time.monotonic() + retry_seconds
+        self._deadline = time.monotonic() + retry_seconds  # before _closing: the thread reads it once closing
+        self._closing = True
         self._wake.set()
         self._thread.join(timeout=retry_seconds + 30)
         with self._lock:

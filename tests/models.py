@@ -174,3 +174,13 @@ class NotAModule:
 
     def learn(self, replay):
         return None
+
+
+class SlowDQN(__import__("antelope.agents", fromlist=["DQN"]).DQN):
+    """The DQN example, 4 ms slower a step: an RL run long enough to be stopped mid-run."""
+
+    def learn(self, replay, log):
+        import time
+
+        time.sleep(0.004)
+        return super().learn(replay, log)

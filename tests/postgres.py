@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
 
@@ -51,6 +50,5 @@ class Server:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self):
-        _as_postgres("pg_ctl", "-D", self.data, "-m", "immediate", "stop")
-        time.sleep(0.2)
+        _as_postgres("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")  # -w: returns once stopped
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,11 +1,16 @@
-"""The default agent (AC2Agent) on datasets, user models wrapped by it, and the supervised example agent."""
+"""antelope.agents: the default agent (AC2Agent) on datasets and environments, user models wrapped by it, and
+the example agents by name, each learning within a tiny budget."""
+import numpy as np
 import pandas
 import pytest
+from conftest import runs
 from sklearn.datasets import load_diabetes
 from torch import nn
 
 from antelope import ConfigError, ml
-from antelope.agents import AC2Agent, Classifier
+from antelope.agents import DDPG, DQN, AC2Agent, Classifier
+
+RANDOM_CARTPOLE = 22  # the mean return of a uniformly random policy, about
 
 FAST = dict(train_steps=300, evaluate_per_steps=0, save_per_steps=10_000)
 
@@ -60,3 +65,31 @@ def test_agent_names_are_checked():
 def test_discrete_needs_an_env():
     with pytest.raises(ConfigError, match="discrete=True converts an environment's action space; it needs env="):
         ml(discrete=True)
+
+
+def test_default_agent_learns_cartpole():
+    result = ml(env="CartPole-v1", train_steps=2000, random_steps=500, evaluate_per_steps=1000, evaluate_episodes=5,
+                **{"model.explore_steps": 1000})
+    assert isinstance(result.model, AC2Agent)
+    # seeded, so this is one number (seeds 0-3 gave 447, 500, 479, 435): 10x a random policy is a wide margin
+    assert result.metrics["eval/return"] > 10 * RANDOM_CARTPOLE
+    table = runs("CartPole-v1")
+    assert list(table["status"]) == ["FINISHED"] and table["tags.antelope.task"][0] == "rl"
+    assert table["metrics.train/episode_return"][0] > 0 and "metrics.train/q" in table
+    assert table["metrics.train/lr"][0] < 1e-5 and table["params.nstep"][0] == "3"  # the RL defaults: lr annealed
+
+
+def test_default_agent_acts_on_pendulum():
+    # learning Pendulum takes a few thousand steps: tests/benchmarks/bench_agents.py measures it
+    result = ml(env="Pendulum-v1", train_steps=400, random_steps=200, evaluate_episodes=1)
+    assert isinstance(result.model, AC2Agent) and np.isfinite(result.metrics["eval/return"])
+    table = runs("Pendulum-v1")
+    assert {"metrics.train/critic_loss", "metrics.train/actor_loss"} <= set(table.columns)
+
+
+def test_example_agents_run_by_name():
+    dqn = ml(agent="DQN", env="CartPole-v1", train_steps=1500, random_steps=300, evaluate_episodes=3,
+             **{"model.explore_steps": 1000})
+    assert isinstance(dqn.model, DQN) and dqn.metrics["eval/return"] > RANDOM_CARTPOLE
+    ddpg = ml(agent="DDPG", env="Pendulum-v1", train_steps=600, random_steps=300, evaluate_episodes=2)
+    assert isinstance(ddpg.model, DDPG) and np.isfinite(ddpg.metrics["eval/return"])

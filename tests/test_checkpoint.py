@@ -1,90 +1,85 @@
-"""Checkpoints and resume: a stopped run continues as the same MLflow run and ends where an
-uninterrupted one would."""
+"""antelope.checkpoint on its own: what a checkpoint holds, restoring it into fresh pieces, writing the newest
+k atomically, into a run's artifact folder or uploaded (no MLflow run)."""
 import os
 
-import mlflow
 import pytest
 import torch
-from conftest import runs
-from models import Diverges, Model, SignalsItself, Wider
 
-from antelope import ConfigError, ml
-from antelope.errors import TrainingError
-from antelope.interrupts import Interrupted
-
-FAST = dict(dataset="Digits", train_steps=60, evaluate_per_steps=20, log_per_steps=10, seed=3)
+from antelope import checkpoint
+from antelope.errors import ConfigError
+from antelope.log import Log
+from antelope.replay import Replay
+from antelope.update import Update
 
 
-@pytest.fixture(autouse=True)
-def fresh_counters():
-    SignalsItself.calls, SignalsItself.fired, Diverges.calls = 0, False, 0
+def pieces(seed):
+    """A model that also keeps an optimizer of its own, the trainer's update, a replay and a log."""
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(2, 2)
+    model.own = torch.optim.SGD(model.parameters(), lr=0.5)
+    update = Update(torch.optim.Adam(model.parameters(), lr=0.01))
+    obs = torch.arange(40.).reshape(20, 2)
+    return model, update, Replay(obs, torch.arange(20) % 2, 4, torch.device("cpu"), seed=seed), Log()
 
 
-def _checkpoints(run_id):
-    folder = mlflow.MlflowClient().get_run(run_id).info.artifact_uri + "/checkpoints"
-    return sorted(os.listdir(folder)), folder
+def test_a_checkpoint_restored_into_fresh_pieces_continues_where_it_stood():
+    model, update, replay, log = pieces(0)
+    for _ in range(7):  # into the second epoch
+        batch = next(replay)
+        update.backward(model(batch.obs).pow(2).mean())
+        update.step(replay.epoch)
+    log.loss = 0.25
+    saved = checkpoint.state(7, model, update, replay, log, {"eval/accuracy": 0.5}, "run-id")
+    assert saved["run_id"] == "run-id" and saved["own"].keys() == {"own"}
+
+    fresh_model, fresh_update, fresh_replay, _ = pieces(1)  # other seeds: other weights, another order
+    step, metrics, pending = checkpoint.restore(saved, fresh_model, fresh_update, fresh_replay)
+    assert (step, metrics, pending) == (7, {"eval/accuracy": 0.5}, {"loss": [0.25]})
+    assert torch.equal(fresh_model.weight, model.weight) and fresh_replay.epoch == replay.epoch
+    assert torch.equal(next(fresh_replay).label, next(replay).label)  # the same next batch
+    assert fresh_update.optimizer.state_dict()["state"][0]["step"] == update.optimizer.state_dict()["state"][0]["step"]
+    with pytest.raises(ConfigError, match="the checkpoint does not fit Linear"):
+        checkpoint.restore(saved, torch.nn.Linear(3, 2), None, fresh_replay)
 
 
-def test_checkpoints_every_n_steps_keep_the_last_k_and_load_safely():
-    result = ml(model=Model, **FAST, save_per_steps=10, keep_checkpoints=2)
-    names, folder = _checkpoints(result.run_id)
-    assert names == ["step_000000050.pt", "step_000000060.pt"]
-    state = torch.load(os.path.join(folder, names[-1]), weights_only=True)
-    assert state["step"] == 60 and state["run_id"] == result.run_id
-    assert {"model", "update", "replay", "rng", "log"} <= set(state)
-    assert torch.equal(state["model"]["MLP.1.weight"], result.model.MLP[1].weight.detach())
+def test_saving_keeps_the_newest_k_which_load_with_weights_only(tmp_path):
+    tmp_path = tmp_path / "checkpoints"
+    model, update, replay, log = pieces(0)
+    for step in (10, 20, 30):
+        checkpoint.save(str(tmp_path), checkpoint.state(step, model, update, replay, log, {}, "r"), keep=2)
+    assert sorted(os.listdir(tmp_path)) == ["step_000000020.pt", "step_000000030.pt"]  # no partial file left
+    assert checkpoint.latest(str(tmp_path)) == str(tmp_path / "step_000000030.pt")
+    assert checkpoint.latest(str(tmp_path / "none")) is None
+    loaded = torch.load(checkpoint.latest(str(tmp_path)), weights_only=True)
+    assert loaded["step"] == 30 and torch.equal(loaded["model"]["weight"], model.weight)
+    (tmp_path / "step_000000040.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(ConfigError, match="cannot load checkpoint .*step_000000040.pt"):
+        checkpoint.load(checkpoint.latest(str(tmp_path)), "cpu")
 
 
-@pytest.mark.parametrize("augment", [[], ["flip", "shift"]])  # augmentation's random draws resume too
-def test_interrupted_run_resumes_as_the_same_run_and_matches_an_uninterrupted_one(augment):
-    reference = ml(model=Model, **FAST, save_per_steps=1000, augment=augment)
-    with pytest.raises(Interrupted):
-        ml(model=SignalsItself, **FAST, save_per_steps=1000, augment=augment)  # SIGINT at step 35
-    table = runs()
-    stopped = table[table["run_id"] != reference.run_id].iloc[0]
-    assert stopped["status"] == "KILLED"
-    assert _checkpoints(stopped["run_id"])[0] == ["step_000000035.pt"]
+class Run:
+    """A run's artifacts as checkpoint.save_in_run sees them: a local folder, or an upload that may fail."""
 
-    resumed = ml(model=Model, resume=stopped["run_id"])
-    assert resumed.run_id == stopped["run_id"]
-    client = mlflow.MlflowClient()
-    run = client.get_run(resumed.run_id)
-    assert run.info.status == "FINISHED" and run.data.tags["resume_count"] == "1"
-    assert run.data.params["train_steps"] == "60"  # params recorded once, unchanged
-    assert resumed.metrics == pytest.approx(reference.metrics, abs=1e-6)
-    losses = {m.step: m.value for m in client.get_metric_history(resumed.run_id, "train/loss")}
-    expected = {m.step: m.value for m in client.get_metric_history(reference.run_id, "train/loss")}
-    assert sorted(losses) == sorted(expected) == [10, 20, 30, 40, 50, 60]  # the step axis continues
-    assert losses == pytest.approx(expected, rel=1e-5)
-    assert torch.allclose(resumed.model.MLP[1].weight, reference.model.MLP[1].weight, atol=1e-6)
+    def __init__(self, folder=None, fails=False):
+        self.folder, self.fails, self.uploaded = folder, fails, []
+
+    def local_artifact_folder(self):
+        return self.folder
+
+    def log_artifact(self, path, folder):
+        if self.fails:
+            raise ConnectionError("server gone")
+        self.uploaded.append((os.path.basename(path), folder, os.path.getsize(path)))
 
 
-def test_load_true_continues_the_latest_run_of_the_experiment():
-    with pytest.raises(Interrupted):
-        ml(model=SignalsItself, **FAST)
-    killed = runs().iloc[0]
-    resumed = ml(model=Model, load=True)
-    assert resumed.run_id == killed["run_id"]
-    assert mlflow.MlflowClient().get_run(resumed.run_id).info.status == "FINISHED"
-
-
-def test_resume_errors_are_clear():
-    result = ml(model=Model, **FAST)
-    with pytest.raises(ConfigError, match="does not fit Wider"):
-        ml(model=Wider, resume=result.run_id)
-    with pytest.raises(ConfigError, match="drop lr"):
-        ml(model=Model, resume=result.run_id, lr=0.1)
-    with pytest.raises(ConfigError, match="resume='nope': no such MLflow run"):
-        ml(model=Model, resume="nope")
-    names, folder = _checkpoints(result.run_id)
-    with open(os.path.join(folder, names[-1]), "wb") as file:
-        file.write(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="cannot load checkpoint .*step_000000060.pt"):
-        ml(model=Model, resume=result.run_id)
-    assert "RUNNING" not in set(runs()["status"])
-
-
-def test_a_nan_loss_is_an_error_naming_the_step():
-    with pytest.raises(TrainingError, match="the loss became nan at step 23"):
-        ml(model=Diverges, **FAST)
-    assert list(runs()["status"]) == ["FAILED"]
+def test_a_checkpoint_goes_into_a_local_artifact_folder_or_is_uploaded(tmp_path, capsys):
+    tmp_path = tmp_path / "artifacts"
+    model, update, replay, log = pieces(0)
+    state = checkpoint.state(5, model, update, replay, log, {}, "r")
+    checkpoint.save_in_run(Run(str(tmp_path)), state, keep=2)
+    assert os.listdir(tmp_path / "checkpoints") == ["step_000000005.pt"]
+    remote = Run()
+    checkpoint.save_in_run(remote, state, keep=2)
+    assert [(name, folder) for name, folder, _ in remote.uploaded] == [("step_000000005.pt", "checkpoints")]
+    checkpoint.save_in_run(Run(fails=True), state, keep=2)  # training goes on; the user is told
+    assert "checkpoint at step 5 not uploaded (ConnectionError)" in capsys.readouterr().err

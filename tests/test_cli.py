@@ -1,111 +1,142 @@
-"""The `ml` console, in a subprocess, as a user types it."""
+"""antelope.cli in-process: --help, --cfg, --verbose, and bad input, one case per row: a one-line error naming
+the bad value and what would be valid, exit status 2, no traceback, and no run left RUNNING. The console as a
+user runs it, in a subprocess, is tests/test_console.py."""
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_ml, runs
+import pytest
+import torch
+from conftest import runs
+
+from antelope.cli import main
 
 MODELS = Path(__file__).parent / "models.py"
 
-
-def test_default_job_trains_records_and_says_where_to_look():
-    done = run_ml()
-    assert done.returncode == 0, done.stderr
-    assert "mlflow ui --backend-store-uri sqlite:///" in done.stderr
-    assert "step 1000/1000" in done.stderr  # plain progress lines when not on a terminal
-    table = runs("Digits")
-    assert list(table["status"]) == ["FINISHED"]
-    assert table["metrics.eval/accuracy"][0] > 0.95
-    assert table["params.model._target_"][0] == "antelope.agents.AC2Agent"
-
-
-def test_seed_page_console_example_with_a_model_file():
-    done = run_ml(f"model={MODELS}:Model", "optim=SGD", "optim.lr=1e-2", "scheduler=CosineAnnealingLR",
-                  "scheduler.T_max=1000", "train_steps=50", "evaluate_per_steps=0")
-    assert done.returncode == 0, done.stderr
-    row = runs("Digits").iloc[0]
-    assert row["params.optim._target_"] == "torch.optim.sgd.SGD" and row["params.optim.lr"] == "0.01"
-    assert row["params.scheduler.T_max"] == "1000"
-    assert row["tags.antelope.model"].endswith("Model")
-    assert "optim=SGD" in row["tags.antelope.overrides"]
-
-
-def test_cfg_prints_the_resolved_config_and_help_lists_keys():
-    done = run_ml("--cfg", "optim=SGD", "lr=0.1", "lr_decay_epochs=7")
-    assert done.returncode == 0, done.stderr
-    assert "_target_: torch.optim.sgd.SGD" in done.stdout and "lr: 0.1" in done.stdout
-    assert "T_max: 7" in done.stdout and "CosineAnnealingLR" in done.stdout
-    assert runs().empty
-    done = run_ml("--help")
-    assert done.returncode == 0
-    for text in ("train_steps", "evaluate_per_steps", "lr_decay_epochs", "optim:", "AdamW", "CosineAnnealingLR"):
-        assert text in done.stdout
-
-
-def test_bad_input_is_one_line_exit_2_and_no_run():
-    for args, message in [
-        (["trian_steps=5"], "unknown config key 'trian_steps' (did you mean 'train_steps'?)"),
-        (["optim=Adamm"], "did you mean 'Adam'"),
-        (["dataset=CIFAR1O"], "did you mean 'CIFAR10'"),
-        (["dataset=missing/file.csv"], "does not exist"),
-        (["model=tests/nowhere.py:Model"], "no such file"),
-        (["env=CartPol-v1"], "did you mean 'CartPole-v1'"),
-        ([f"model={MODELS}:Deep"], "needs argument 'depth'"),
-        ([f"model={MODELS}:VectorLoss"], "must return a scalar loss"),
-    ]:
-        done = run_ml(*args)
-        assert done.returncode == 2, (args, done.stderr)
-        lines = done.stderr.strip().splitlines()
-        assert lines[-1].startswith("ml: error: ") and message in lines[-1], (args, done.stderr)
-        assert "Traceback" not in done.stderr
-    statuses = set(runs()["status"]) if not runs().empty else set()
-    assert "RUNNING" not in statuses  # VectorLoss's run started and ended FAILED
+CASES = [
+    # (overrides, what the error line must say)
+    (["trian_steps=5"], "unknown config key 'trian_steps' (did you mean 'train_steps'?)"),
+    (["optim.lrr=0.1"], "unknown config key 'optim.lrr' (did you mean 'optim.lr'"),
+    (["optim=SGD", "optim.betas=[0.9,0.99]"], "unknown config key 'optim.betas'"),
+    (["+colour=red"], "keys cannot be added"),
+    (["batch_size=many"], "bad value for batch_size"),
+    (["lr=fast"], "bad value for lr"),
+    (["batch_size=0"], "batch_size=0 must be a positive integer"),
+    (["train_steps=-5"], "train_steps=-5 must be a positive integer"),
+    (["evaluate_per_steps=-1"], "evaluate_per_steps=-1 must be >= 0"),
+    (["precision=fp8"], "precision='fp8' is not valid: choose one of fp32, bf16, fp16"),
+    (["scheduler_interval=hour"], "scheduler_interval='hour' is not valid: choose one of epoch, step"),
+    (["device=tpu"], "device='tpu' is not valid: choose auto, cpu, cuda, cuda:N or mps"),
+    (["epochs=2", "train_steps=10"], "give either train_steps=10 or epochs=2, not both"),
+    (["optim=Adamm"], "unknown optimizer optim='Adamm' (did you mean 'Adam'"),
+    (["scheduler=Cosine"], "unknown scheduler scheduler='Cosine'"),
+    (["optim=os.system"], "optim='os.system' is not a torch.optim.optimizer.Optimizer subclass"),
+    (["optim=no.such.Optimizer"], "cannot import 'no.such.Optimizer': no module named 'no'"),
+    (["scheduler=StepLR"], "scheduler=StepLR needs scheduler.step_size"),
+    (["optim.lr=-1"], "cannot build optim=Adam: Invalid learning rate: -1"),
+    (["lr==3"], "cannot parse override 'lr==3'"),
+    (["optim.lr=tag(log"], "cannot parse override 'optim.lr=tag(log'"),
+    (["optim.lr=interval(0.1,1)"], "requires --multirun"),
+    (["dataset=CIFAR1O"], "unknown dataset 'CIFAR1O' (did you mean 'CIFAR10'"),
+    (["dataset=missing.csv"], "dataset file 'missing.csv' does not exist"),
+    (["dataset=./no/folder"], "dataset './no/folder' does not exist"),
+    (["dataset=corrupt.parquet"], "cannot read dataset file 'corrupt.parquet'"),
+    (["dataset=nolabel.csv"], "nolabel.csv has no label column 'label'"),
+    (["dataset=CIFAR10"], "CIFAR10 is not in"),
+    (["model=MPL"], "unknown model 'MPL' (did you mean 'MLP'?)"),
+    (["model=os.system"], "model 'system' is not a torch.nn.Module class or instance"),
+    (["model=nowhere.py:Model"], "no such file 'nowhere.py'"),
+    ([f"model={MODELS}:Nope"], "has no 'Nope'"),
+    ([f"model={MODELS}:NotAModule"], "model 'NotAModule' is not a torch.nn.Module class or instance"),
+    ([f"model={MODELS}:Deep"], "Deep.__init__ needs argument 'depth'"),
+    ([f"model={MODELS}:Deep", "model.dpth=2"], "has no argument 'dpth' (did you mean 'depth'"),
+    ([f"model={MODELS}:VectorLoss"], "VectorLoss.learn must return a scalar loss"),
+    ([f"model={MODELS}:SevenLogits"], "output has shape (7,) per sample; expected (10,)"),
+    (["resume=0123456789abcdef"], "resume='0123456789abcdef': no such MLflow run"),
+    (["resume=CORRUPT"], "cannot load checkpoint"),
+    (["UNREACHABLE"], "cannot reach the MLflow tracking server"),
+]
+if torch.cuda.is_available():
+    CASES = [case for case in CASES if case[0] != ["device=cuda"]]
+else:
+    CASES.append((["device=cuda"], "device=cuda but no CUDA device is available"))
 
 
-def test_verbose_shows_the_traceback():
-    done = run_ml("--verbose", "trian_steps=5")
-    assert done.returncode == 2 and "Traceback" in done.stderr
+@pytest.fixture
+def prepared(workdir, monkeypatch):
+    (workdir / "corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
+    (workdir / "nolabel.csv").write_text("x,y\n1,2\n")
+
+    def prepare(args):
+        if args == ["resume=CORRUPT"]:
+            from antelope import ml
+
+            result = ml(train_steps=10)
+            artifacts = Path(__import__("mlflow").MlflowClient().get_run(result.run_id).info.artifact_uri)
+            for checkpoint in (artifacts / "checkpoints").iterdir():
+                checkpoint.write_bytes(b"\x00garbage")
+            return [f"resume={result.run_id}"]
+        if args == ["UNREACHABLE"]:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]  # nothing listens here once the socket closes
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+            return []
+        return args
+
+    return prepare
 
 
-def test_progress_bar_on_a_terminal():
-    import os
-    import pty
-    import subprocess
-
-    from conftest import ML
-
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([ML, "train_steps=300", "log_per_steps=50"], stdin=terminal, stdout=terminal,
-                               stderr=terminal, env=dict(os.environ), close_fds=True)
-    os.close(terminal)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # the terminal closed: the process is done
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    text = output.decode(errors="replace")
-    assert "300/300" in text and "step/s" in text and "\r" in text and "%|" in text  # tqdm's bar, redrawn
-    assert "eval/accuracy" in text and "train/loss" in text
-    assert "step 300/300" not in text  # not the plain lines
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input(args, message, prepared, capsys):
+    args = prepared(args)
+    capsys.readouterr()
+    budget = [] if any(a.startswith("resume=") for a in args) else ["train_steps=20", "evaluate_per_steps=0"]
+    status = main([*budget, *args])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert status == 2, err
+    assert last.startswith("ml: error: ") and message in last, last
+    assert "Traceback" not in err
+    assert len(last) < 400  # one readable line
+    if "UNREACHABLE" not in args and args and "resume=" not in args[0]:
+        table = runs()
+        assert table.empty or "RUNNING" not in set(table["status"])
 
 
-def test_runs_record_the_git_commit_of_the_working_directory(workdir):
-    import subprocess
-
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
-    subprocess.run(git + ["init", "-q"], check=True)
-    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], check=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+def test_credentials_never_reach_params_tags_or_the_console(workdir, capsys):
     from antelope import ml
 
-    result = ml(train_steps=5)
-    tags = __import__("mlflow").MlflowClient().get_run(result.run_id).data.tags
-    assert tags["mlflow.source.git.commit"] == commit
+    result = ml(train_steps=10, experiment="secrets", test_dataset=None,
+                dataset_root="postgresql://alice:s3cret@db.example/x")  # a URI-shaped value anywhere
+    out = capsys.readouterr()
+    run = __import__("mlflow").MlflowClient().get_run(result.run_id)
+    recorded = " ".join(list(run.data.params.values()) + list(run.data.tags.values()) + [run.info.run_name])
+    assert "s3cret" not in recorded and "alice:***@" in run.data.params["dataset_root"]
+    assert "s3cret" not in out.err + out.out
+
+
+def test_help_lists_every_key_and_the_optimizer_and_scheduler_names(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for text in ("train_steps", "evaluate_per_steps", "lr_decay_epochs", "optim:", "AdamW", "CosineAnnealingLR"):
+        assert text in out
+
+
+def test_cfg_prints_the_resolved_config_without_running(capsys):
+    assert main(["--cfg", "optim=SGD", "lr=0.1", "lr_decay_epochs=7"]) == 0
+    out = capsys.readouterr().out
+    assert "_target_: torch.optim.sgd.SGD" in out and "lr: 0.1" in out
+    assert "T_max: 7" in out and "CosineAnnealingLR" in out
+    assert runs().empty
+
+
+def test_verbose_shows_the_traceback_and_an_unknown_flag_is_an_error(capsys):
+    assert main(["--verbose", "trian_steps=5"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    assert main(["--fast"]) == 2
+    assert "ml: error: unknown option --fast" in capsys.readouterr().err
 
 
 def test_import_antelope_leaves_the_heavy_libraries_until_they_are_used():

@@ -10,6 +10,8 @@ from optuna.trial import TrialState
 from antelope import sweep
 
 MODELS = Path(__file__).parent / "models.py"
+pytestmark = pytest.mark.slow
+
 
 
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])

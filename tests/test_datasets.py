@@ -1,4 +1,5 @@
-"""Datasets by name and by path, through ml(): tables, image folders, torchvision, user Datasets."""
+"""antelope.datasets: datasets by name and by path (tables, image folders, torchvision, user Datasets) loaded
+into train and test splits, without training. One table run goes through ml() to its experiment."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +9,7 @@ from models import Model
 from PIL import Image
 
 from antelope import ConfigError, ml
-from antelope.agents import MLP
+from antelope.datasets import load
 
 FAST = dict(train_steps=40, evaluate_per_steps=0)
 
@@ -19,9 +20,15 @@ def test_csv_with_string_labels_is_classification(workdir):
     frame = pd.DataFrame(x, columns=["a", "b", "c", "d"])
     frame["kind"] = np.where(x[:, 0] + x[:, 1] > 0, "up", "down")
     frame.to_csv(workdir / "points.csv", index=False)
+    data = load("points.csv", label_column="kind")
+    assert data.num_classes == 2 and data.train.obs.shape == (240, 4) and len(data.test.obs) == 60  # 20% held out
+    assert data.train.label.dtype == torch.int64 and set(data.train.label.tolist()) == {0, 1}  # 'down', 'up'
+    up = torch.tensor(x[:, 0] + x[:, 1] > 0)
+    first = torch.tensor(frame.drop(columns="kind").to_numpy("float32"))
+    index = (data.train.obs[:, None] == first[None]).all(-1).float().argmax(1)  # each row's place in the file
+    assert torch.equal(data.train.label.bool(), up[index])  # labels travel with their rows, sorted: down=0, up=1
     result = ml(model=Model, dataset="points.csv", label_column="kind", **FAST, lr=1e-2)
-    assert result.metrics["eval/accuracy"] > 0.8
-    assert result.model.MLP[-1].out_features == 2
+    assert result.metrics["eval/accuracy"] > 0.8 and result.model.MLP[-1].out_features == 2
     assert runs("points")["status"][0] == "FINISHED"  # experiment named after the file
 
 
@@ -30,18 +37,21 @@ def test_parquet_with_float_labels_is_regression(workdir):
 
     data = load_diabetes(as_frame=True).frame
     data.rename(columns={"target": "label"}).to_parquet(workdir / "diabetes.parquet")
-    result = ml(model=MLP, dataset="diabetes.parquet", train_steps=300, lr=1e-2)
-    assert set(result.metrics) == {"eval/mse"}
-    test_var = data["target"].var()
-    assert result.metrics["eval/mse"] < 0.8 * test_var  # better than predicting the mean
+    loaded = load("diabetes.parquet")
+    assert loaded.num_classes is None and loaded.train.label.dtype == torch.float32
+    assert loaded.train.obs.shape[1] == 10 and len(loaded.train.obs) + len(loaded.test.obs) == len(data)
+    assert sorted(torch.cat([loaded.train.label, loaded.test.label]).tolist()) == sorted(data["target"].tolist())
 
 
 def test_table_errors_name_the_column(workdir):
     pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]}).to_csv(workdir / "t.csv", index=False)
     with pytest.raises(ConfigError, match="no label column 'label'.*its columns: x, y"):
-        ml(model=Model, dataset="t.csv")
+        load("t.csv")
+    pd.DataFrame({"x": ["a", "b"], "label": [0, 1]}).to_csv(workdir / "text.csv", index=False)
+    with pytest.raises(ConfigError, match="feature columns must be numeric; 'x' are not"):
+        load("text.csv")
     with pytest.raises(ConfigError, match="does not exist"):
-        ml(model=Model, dataset="nope.csv")
+        load("nope.csv")
 
 
 def _write_images(folder, n, size=8):
@@ -55,12 +65,15 @@ def _write_images(folder, n, size=8):
 
 def test_image_folder_with_and_without_splits(workdir):
     _write_images(workdir / "flat", 20)
-    result = ml(model=Model, dataset="flat", **FAST, lr=1e-2)
-    assert result.model.MLP[1].in_features == 3 * 8 * 8 and result.metrics["eval/accuracy"] > 0.9
+    data = load("flat")
+    assert data.num_classes == 2 and data.train.obs.shape == (32, 3, 8, 8) and len(data.test.obs) == 8
+    assert 0 <= data.train.obs.min() and data.train.obs.max() <= 1
+    bright = data.train.obs.mean((1, 2, 3)) > 0.5  # 'light' images are class 1 (folders in sorted order)
+    assert torch.equal(bright, data.train.label.bool())
     _write_images(workdir / "split" / "train", 20)
     _write_images(workdir / "split" / "test", 5)
-    result = ml(model=Model, dataset="split", **FAST, lr=1e-2)
-    assert result.metrics["eval/accuracy"] > 0.9
+    data = load("split")
+    assert (len(data.train.obs), len(data.test.obs)) == (40, 10)  # the folder's own splits
 
 
 class Squares(torch.utils.data.Dataset):
@@ -78,12 +91,13 @@ class Squares(torch.utils.data.Dataset):
 
 
 def test_user_dataset_class_and_instance():
-    result = ml(model=Model, dataset=Squares, **FAST, lr=1e-2)
-    assert result.metrics["eval/accuracy"] > 0.8
-    result = ml(model=Model, dataset=Squares(), test_dataset=Squares(train=False), **FAST, lr=1e-2)
-    assert result.metrics["eval/accuracy"] > 0.8
-    result = ml(model=Model, dataset="test_datasets.Squares", **FAST, lr=1e-2)  # dotted path
-    assert result.metrics["eval/accuracy"] > 0.8
+    by_class = load("x", objects={"dataset": Squares})  # given train=True / train=False
+    assert torch.equal(by_class.train.obs, Squares().x) and torch.equal(by_class.test.obs, Squares(train=False).x)
+    assert by_class.num_classes == 2 and torch.equal(by_class.train.label, (Squares().x[:, 0] > 0).long())
+    by_instance = load("x", objects={"dataset": Squares(), "test_dataset": Squares(train=False)})
+    assert torch.equal(by_instance.test.obs, by_class.test.obs)
+    by_path = load("test_datasets.Squares")  # a dotted path
+    assert torch.equal(by_path.train.obs, by_class.train.obs)
 
 
 def _write_idx(path, array):
@@ -104,13 +118,15 @@ def test_torchvision_dataset_by_name_from_the_cache_folder(workdir):
             image[2 * label:2 * label + 2] = 255  # the lit rows encode the class
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
-    result = ml(model=MLP, dataset="MNIST", **FAST, lr=1e-2)
-    assert result.model.net[1].in_features == 28 * 28
-    assert result.metrics["eval/accuracy"] > 0.5
+    data = load("MNIST", root=str(workdir / "datasets"))
+    assert data.train.obs.shape == (120, 1, 28, 28) and len(data.test.obs) == 40 and data.num_classes == 10
+    lit = data.train.obs[:, 0].mean(2).argmax(1) // 2  # the first lit row pair names the class
+    assert torch.equal(lit, data.train.label)
 
 
 def test_offline_uncached_torchvision_dataset_says_where_to_put_files(workdir):
     with pytest.raises(ConfigError, match="CIFAR10 is not in .*datasets/CIFAR10 and could not be downloaded.*"
                                           "cifar-10-python.tar.gz"):
-        ml(model=Model, dataset="CIFAR10")
-    assert runs().empty
+        load("CIFAR10", root=str(workdir / "datasets"))
+    with pytest.raises(ConfigError, match=r"unknown dataset 'CIFAR1O' \(did you mean 'CIFAR10'"):
+        load("CIFAR1O")

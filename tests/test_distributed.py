@@ -1,4 +1,5 @@
-"""Several processes, one run: torchrun with 2 CPU processes (gloo)."""
+"""antelope.distributed: several processes, one run. Gradient averaging and sharding on their own; torchrun
+with 2 CPU processes (gloo) in the end-to-end layer."""
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ def torchrun(*args):
                            "-m", "antelope", *args], capture_output=True, text=True, timeout=300, env=dict(os.environ))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_one_run():
     done = torchrun(f"model={MODELS}:Model", "train_steps=60", "evaluate_per_steps=30", "lr=0.01")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -29,6 +31,7 @@ def test_torchrun_two_processes_one_run():
     assert done.stderr.count("finished:") == 1  # one report, from rank 0
 
 
+@pytest.mark.slow
 def test_torchrun_run_stopped_on_one_process_resumes_under_torchrun_as_if_never_stopped():
     keys = ["train_steps=60", "evaluate_per_steps=30", "log_per_steps=10", "lr=0.01", "seed=3"]
     done = torchrun(f"model={MODELS}:Model", *keys)
@@ -80,3 +83,14 @@ def test_averaged_gradients_equal_the_whole_batch_gradient(tmp_path):
         grads = torch.load(tmp_path / f"grads{rank}.pt")
         for mine, whole in zip(grads, [p.grad for p in model.parameters()]):
             assert torch.allclose(mine, whole, atol=1e-6)
+
+
+def test_each_process_takes_every_world_th_sample_and_its_share_of_the_batch():
+    from antelope.distributed import Group, shard
+    from antelope.errors import ConfigError
+
+    obs, label = torch.arange(10.), torch.arange(10)
+    mine, labels, batch = shard(Group(1, 2, True), obs, label, 8)
+    assert mine.tolist() == [1., 3., 5., 7., 9.] and labels.tolist() == [1, 3, 5, 7, 9] and batch == 4
+    with pytest.raises(ConfigError, match="batch_size=7 must divide by the 2 processes"):
+        shard(Group(0, 2, True), obs, label, 7)

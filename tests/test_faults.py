@@ -12,6 +12,7 @@ import pytest
 from conftest import ML, run_ml, runs
 
 MODELS = Path(__file__).parent / "models.py"
+pytestmark = pytest.mark.slow
 LONG = [f"model={MODELS}:Slow", "train_steps=600", "log_per_steps=20", "evaluate_per_steps=200",
         "save_per_steps=50"]
 
@@ -34,11 +35,11 @@ def _wait_for_step(process, step, timeout=120):
     raise AssertionError(f"no step {step} within {timeout} s")
 
 
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
-def test_signal_ends_the_run_killed_with_a_checkpoint_and_resume_completes_it(number):
+def test_sigterm_ends_the_run_killed_with_a_checkpoint_and_resume_completes_it():
+    """(SIGINT, Ctrl-C, takes the same path: test_ml.py and test_trainer.py send it in-process.)"""
     process = _start()
     run_id = _wait_for_step(process, 120)
-    process.send_signal(number)
+    process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "the run is marked KILLED" in stderr and "Traceback" not in stderr
@@ -58,13 +59,17 @@ def test_signal_ends_the_run_killed_with_a_checkpoint_and_resume_completes_it(nu
     assert len(runs()) == 1  # the same run, not a new one
 
 
-def test_kill_9_leaves_a_stale_run_that_resume_detects_and_completes():
+def test_kill_9_leaves_a_stale_run_the_next_run_closes_and_resume_completes():
     process = _start()
     run_id = _wait_for_step(process, 160)
     process.kill()  # SIGKILL: no handler runs, the run is left RUNNING
     process.wait(timeout=30)
     client = mlflow.MlflowClient()
     assert client.get_run(run_id).info.status == "RUNNING"
+    done = run_ml("train_steps=20")  # the next run in the experiment, on this machine, finds it stale
+    assert done.returncode == 0, done.stderr
+    run = client.get_run(run_id)
+    assert run.info.status == "FAILED" and run.data.tags["antelope.stale"] == "process gone"
     done = run_ml(f"resume={run_id}")
     assert done.returncode == 0, done.stderr
     assert "resumed at step 150" in done.stderr  # the last periodic checkpoint before the kill
@@ -72,29 +77,18 @@ def test_kill_9_leaves_a_stale_run_that_resume_detects_and_completes():
     assert "RUNNING" not in set(runs()["status"])
 
 
-def test_a_stale_run_is_closed_when_the_next_run_starts():
-    process = _start()
-    run_id = _wait_for_step(process, 60)
-    process.kill()
-    process.wait(timeout=30)
-    done = run_ml("train_steps=20")
-    assert done.returncode == 0, done.stderr
-    run = mlflow.MlflowClient().get_run(run_id)
-    assert run.info.status == "FAILED" and run.data.tags["antelope.stale"] == "process gone"
-
-
 SWEEP = [ML, "-m", f"model={MODELS}:Slow", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
          "sweep.pruner=none", "train_steps=400", "log_per_steps=20", "evaluate_per_steps=200", "save_per_steps=50"]
 
 
-def _kill_sweep_mid_trial(command):
+def _kill_sweep_mid_trial(command, experiment="Digits"):
     """Start a sweep, kill -9 it once trial 0 is past its checkpoint at step 100; trial 0's child run."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=dict(os.environ))
     _wait_for_step(process, 120)
     process.kill()
     process.wait(timeout=30)
-    child = runs("Digits").query("`tags.antelope.trial` == '0'").iloc[0]
+    child = runs(experiment).query("`tags.antelope.trial` == '0'").iloc[0]
     assert child["status"] == "RUNNING"
     return child
 
@@ -118,6 +112,23 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run():
                               storage=optuna.storages.JournalStorage(
                                   optuna.storages.journal.JournalFileBackend("optuna.journal")))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+
+
+def test_a_lost_trial_of_an_rl_sweep_continues_in_the_envs_experiment():
+    command = [ML, "-m", "env=CartPole-v1", f"model={MODELS}:SlowDQN", "optim.lr=tag(log, interval(1e-4, 1e-2))",
+               "sweep.trials=2", "sweep.pruner=none", "train_steps=400", "random_steps=50", "log_per_steps=20",
+               "evaluate_per_steps=200", "evaluate_episodes=1", "save_per_steps=50"]
+    child = _kill_sweep_mid_trial(command, experiment="CartPole-v1")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert f"trial 0 lost its process (its process " in done.stderr and "resumed at step 100" in done.stderr
+    assert f"; continuing it from run {child['run_id']}" in done.stderr
+    table = runs("CartPole-v1")  # the parent run and both trials: one experiment, the env's
+    assert list(table["tags.antelope.role"].fillna("trial")) == ["sweep", "trial", "trial"]
+    trials = table[table["tags.antelope.trial"].notna()]
+    assert sorted(trials["tags.antelope.trial"]) == ["0", "1"] and set(trials["tags.antelope.trial_state"]) == {"COMPLETE"}
+    assert trials.set_index("tags.antelope.trial").loc["0", "run_id"] == child["run_id"]
+    assert "RUNNING" not in set(table["status"]) and "Digits" not in [e.name for e in mlflow.search_experiments()]
 
 
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])
@@ -151,6 +162,22 @@ def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued
     assert study.trials[0].user_attrs["mlflow_run_id"] == child["run_id"]
 
 
+def _wait_until_silent(run_id, grace=3.0, timeout=120):
+    """Until trial 0 of the run's sweep has shown no sign of life (heartbeat, start, claim) for `grace` s."""
+    from antelope.studies import HEARTBEAT
+
+    study = runs("Digits").query(f"run_id == '{run_id}'").iloc[0]["tags.antelope.sweep"]
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal"))
+    deadline = time.monotonic() + timeout
+    while True:
+        [trial] = optuna.load_study(study_name=study, storage=storage).trials
+        last = max(trial.system_attrs.get(HEARTBEAT, 0), trial.datetime_start.timestamp())
+        if time.time() - last > grace:
+            return
+        assert time.monotonic() < deadline, "the paused worker's trial kept beating"
+        time.sleep(0.2)
+
+
 def test_a_paused_worker_whose_trial_was_taken_over_stops_it_and_leaves_its_run():
     """A worker paused (SIGSTOP) past its heartbeat's grace: a second worker takes its trial over. When the
     first wakes (SIGCONT) it stops that trial at its next evaluation and leaves the run to the second."""
@@ -159,7 +186,7 @@ def test_a_paused_worker_whose_trial_was_taken_over_stops_it_and_leaves_its_run(
     run_id = _wait_for_step(paused, 120)
     paused.send_signal(signal.SIGSTOP)
     try:
-        time.sleep(5)  # past the grace: 3 missed heartbeats of 1 s
+        _wait_until_silent(run_id)  # past the grace: 3 missed heartbeats of 1 s
         taker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env=dict(os.environ))
         taken = ""

@@ -89,6 +89,7 @@ def test_a_lone_run_gets_its_curves_as_an_artifact_and_metrics_can_be_chosen(ids
         assert all(count(trials, c) > 100 for c in ("C0", "C1", "C2")) and count(trials, "C3") == 0
 
 
+@pytest.mark.slow
 def test_ml_plot_writes_pngs_and_rejects_unknown_metrics(ids, workdir):
     done = run_ml("plot", "Digits", "--no-log", "--out", "out")
     assert done.returncode == 0, done.stderr

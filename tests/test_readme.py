@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import run_ml, runs
+pytestmark = pytest.mark.slow
+
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

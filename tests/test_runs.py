@@ -52,6 +52,7 @@ def test_bad_experiment_or_filter_is_a_one_line_config_error(ids):
         runs(filter="metrics.eval/accuracy > 0.9")
 
 
+@pytest.mark.slow
 def test_ml_runs_prints_the_table_and_writes_every_column_to_csv(ids, workdir):
     done = run_ml("runs", "Digits", "--csv", "runs.csv")
     assert done.returncode == 0, done.stderr
@@ -71,6 +72,7 @@ def test_ml_runs_prints_the_table_and_writes_every_column_to_csv(ids, workdir):
     assert bad.stderr.splitlines() == [bad.stderr.strip()] and bad.stderr.startswith("ml: error: unknown experiment")
 
 
+@pytest.mark.slow
 def test_ml_runs_on_an_empty_store():
     done = run_ml("runs")
     assert done.returncode == 0 and done.stdout == "" and "no runs in sqlite:///" in done.stderr

@@ -1,7 +1,7 @@
-"""Sweeps through both doors: `ml -m ...` in a subprocess and `antelope.sweep(...)` in Python.
+"""Sweeps through both doors: `antelope.sweep(...)` in Python (tiny budgets: Digits, 30 steps) and, in the
+end-to-end layer, `ml -m ...` in a subprocess, with worker processes, PostgreSQL and every preset in sweeps/.
 
-One sweep = one Optuna study = one MLflow parent run; every trial one child run. Budgets are tiny
-(Digits, 30 steps) so the whole file runs in about a minute on 2 CPU cores.
+One sweep = one Optuna study = one MLflow parent run; every trial one child run.
 """
 import os
 import re
@@ -14,10 +14,8 @@ import optuna
 import pytest
 from conftest import ML, run_ml, runs
 from models import Model
-from optuna.trial import FixedTrial
 
 from antelope import ConfigError, sweep
-from antelope.space import Space
 
 MODELS = Path(__file__).parent / "models.py"
 SWEEPS = Path(__file__).parent.parent / "sweeps"
@@ -33,6 +31,7 @@ def parent_and_children(table):
     return parent.iloc[0], children.sort_values("tags.antelope.trial", key=lambda s: s.astype(int))
 
 
+@pytest.mark.slow
 def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_resumes():
     done = run_ml("-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=3", *FAST)
     assert done.returncode == 0, done.stderr
@@ -76,11 +75,6 @@ def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_resumes():
 
 
 def test_keys_of_an_optimizer_are_drawn_only_when_the_drawn_optimizer_takes_them():
-    space = Space.parse(["optim=choice(SGD, Adam)", "optim.momentum=interval(0.5, 0.9)", "optim.lr=0.01"])
-    assert space.fixed == ["optim.lr=0.01"]
-    assert space.suggest(FixedTrial({"optim": "SGD", "optim.momentum": 0.7})) == {"optim": "SGD", "optim.momentum": 0.7}
-    assert space.suggest(FixedTrial({"optim": "Adam", "optim.momentum": 0.7})) == {"optim": "Adam"}
-
     study = sweep(space={"optim": ["SGD", "Adam"], "optim.momentum": "interval(0.5, 0.9)"}, sampler="random",
                   trials=4, **QUICK)
     drawn = {t.params["optim"] for t in study.trials}
@@ -127,20 +121,7 @@ def test_a_crashing_trial_is_fail_and_the_sweep_goes_on():
                                                                                     "COMPLETE": "FINISHED"}
 
 
-def test_workers_are_processes_on_one_study_pinned_round_robin(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # pinning is recorded even on a CPU-only machine
-    done = run_ml("-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=4", "sweep.workers=2", *FAST)
-    assert done.returncode == 0, done.stderr
-    parent, children = parent_and_children(runs("Digits"))
-    assert parent["tags.antelope.workers"] == "0:cuda3 1:cuda5"
-    assert list(children["tags.antelope.trial"]) == ["0", "1", "2", "3"]
-    assert set(children["tags.antelope.trial_state"]) == {"COMPLETE"}
-    pins = dict(zip(children["tags.antelope.worker"], children["tags.antelope.cuda_visible_devices"]))
-    assert pins == {"0": "3", "1": "5"}  # both worker processes ran trials, each on its own device
-    assert len(set(children["tags.antelope.pid"])) == 2
-    assert os.path.exists("optuna.journal")  # the default storage: a journal file, not SQLite
-
-
+@pytest.mark.slow
 def test_two_machines_share_one_study_and_parent_run_through_postgresql(postgres):
     storage = postgres("optuna")
     command = [ML, "-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=6", f"sweep.storage={storage}", *FAST]
@@ -157,24 +138,31 @@ def test_two_machines_share_one_study_and_parent_run_through_postgresql(postgres
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == set(children["run_id"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(p.stem for p in SWEEPS.glob("*.yaml")))
-def test_every_preset_runs(preset):
-    study = sweep(preset=preset, trials=2, **QUICK)
+def test_every_preset_runs_from_the_console(preset):
+    done = run_ml("-m", f"sweep={preset}", "sweep.trials=2", f"sweep.study={preset}", f"model={MODELS}:Model", *FAST)
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(study_name=preset, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend("optuna.journal")))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     if preset == "default":  # the three things Antelope is known for
         assert set(study.trials[0].params) == {"lr", "lr_decay_epochs", "optim"}
 
 
-def test_bad_input_is_one_line_exit_2_before_any_trial():
+def test_bad_input_is_one_line_exit_2_before_any_trial(capsys):
+    from antelope.cli import main
+
     for args, message in [
         (["optim.lr=interval(1e-5"], "cannot parse override"),
         (["sweep.storage=postgresql://nobody@127.0.0.1:1/none", *SPACE], "cannot reach sweep.storage="),
+        (["lr=0.1,0.01", "sweep.trials=0"], "sweep.trials=0 must be at least 1"),
+        (["lr=0.1,0.01", "sweep.direction=up"], "sweep.direction='up' is not valid"),
     ]:
-        done = run_ml("-m", *args, *FAST)
-        assert done.returncode == 2, (args, done.stderr)
-        lines = done.stderr.strip().splitlines()
-        assert lines[-1].startswith("ml: error: ") and message in lines[-1], (args, done.stderr)
-        assert "Traceback" not in done.stderr
+        assert main(["-m", *args, *FAST]) == 2, args
+        err = capsys.readouterr().err
+        assert err.strip().splitlines()[-1].startswith("ml: error: ") and message in err, (args, err)
+        assert "Traceback" not in err
     choices = {"lr": "0.1,0.01"}
     for kwargs, message in [
         (dict(space={}), "the search space is empty"),
@@ -192,22 +180,30 @@ def test_bad_input_is_one_line_exit_2_before_any_trial():
 
 
 def test_an_objective_that_is_never_logged_stops_after_the_first_trial():
-    done = run_ml("-m", f"model={MODELS}:Model", "lr=0.1,0.01", "sweep.objective=eval/acc",
-                  "sweep.direction=maximize", *FAST)
-    assert done.returncode == 2, done.stderr
-    assert "ml: error: sweep.objective=eval/acc was never logged by trial 0" in done.stderr.splitlines()[-1]
+    with pytest.raises(ConfigError, match="sweep.objective=eval/acc was never logged by trial 0"):
+        sweep(space={"lr": [0.1, 0.01]}, objective="eval/acc", direction="maximize", **QUICK)
     parent, children = parent_and_children(runs("Digits"))
     assert parent["status"] == "FAILED" and len(children) == 1
     assert children["tags.antelope.trial_state"].iloc[0] == "FAIL"
     assert "RUNNING" not in set(runs()["status"])
 
 
-def test_every_sampler_and_pruner_name_builds_its_optuna_class():
-    from antelope.space import grid
-    from antelope.studies import PRUNERS, SAMPLERS, pruner, sampler
+def test_the_same_sweep_again_resumes_its_study_and_parent_run_up_to_its_trials():
+    first = sweep(space={"optim.lr": "tag(log, interval(1e-3, 1e-1))"}, trials=2, **QUICK)
+    again = sweep(space={"optim.lr": "tag(log, interval(1e-3, 1e-1))"}, trials=3, **QUICK)
+    assert again.study_name == first.study_name and len(again.trials) == 3
+    parent, children = parent_and_children(runs("Digits"))
+    assert list(children["tags.antelope.trial"]) == ["0", "1", "2"] and parent["status"] == "FINISHED"
+    assert parent["tags.antelope.sweep.trials"] == "3"
+    drawn = [t.params["optim.lr"] for t in again.trials]
+    assert len(set(drawn)) == 3  # the resumed sampler draws anew, not the first trials' values again
 
-    space = Space.parse(["optim=choice(SGD, Adam)", "batch_size=range(32, 96, 32)"])
-    for name in SAMPLERS:
-        assert type(sampler(name, 0, grid(space))).__name__.endswith(("Sampler", "Grid"))
-    for name in PRUNERS:
-        assert type(pruner(name, 100, 10)).__name__.endswith("Pruner")
+
+def test_an_rl_sweep_keeps_its_parent_and_trials_in_the_envs_experiment():
+    study = sweep(env="CartPole-v1", space={"optim.lr": [1e-3, 1e-2]}, sampler="grid", train_steps=30,
+                  random_steps=10, evaluate_episodes=1, evaluate_per_steps=0)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert study.study_name.startswith("CartPole-v1-sweep-")
+    parent, children = parent_and_children(runs("CartPole-v1"))  # one experiment holds the whole sweep
+    assert len(children) == 2 and parent["params.sweep.objective"] == "eval/return"
+    assert runs("CartPole-v1")["experiment_id"].nunique() == 1 and "Digits" not in runs().columns

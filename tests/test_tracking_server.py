@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ML
+pytestmark = pytest.mark.slow
+
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

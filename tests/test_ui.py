@@ -7,9 +7,12 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
 from conftest import ML, run_ml
 
 from antelope import ml
+pytestmark = pytest.mark.slow
+
 
 
 def free_port():

@@ -1,0 +1,86 @@
+"""model on its own: what `model=` names, building it from the data, and models that keep their own optimizers."""
+import pytest
+import torch
+from models import Model, NoLearn, NotAModule, SelfOptimizing
+from torch import nn
+
+from antelope import ConfigError
+from antelope.agents import MLP, AC2Agent
+from antelope.model import build, optimizes_itself, own_optimizers, resolve
+from antelope.spec import spec_of
+
+DIGITS = spec_of(torch.rand(30, 1, 8, 8), torch.arange(30) % 10, num_classes=10)
+
+
+def test_resolve_a_bundled_name_a_dotted_path_a_class_and_an_instance():
+    assert resolve("MLP") is MLP
+    assert resolve("antelope.agents.MLP") is MLP
+    assert resolve(Model) is Model
+    instance = Model(4, 2)
+    assert resolve(instance) is instance
+
+
+@pytest.mark.parametrize("target, message", [
+    ("MPL", "unknown model 'MPL' (did you mean 'MLP'?): give one of AC2Agent, MLP, DQN, DDPG, GAN, Classifier, "
+            "a dotted path or path/to/file.py:ClassName"),
+    ("os.system", "model 'system' is not a torch.nn.Module class or instance"),
+    (NotAModule, "model 'NotAModule' is not a torch.nn.Module class or instance"),
+    (NotAModule(), "model 'NotAModule' is not a torch.nn.Module class or instance"),
+])
+def test_resolve_refuses_what_is_not_a_model(target, message):
+    with pytest.raises(ConfigError) as error:
+        resolve(target)
+    assert str(error.value) == message
+
+
+def test_build_constructs_from_the_spec_and_the_users_arguments():
+    model = build(MLP, DIGITS, {"hidden": 12})
+    assert isinstance(model, MLP) and model.net[1].in_features == 64 and model.net[1].out_features == 12
+    assert model(torch.rand(5, 1, 8, 8)).shape == (5, 10)
+    assert type(build(Model, DIGITS, {})) is Model  # it has learn: not wrapped
+
+
+def test_build_takes_an_instance_as_it_is_and_refuses_constructor_arguments_for_it():
+    instance = Model(64, 10)
+    assert build(instance, DIGITS, {}) is instance
+    with pytest.raises(ConfigError, match="model.hidden: the model was given as an instance, so it takes no "
+                                          "constructor arguments; pass the class instead"):
+        build(instance, DIGITS, {"hidden": 12})
+
+
+class Encoder(nn.Module):
+    """No learn, no output size: features for the default agent's head."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, 4, 3)
+
+    def forward(self, obs):
+        return self.conv(obs)
+
+
+def test_a_model_without_learn_is_wrapped_by_the_default_agent():
+    head = build(NoLearn, DIGITS, {})  # asks for out_features: it is the agent's output head
+    assert isinstance(head, AC2Agent) and isinstance(head.actor, NoLearn)
+    encoder = build(Encoder, DIGITS, {})  # else it encodes, and the agent adds the head
+    assert isinstance(encoder, AC2Agent) and isinstance(encoder.encoder[0], Encoder)
+    obs = torch.rand(5, 1, 8, 8)
+    assert head(obs).shape == encoder(obs).shape == (5, 10)
+    assert callable(head.learn)
+
+
+class KeepsASchedule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+        self.optim = torch.optim.SGD(self.linear.parameters(), lr=0.1)
+        self.schedule = torch.optim.lr_scheduler.StepLR(self.optim, step_size=10)
+        self.lr = 0.1
+
+
+def test_optimizers_and_schedulers_kept_as_attributes_are_found():
+    model = KeepsASchedule()
+    assert own_optimizers(model) == {"optim": model.optim, "schedule": model.schedule}
+    assert optimizes_itself(model) and optimizes_itself(SelfOptimizing(4, 2))
+    assert own_optimizers(Model(4, 2)) == {} and not optimizes_itself(Model(4, 2))
+    assert not optimizes_itself(MLP(DIGITS))

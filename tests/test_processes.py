@@ -1,0 +1,54 @@
+"""processes on its own: how a process is recorded, and whether a recorded process of this machine is gone."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from antelope.processes import alive, gone, this_process
+
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def dead_pid():
+    """The pid of a child that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_this_process_is_host_and_pid():
+    assert this_process() == f"{HOST}:{os.getpid()}"
+
+
+def test_running_processes_are_alive():
+    assert alive(os.getpid())
+    assert alive(1)  # init: running, whether or not we may signal it
+
+
+def test_an_exited_and_reaped_child_is_not_alive(dead_pid):
+    assert not alive(dead_pid)
+
+
+def test_an_exited_child_not_yet_reaped_is_not_alive():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # waits for the exit, leaves it unreaped
+        with open(f"/proc/{child.pid}/stat") as stat:
+            assert stat.read().split(")")[-1].split()[0] == "Z"  # a zombie: its pid still exists
+        assert not alive(child.pid)
+    finally:
+        child.wait()
+
+
+def test_gone_is_true_only_for_this_machines_dead_processes(dead_pid):
+    assert gone(f"{HOST}:{dead_pid}")
+    assert not gone(this_process())
+    assert not gone(f"another-{HOST}:{dead_pid}")  # another machine's: not ours to judge
+
+
+@pytest.mark.parametrize("record", ["", "nonsense", f"{HOST}:", f"{HOST}:abc", f"{HOST}:-5", f"{HOST}:12 "])
+def test_a_malformed_record_is_not_gone(record):
+    assert not gone(record)

@@ -1,0 +1,97 @@
+"""spec on its own: statistics of the data, what the model outputs, task names, and constructors filled by name."""
+import pytest
+import torch
+from models import Deep
+
+from antelope import ConfigError
+from antelope.spec import DIRECTIONS, METRICS, Spec, construct, spec_of
+
+
+def test_images_have_statistics_per_channel():
+    obs = torch.rand(50, 3, 4, 4) * torch.tensor([1., 10., 100.])[:, None, None]  # channels of other scales
+    spec = spec_of(obs, torch.arange(50) % 10, num_classes=10)
+    assert spec.obs.shape == (3, 4, 4)
+    assert torch.allclose(spec.obs.mean, obs.transpose(0, 1).flatten(1).mean(1))
+    assert torch.allclose(spec.obs.stddev, obs.transpose(0, 1).flatten(1).std(1))
+    assert spec.obs.mean.shape == spec.obs.stddev.shape == (3,)
+    assert spec.obs.low == obs.min().item() and spec.obs.high == obs.max().item()
+    assert type(spec.obs.low) is float and type(spec.obs.high) is float
+
+
+def test_vectors_have_statistics_per_feature():
+    obs = torch.tensor([[0., 10.], [2., 30.], [4., 20.]])
+    spec = spec_of(obs, torch.tensor([0.5, 1.5, 2.5]), num_classes=None)
+    assert spec.obs.shape == (2,)
+    assert torch.equal(spec.obs.mean, torch.tensor([2., 20.])) and torch.equal(spec.obs.stddev, torch.tensor([2., 10.]))
+    assert (spec.obs.low, spec.obs.high) == (0., 30.)
+
+
+def test_classification_outputs_one_logit_per_class():
+    spec = spec_of(torch.rand(20, 5), torch.arange(20) % 4, num_classes=4)
+    assert (spec.action.shape, spec.action.discrete, spec.action.low, spec.action.high) == ((4,), True, 0.0, 3.0)
+    assert spec.classification and spec.task_name == "classification"
+
+
+@pytest.mark.parametrize("label, shape", [(torch.tensor([-1., 0., 3.]), (1,)),
+                                          (torch.tensor([[-1., 0.], [2., 3.], [0., 0.]]), (2,))])
+def test_regression_outputs_the_targets_shape_and_range(label, shape):
+    spec = spec_of(torch.rand(3, 5), label, num_classes=None)
+    assert (spec.action.shape, spec.action.discrete, spec.action.low, spec.action.high) == (shape, False, -1.0, 3.0)
+    assert not spec.classification and spec.task_name == "regression"
+
+
+def test_every_task_names_a_main_metric_with_a_direction():
+    regression = spec_of(torch.rand(3, 5), torch.rand(3), num_classes=None)
+    names = [Spec(regression.obs, regression.action, None, task).task_name for task in ("rl", "generate")]
+    assert names == ["rl", "generate"]
+    assert set(METRICS) == {"classification", "regression", "rl", "generate"}
+    assert set(METRICS.values()) == set(DIRECTIONS)
+    assert set(DIRECTIONS.values()) == {"maximize", "minimize"}
+    assert DIRECTIONS[METRICS["classification"]] == "maximize" and DIRECTIONS[METRICS["regression"]] == "minimize"
+
+
+DIGITS = spec_of(torch.rand(30, 1, 8, 8), torch.arange(30) % 10, num_classes=10)
+
+
+class Takes:
+    """Records the arguments its constructor got."""
+
+    def __init__(self, in_features, out_features, in_channels, num_classes, spec, action_spec, in_shape):
+        self.arguments = {name: value for name, value in locals().items() if name != "self"}
+
+
+def test_construct_fills_arguments_by_name_from_the_spec():
+    arguments = construct(Takes, DIGITS, {}).arguments
+    assert arguments == dict(in_features=64, out_features=10, in_channels=1, num_classes=10, spec=DIGITS,
+                             action_spec=DIGITS.action, in_shape=(1, 8, 8))
+
+
+def test_construct_takes_the_users_arguments_over_filled_ones_and_keeps_defaults():
+    model = construct(Deep, DIGITS, {"depth": 3, "num_classes": 7})
+    assert (model.depth, model.width) == (3, 16)
+    assert model.MLP[1].in_features == 64 and model.MLP[-1].out_features == 7
+
+
+def test_an_argument_nobody_can_fill_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match=r"Deep.__init__ needs argument 'depth', which antelope cannot fill: "
+                                          r"pass it as model.depth=\.\.\., or use one antelope fills \(in_features"):
+        construct(Deep, DIGITS, {})
+    regression = spec_of(torch.rand(3, 64), torch.rand(3), num_classes=None)
+    with pytest.raises(ConfigError, match="needs argument 'num_classes'"):  # only classification has classes
+        construct(Deep, regression, {"depth": 2})
+
+
+def test_an_unknown_user_argument_is_an_error_with_a_hint():
+    with pytest.raises(ConfigError) as error:
+        construct(Deep, DIGITS, {"depth": 2, "widht": 8})
+    assert str(error.value) == ("model.widht: Deep.__init__ has no argument 'widht' (did you mean 'width'?); "
+                                "its arguments: in_features, num_classes, depth, width")
+
+
+def test_a_constructor_taking_any_keywords_takes_the_users():
+    class Anything:
+        def __init__(self, in_features, **options):
+            self.in_features, self.options = in_features, options
+
+    made = construct(Anything, DIGITS, {"anything": 1})
+    assert made.in_features == 64 and made.options == {"anything": 1}

@@ -1,0 +1,153 @@
+"""antelope.tracking against a real MLflow SQLite store, read back with MLflow's own client; no training."""
+import os
+import socket
+import subprocess
+import sys
+
+import mlflow
+import pytest
+
+from antelope import tracking
+from antelope.errors import ConfigError, Stop, TakenOver
+
+CONFIG = {"optim": {"_target_": "torch.optim.adam.Adam", "lr": 0.001}, "seed": 0, "dataset_root": None,
+          "augment": ["flip"]}
+
+
+def start(**kwargs):
+    return tracking.Run.start("exp", CONFIG, {"antelope.model": "M"}, **kwargs)
+
+
+def test_a_run_records_the_config_as_params_and_yaml_and_where_it_runs():
+    with start(run_name="M lr=0.001") as run:
+        pass
+    recorded = mlflow.MlflowClient().get_run(run.run_id)
+    assert recorded.info.status == "FINISHED" and recorded.info.run_name == "M lr=0.001"
+    assert recorded.data.params == {"optim._target_": "torch.optim.adam.Adam", "optim.lr": "0.001", "seed": "0",
+                                    "dataset_root": "None", "augment": "['flip']"}
+    tags = recorded.data.tags
+    assert tags["antelope.model"] == "M" and tags["antelope.pid"] == str(os.getpid())
+    assert tags["antelope.host"] == socket.gethostname()
+    yaml_path = mlflow.MlflowClient().download_artifacts(run.run_id, "config.yaml")
+    assert "lr: 0.001" in open(yaml_path).read()
+    experiment = mlflow.get_experiment_by_name("exp")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on its runs table
+
+
+def test_metrics_written_in_the_background_all_arrive_by_the_end():
+    with start() as run:
+        for step in range(1, 2501):
+            run.log_metrics({"train/loss": 1 / step}, step)
+        run.log_metrics({"eval/accuracy": 0.5}, 2500, flush=True)
+    history = mlflow.MlflowClient().get_metric_history(run.run_id, "train/loss")
+    assert sorted(m.step for m in history) == list(range(1, 2501))
+    assert tracking.metric_history(run.run_id, "eval/accuracy") == {2500: 0.5}
+
+
+@pytest.mark.parametrize("raised, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED"),
+                                            (Stop("pruned"), "KILLED")])
+def test_a_run_ends_failed_or_killed_never_running(raised, status):
+    with pytest.raises(type(raised)):
+        with start() as run:
+            raise raised
+    assert mlflow.MlflowClient().get_run(run.run_id).info.status == status
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.run_id)}
+    assert ("traceback.txt" in artifacts) == (status == "FAILED")
+
+
+def test_a_run_taken_over_by_another_worker_is_left_to_it():
+    with pytest.raises(TakenOver):
+        with start() as run:
+            run.log_metrics({"train/loss": 1.0}, 1)
+            raise TakenOver("another worker continues it")
+    assert mlflow.MlflowClient().get_run(run.run_id).info.status == "RUNNING"
+    assert tracking.metric_history(run.run_id, "train/loss") == {}  # its steps are the other worker's to write
+
+
+def test_a_nested_run_names_its_parent_and_a_reopened_run_counts_its_resumes():
+    parent = tracking.open_parent_run("exp", "study", {"sweep.sampler": "tpe"}, {"antelope.role": "sweep"})
+    with start(parent_run_id=parent) as child:
+        pass
+    client = mlflow.MlflowClient()
+    assert client.get_run(child.run_id).data.tags["mlflow.parentRunId"] == parent
+    for count in ("1", "2"):
+        with tracking.Run.reopen(child.run_id):
+            assert client.get_run(child.run_id).info.status == "RUNNING"
+        assert client.get_run(child.run_id).data.tags["resume_count"] == count
+    assert client.get_run(child.run_id).data.params["seed"] == "0"  # params untouched
+    assert tracking.open_parent_run("exp", "study", {}, {"antelope.sweep.trials": "9"}, parent) == parent
+    assert client.get_run(parent).data.tags["antelope.sweep.trials"] == "9"
+    assert tracking.find_run("exp", {"mlflow.parentRunId": parent}) == child.run_id
+    assert tracking.find_run("exp", {"antelope.trial": "7"}) is None and tracking.find_run("nope", {"a": "b"}) is None
+
+
+def test_credentials_are_masked_in_params_tags_and_names():
+    assert tracking.redact("postgresql://alice:s3cret@db/x and http://h") == "postgresql://alice:***@db/x and http://h"
+    with tracking.Run.start("exp", {"url": "postgresql://alice:s3cret@db/x"}, {"t": "http://bob:pw@h"},
+                            run_name="sqlite://a:b@c") as run:
+        pass
+    recorded = mlflow.MlflowClient().get_run(run.run_id)
+    assert recorded.data.params["url"] == "postgresql://alice:***@db/x" and recorded.data.tags["t"] == "http://bob:***@h"
+    assert "b@" not in recorded.info.run_name
+
+
+def test_flatten_and_local_folders():
+    assert tracking.flatten({"a": {"b": 1, "c": {}}, "d": [1]}) == {"a.b": 1, "a.c": {}, "d": [1]}
+    assert tracking.local_folder("file:///x/y") == "/x/y" and tracking.local_folder("/x/y") == "/x/y"
+    assert tracking.local_folder("mlflow-artifacts:/1/2") is None and tracking.local_folder("s3://b/k") is None
+    assert tracking.local_folder(None) is None
+
+
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_run_whose_process_died_is_closed_as_stale_and_resumable_from_its_checkpoint():
+    run = start()  # never closed: as if its process were killed
+    client = mlflow.MlflowClient()
+    client.set_tag(run.run_id, "antelope.pid", str(dead_pid()))
+    with pytest.raises(ConfigError, match=f"run {run.run_id} has no checkpoint to resume from"):
+        tracking.resumable(run.run_id)
+    stale = client.get_run(run.run_id)
+    assert stale.info.status == "FAILED" and stale.data.tags["antelope.stale"] == "process gone"
+    folder = os.path.join(tracking.local_folder(stale.info.artifact_uri), "checkpoints")
+    os.makedirs(folder)
+    for name in ("step_000000010.pt", "step_000000020.pt", "x.partial"):
+        open(os.path.join(folder, name), "w").close()
+    found = tracking.resumable(run.run_id)
+    assert found.checkpoint == os.path.join(folder, "step_000000020.pt") and "lr: 0.001" in found.config_yaml
+    assert tracking.latest_run_id("exp") == run.run_id
+
+
+def test_a_run_in_a_live_process_cannot_be_resumed():
+    live = start()
+    with pytest.raises(ConfigError, match=f"run {live.run_id} is RUNNING in a live process"):
+        tracking.resumable(live.run_id)
+    with pytest.raises(ConfigError, match="resume='nope': no such MLflow run"):
+        tracking.resumable("nope")
+    with pytest.raises(ConfigError, match="load=true: experiment 'empty' has no run to continue"):
+        tracking.latest_run_id("empty")
+
+
+def test_the_table_of_runs_is_mlflows_with_experiment_names_and_one_line_errors():
+    with start():
+        pass
+    table = tracking.search_runs()
+    assert list(table["experiment"]) == ["exp"] and table["params.optim.lr"][0] == "0.001"
+    assert tracking.search_runs("exp", "params.seed = '1'").empty
+    with pytest.raises(ConfigError, match=r"unknown experiment 'epx' \(did you mean 'exp'\?\)"):
+        tracking.search_runs("epx")
+    with pytest.raises(ConfigError, match=r"bad filter 'metrics.eval/accuracy > 0.9'.*backquote"):
+        tracking.search_runs(filter="metrics.eval/accuracy > 0.9")
+
+
+def test_an_unreachable_tracking_server_is_a_one_line_error(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match=f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI="
+                                          f"http://127.0.0.1:{port}"):
+        start()

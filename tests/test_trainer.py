@@ -1,0 +1,182 @@
+"""antelope.trainer on its own: the loop over plain values and objects (no config, no MLflow run), and evaluate."""
+import os
+import signal
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.functional import cross_entropy
+
+from antelope.errors import ConfigError, Stop, TrainingError
+from antelope.interrupts import Interrupted
+from antelope.log import Log
+from antelope.replay import Replay
+from antelope.trainer import Schedule, evaluate, train
+from antelope.update import Update
+
+
+class Linear(nn.Module):
+    """learn(replay) returns a loss; `calls` counts them; `at` maps a call number to something to do then."""
+
+    def __init__(self, at=None):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Linear(2, 3)
+        self.calls, self.at = 0, at or {}
+
+    def forward(self, x):
+        return self.net(x)
+
+    def learn(self, replay):
+        self.calls += 1
+        self.at.get(self.calls, lambda: None)()
+        batch = next(replay)
+        return cross_entropy(self(batch.obs), batch.label)
+
+
+def replay():
+    generator = torch.Generator().manual_seed(0)
+    obs = torch.randn(40, 2, generator=generator)
+    return Replay(obs, (obs[:, 0] > 0).long(), 8, torch.device("cpu"), seed=0)
+
+
+def update(model):
+    return Update(torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+class Sink:
+    """A log sink keeping every write: [(step, metrics, flush)]."""
+
+    def __init__(self):
+        self.writes = []
+
+    def __call__(self, metrics, step, flush):
+        self.writes.append((step, dict(metrics), flush))
+
+    def steps(self, name):
+        return [step for step, metrics, _ in self.writes if name in metrics]
+
+
+def test_metrics_leave_through_the_log_at_its_steps_and_evaluations_at_theirs():
+    model, sink, evaluated = Linear(), Sink(), []
+
+    def evaluation(step):
+        evaluated.append(step)
+        return {"eval/score": float(step)}
+
+    metrics = train(model, replay(), update(model), Log([sink]), evaluation, Schedule(10, log_every=3, evaluate_every=5))
+    assert evaluated == [5, 10] and metrics == {"eval/score": 10.0}
+    assert sink.steps("train/loss") == [3, 5, 6, 9, 10]  # every log_every steps and at every evaluation
+    assert sink.steps("train/lr") == sink.steps("train/epoch") == [3, 5, 6, 9, 10]
+    assert [(step, flush) for step, metrics, flush in sink.writes if "eval/score" in metrics] == [(5, True), (10, True)]
+    assert model.calls == 10
+
+
+def test_a_model_that_optimizes_itself_has_no_update_and_no_lr():
+    model, sink = Linear(), Sink()
+    train(model, replay(), None, Log([sink]), lambda step: {}, Schedule(4, log_every=2))
+    assert sink.steps("train/loss") == [2, 4] and sink.steps("train/lr") == []
+
+
+def test_checkpoints_every_save_steps_at_the_end_and_resume_from_a_step():
+    model, saved, sink = Linear(), [], Sink()
+    train(model, replay(), update(model), Log([sink]), lambda step: {"eval/x": 1.0}, Schedule(10, 5, 0, save_every=4),
+          start=5, metrics={"eval/x": 0.5}, save=lambda step, metrics: saved.append((step, dict(metrics))))
+    assert saved == [(8, {"eval/x": 0.5}), (10, {"eval/x": 1.0})]  # from step 6 on: the run resumed at 5
+    assert model.calls == 5 and sink.steps("train/loss") == [10]
+
+
+def test_stop_asked_after_each_evaluation_ends_training_with_its_exception_and_no_checkpoint():
+    model, saved, asked = Linear(), [], []
+
+    def stop():
+        asked.append(model.calls)
+        return Stop("pruned") if len(asked) == 2 else None
+
+    with pytest.raises(Stop, match="pruned"):
+        train(model, replay(), update(model), Log(), lambda step: {}, Schedule(20, evaluate_every=4, save_every=8),
+              save=lambda step, metrics: saved.append(step), stop=stop)
+    assert asked == [4, 8] and model.calls == 8 and saved == []
+
+
+def test_a_signal_finishes_the_step_saves_a_checkpoint_and_stops():
+    model, saved = Linear(at={3: lambda: os.kill(os.getpid(), signal.SIGINT)}), []
+    with pytest.raises(Interrupted, match="stopped at step 3; a checkpoint was saved"):
+        train(model, replay(), update(model), Log(), lambda step: {}, Schedule(10),
+              save=lambda step, metrics: saved.append(step))
+    assert saved == [3] and model.calls == 3
+
+
+def test_accumulation_calls_learn_several_times_per_step_and_collect_comes_first():
+    model, order = Linear(), []
+    model.at = {n: (lambda n=n: order.append(("learn", n))) for n in range(1, 7)}
+    train(model, replay(), update(model), Log(), lambda step: {}, Schedule(3), accumulation=2,
+          collect=lambda step, log: order.append(("collect", step)))
+    assert order == [("collect", 1), ("learn", 1), ("learn", 2), ("collect", 2), ("learn", 3), ("learn", 4),
+                     ("collect", 3), ("learn", 5), ("learn", 6)]
+
+
+def test_a_non_finite_loss_names_its_step_and_a_non_scalar_loss_is_bad_input():
+    class Diverges(Linear):
+        def learn(self, replay):
+            loss = super().learn(replay)
+            return loss * float("nan") if self.calls >= 7 else loss
+
+    with pytest.raises(TrainingError, match="the loss became nan at step 7"):
+        train(Diverges(), replay(), None, Log(), lambda step: {}, Schedule(20, log_every=10))
+
+    class Vector(Linear):
+        def learn(self, replay):
+            batch = next(replay)
+            return cross_entropy(self(batch.obs), batch.label, reduction="none")
+
+    with pytest.raises(ConfigError, match=r"Vector.learn must return a scalar loss tensor or None; it returned a "
+                                          r"tensor of shape \(8,\)"):
+        train(Vector(), replay(), None, Log(), lambda step: {}, Schedule(2))
+
+
+def test_learn_with_a_log_writes_its_own_metrics_averaged_over_the_log_steps():
+    class Logs(Linear):
+        def learn(self, replay, log):
+            log.calls = self.calls + 1
+            return super().learn(replay)
+
+    sink = Sink()
+    train(Logs(), replay(), None, Log([sink]), lambda step: {}, Schedule(4, log_every=2))
+    assert [metrics["train/calls"] for _, metrics, _ in sink.writes if "train/calls" in metrics] == [1.5, 3.5]
+
+
+def test_bf16_runs_learn_under_autocast():
+    seen = []
+
+    class Probe(Linear):
+        def learn(self, replay):
+            seen.append(torch.is_autocast_enabled("cpu"))
+            return super().learn(replay)
+
+    model = Probe()
+    train(model, replay(), update(model), Log(), lambda step: {}, Schedule(2), precision="bf16")
+    train(model, replay(), update(model), Log(), lambda step: {}, Schedule(1))
+    assert seen == [True, True, False]
+
+
+def test_evaluate_gives_accuracy_or_mse_with_act_when_the_model_has_one():
+    from antelope.datasets import Split
+
+    obs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    test = Split(obs, torch.tensor([0, 1, 1, 1]))
+
+    class Identity(nn.Module):
+        def forward(self, x):
+            return x
+
+    assert evaluate(Identity(), test, num_classes=2) == {"eval/accuracy": 0.75}
+
+    class Acts(Identity):
+        def act(self, x):
+            return torch.ones(len(x), dtype=torch.long)  # class indices
+
+    assert evaluate(Acts(), test, num_classes=2) == {"eval/accuracy": 0.75}
+    assert evaluate(Identity(), Split(obs[:, :1], torch.zeros(4, 1)), num_classes=None) == {"eval/mse": 0.5}
+    with pytest.raises(ConfigError, match=r"output has shape \(2,\) per sample; expected \(3,\)"):
+        evaluate(Identity(), test, num_classes=3)

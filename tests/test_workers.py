@@ -1,0 +1,33 @@
+"""antelope.workers: worker processes on one study, each pinned to a GPU (round-robin) where there are GPUs."""
+import os
+from pathlib import Path
+
+import pytest
+from conftest import run_ml, runs
+from test_sweep import FAST, SPACE, parent_and_children
+
+from antelope.workers import devices
+
+MODELS = Path(__file__).parent / "models.py"
+
+
+def test_workers_are_pinned_to_the_visible_gpus(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert devices() == ["3", "5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert devices() == []  # none visible: workers run on the CPU
+
+
+@pytest.mark.slow
+def test_workers_are_processes_on_one_study_pinned_round_robin(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # pinning is recorded even on a CPU-only machine
+    done = run_ml("-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=4", "sweep.workers=2", *FAST)
+    assert done.returncode == 0, done.stderr
+    parent, children = parent_and_children(runs("Digits"))
+    assert parent["tags.antelope.workers"] == "0:cuda3 1:cuda5"
+    assert list(children["tags.antelope.trial"]) == ["0", "1", "2", "3"]
+    assert set(children["tags.antelope.trial_state"]) == {"COMPLETE"}
+    pins = dict(zip(children["tags.antelope.worker"], children["tags.antelope.cuda_visible_devices"]))
+    assert pins == {"0": "3", "1": "5"}  # both worker processes ran trials, each on its own device
+    assert len(set(children["tags.antelope.pid"])) == 2
+    assert os.path.exists("optuna.journal")  # the default storage: a journal file, not SQLite
