@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
-from conftest import run_ml, runs
+from conftest import runs
 
 MODELS = Path(__file__).parent / "models.py"
 
@@ -19,32 +19,25 @@ def torchrun(*args):
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_one_run():
-    done = torchrun(f"model={MODELS}:Model", "train_steps=60", "evaluate_per_steps=30", "lr=0.01")
-    assert done.returncode == 0, done.stderr[-3000:]
-    table = runs("Digits")
-    assert len(table) == 1  # rank 0 alone records the run
-    row = table.iloc[0]
-    assert row["status"] == "FINISHED" and row["tags.antelope.processes"] == "2"
-    assert row["params.batch_size"] == "64"  # the global batch: 32 per process
-    assert row["metrics.eval/accuracy"] > 0.8
-    assert done.stderr.count("finished:") == 1  # one report, from rank 0
-
-
-@pytest.mark.slow
-def test_torchrun_run_stopped_on_one_process_resumes_under_torchrun_as_if_never_stopped():
+def test_torchrun_is_one_run_and_one_stopped_on_one_process_resumes_under_torchrun_as_if_never_stopped(capsys):
     keys = ["train_steps=60", "evaluate_per_steps=30", "log_per_steps=10", "lr=0.01", "seed=3"]
     done = torchrun(f"model={MODELS}:Model", *keys)
     assert done.returncode == 0, done.stderr[-3000:]
+    [row] = [row for _, row in runs("Digits").iterrows()]  # rank 0 alone records the run
+    assert row["status"] == "FINISHED" and row["tags.antelope.processes"] == "2"
+    assert row["params.batch_size"] == "64"  # the global batch: 32 per process
+    assert row["metrics.eval/accuracy"] > 0.8 and done.stderr.count("finished:") == 1  # one report, from rank 0
+
     stopped = torchrun(f"model={MODELS}:SignalsOnRankOne", *keys)
     assert stopped.returncode != 0 and "stopped at step 40" in stopped.stderr  # SIGTERM at 35 on rank 1: both
     reference, killed = runs("Digits").iloc[0], runs("Digits").iloc[1]       # ranks stop at the next log step
     assert killed["status"] == "KILLED"
 
-    one_process = run_ml(f"model={MODELS}:Model", f"resume={killed['run_id']}")
-    assert one_process.returncode == 2
+    from antelope.cli import main
+
+    assert main([f"model={MODELS}:Model", f"resume={killed['run_id']}"]) == 2  # one process, in this one
     assert "written by 2 process(es) and this run has 1; resume with the same number (torchrun " \
-           "--nproc-per-node=2 ...)" in one_process.stderr
+           "--nproc-per-node=2 ...)" in capsys.readouterr().err
     resumed = torchrun(f"model={MODELS}:Model", f"resume={killed['run_id']}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     client = mlflow.MlflowClient()

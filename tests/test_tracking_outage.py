@@ -76,7 +76,7 @@ def _wait_for(process, text):
 
 
 def test_server_goes_away_and_comes_back_nothing_is_lost(server):
-    process = _train(3000)
+    process = _train(1500)
     run_id = _wait_for(process, "started").split()[2]
     _wait_for(process, "step 300/")
     server.stop()
@@ -88,21 +88,21 @@ def test_server_goes_away_and_comes_back_nothing_is_lost(server):
     client = mlflow.MlflowClient()
     assert client.get_run(run_id).info.status == "FINISHED"
     steps = [m.step for m in client.get_metric_history(run_id, "train/loss")]
-    assert sorted(set(steps)) == list(range(20, 3001, 20))  # every write arrived
-    assert [m.step for m in client.get_metric_history(run_id, "eval/accuracy")][-1] == 3000
+    assert sorted(set(steps)) == list(range(20, 1501, 20))  # every write arrived
+    assert [m.step for m in client.get_metric_history(run_id, "eval/accuracy")][-1] == 1500
 
 
 def test_server_never_comes_back_training_finishes_and_says_what_was_lost(server, monkeypatch, workdir):
     monkeypatch.setenv("ANTELOPE_TRACKING_RETRY_SECONDS", "3")
-    process = _train(1000)
+    process = _train(500)
     run_id = _wait_for(process, "started").split()[2]
     _wait_for(process, "step 100/")
     server.stop()
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
-    assert "step 1000/1000" in stderr  # training went on to the end
+    assert "step 500/500" in stderr  # training went on to the end
     kept = workdir / f"unrecorded-metrics-{run_id}.jsonl"
     assert kept.exists() and f"saved in {kept}" in stderr
     lines = kept.read_text().splitlines()
-    assert any('"step": 1000' in line for line in lines)
+    assert any('"step": 500' in line for line in lines)
     assert (workdir / f"unrecorded-model-{run_id}.pt").exists()
