@@ -7,6 +7,7 @@ With MLFLOW_TRACKING_URI pointing at a tracking server (http://...), that server
 `ml ui` prints its address and starts nothing. A shared server for a team is in tracking/.
 """
 import argparse
+import os
 import signal
 import socket
 import subprocess
@@ -48,7 +49,9 @@ def ui(port=5000, host="127.0.0.1"):
     # One worker: the UI serves one person, and each worker is a whole Python process.
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host,
                "--port", str(port), "--workers", "1"]
-    process = subprocess.Popen(command)
+    # MLflow's job runner (GenAI evaluations) would start 8 processes the UI of training runs does not use.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    process = subprocess.Popen(command, env=env)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the UI server too, as Ctrl-C does
     try:
         if _wait_until_up(url, process):

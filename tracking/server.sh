@@ -40,6 +40,9 @@ if [ -z "${BACKEND_STORE_URI:-}" ]; then
 fi
 
 mkdir -p "$ARTIFACTS"
+# MLflow's server-side job runner (GenAI evaluations, trace roll-ups) starts 8 worker processes that training
+# runs never use; they would take memory and CPU from trainings on the same machine. Set it to true to keep them.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}
 SHOWN=$(sed -E 's#(://[^:/@]+):[^@/]+@#\1:***@#' <<< "$BACKEND_STORE_URI")  # no password in logs
 echo "tracking server: http://$HOST:$PORT  (runs in $SHOWN, artifacts in $ARTIFACTS)" >&2
 # Not exec: the EXIT trap above stops PostgreSQL once the server has stopped.
