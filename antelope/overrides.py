@@ -104,3 +104,15 @@ def value_text(value):
         except ConfigError:
             pass
     return format_value(value)
+
+
+def flatten(tree, prefix=""):
+    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}: a config (or a preset) by its dotted keys; lists stay as
+    values."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

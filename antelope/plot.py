@@ -110,7 +110,7 @@ def _save(figures, run_id):
         os.makedirs(os.path.dirname(item.path) or ".", exist_ok=True)
         item.figure.savefig(item.path, dpi=100)
         if run_id is not None:
-            tracking.log_artifact(run_id, item.path, "plots")
+            tracking.log_artifacts(run_id, item.path, "plots")
         paths.append(item.path)
     return paths
 

@@ -141,7 +141,7 @@ def _expand_presets(given):
             preset = yaml.safe_load(file) or {}
         if not isinstance(preset, dict):
             raise ConfigError(f"preset {path} must be a mapping of keys to values or sweep expressions")
-        for key, value in tracking.flatten(preset).items():
+        for key, value in lines.flatten(preset).items():
             expanded.append(f"{key}={value if isinstance(value, str) else lines.format_value(value)}")
     return expanded
 

@@ -21,7 +21,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from . import processes
+from . import overrides as lines, processes
 from .errors import ConfigError, Stop, TakenOver
 from .writer import Metric, Writer
 
@@ -35,17 +35,6 @@ _CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]+):([^/@\s]+)@")
 def redact(text):
     """'postgresql://user:secret@host/db' -> 'postgresql://user:***@host/db'."""
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:***@", str(text))
-
-
-def flatten(tree, prefix=""):
-    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}; lists stay as values."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def tracking_uri(redacted=True):
@@ -63,7 +52,8 @@ def use(uri):
 
 
 def _client():
-    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers."""
+    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers; one per URI
+    and process (creating one costs more than a sweep trial's logging)."""
     from mlflow import MlflowClient
 
     uri = tracking_uri(redacted=False)
@@ -77,15 +67,12 @@ def _client():
             raise ConfigError(f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)} "
                               f"({getattr(error, 'reason', error)}); start it or unset MLFLOW_TRACKING_URI "
                               f"to use ./mlflow.db") from None
-    return _cached_client(uri)
+    if uri not in _CLIENTS:
+        _CLIENTS[uri] = MlflowClient(uri)
+    return _CLIENTS[uri]
 
 
-@functools.lru_cache(maxsize=8)
-def _cached_client(uri):
-    """One client per tracking URI and process: creating one costs more than a sweep trial's logging."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(uri)
+_CLIENTS = {}
 
 
 # --- a run's life ---------------------------------------------------------------------------------------
@@ -120,7 +107,7 @@ class Run:
             _EXPERIMENT_IDS.clear()
             experiment_id = experiment_id_of(experiment)
             run = client.create_run(experiment_id, run_name=name, tags=tags)
-        values = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
+        values = [Param(k, _param_value(v)) for k, v in lines.flatten(params).items()]
         try:
             for i in range(0, len(values), MAX_PARAMS_PER_BATCH):
                 client.log_batch(run.info.run_id, params=values[i:i + MAX_PARAMS_PER_BATCH])
@@ -446,13 +433,10 @@ def find_run(experiment, tags):
     return runs[0].info.run_id if runs else None
 
 
-def log_artifacts(run_id, folder, path=None):
-    """Every file in the local `folder`, into the run's artifacts under `path`."""
-    _client().log_artifacts(run_id, folder, path)
-
-
-def log_artifact(run_id, file, path=None):
-    _client().log_artifact(run_id, file, path)
+def log_artifacts(run_id, path, folder=None):
+    """A local file, or every file in a local folder, into the run's artifacts under `folder`."""
+    client = _client()
+    (client.log_artifacts if os.path.isdir(path) else client.log_artifact)(run_id, path, folder)
 
 
 # --- reading results ------------------------------------------------------------------------------------

@@ -100,3 +100,10 @@ def test_value_text_is_bare_only_when_it_reads_back_as_the_same_string(value, te
 def test_a_backslash_inside_a_string_reads_back_as_one():
     path = "C:\\data"  # a Windows path
     assert parse("k=" + format_value(path)).value() == path
+
+
+def test_flatten_names_a_nested_config_by_its_dotted_keys():
+    from antelope.overrides import flatten
+
+    assert flatten({"optim": {"lr": 0.1, "betas": [0.9, 0.99]}, "empty": {}, "seed": 0}) == \
+           {"optim.lr": 0.1, "optim.betas": [0.9, 0.99], "empty": {}, "seed": 0}

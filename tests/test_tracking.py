@@ -91,8 +91,7 @@ def test_credentials_are_masked_in_params_tags_and_names():
     assert "b@" not in recorded.info.run_name
 
 
-def test_flatten_and_local_folders():
-    assert tracking.flatten({"a": {"b": 1, "c": {}}, "d": [1]}) == {"a.b": 1, "a.c": {}, "d": [1]}
+def test_local_folders():
     assert tracking.local_folder("file:///x/y") == "/x/y" and tracking.local_folder("/x/y") == "/x/y"
     assert tracking.local_folder("mlflow-artifacts:/1/2") is None and tracking.local_folder("s3://b/k") is None
     assert tracking.local_folder(None) is None

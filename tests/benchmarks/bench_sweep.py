@@ -68,7 +68,7 @@ def reference(trials, journal=False):
 
     import pandas as pd
 
-    from antelope import config, tracking
+    from antelope import config, overrides as lines
     from antelope.plot import draw_sweep
 
     # the same resolved config our trials record, as a hand-written script would keep it in a dict
@@ -93,7 +93,7 @@ def reference(trials, journal=False):
         run = client.create_run(experiment, run_name=f"trial {trial.number}: optim.lr={lr:.4g}",
                                 tags={"mlflow.parentRunId": parent, **run_tags, "antelope.trial": str(trial.number),
                                       "antelope.overrides": f"optim.lr={lr}"}).info.run_id
-        params = tracking.flatten({**resolved, "optim": {**resolved["optim"], "lr": lr}})
+        params = lines.flatten({**resolved, "optim": {**resolved["optim"], "lr": lr}})
         client.log_batch(run, params=[Param(k, str(v)) for k, v in params.items()])
         model = Tiny(64, 10)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
