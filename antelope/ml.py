@@ -57,33 +57,16 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(cfg.seed)
             task = _build(cfg, objects, explicit, device, group)
-            step, metrics, pending = 0, {}, {}
-            if resumed is not None:
-                saved = checkpoint.load(resumed.checkpoint, device)
-                saved["replay"] = _replay_state(saved["replay"], group)
-                step, metrics, pending = checkpoint.restore(saved, task.model, task.update, task.replay)
-                resumed.step = step
-                if task.env is not None:
-                    task.env.restart(step)
+            step, metrics, pending = _restore(resumed, task, device, group)
             resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs
-            tracked = _open_run(cfg, resolved, overrides, task, group, resumed, trial)
-            with tracked:
+            with _open_run(cfg, resolved, overrides, task, group, resumed, trial) as tracked:
                 log = Log([s for s in (tracked.log_metrics if tracked.run_id else None, trial) if s is not None], pending)
-
-                def save(step, metrics):
-                    replays = distributed.gather(group, task.replay.state_dict()) if group and cfg.tracking else None
-                    if tracked.run_id is not None:  # checkpoints live in the run's artifacts
-                        state = checkpoint.state(step, task.model, task.update, task.replay, log, metrics,
-                                                 tracked.run_id)
-                        if replays is not None:
-                            state["replay"] = replays  # every process's: each draws from its own shard
-                        checkpoint.save_in_run(tracked, state, cfg.keep_checkpoints)
-
                 schedule = trainer.Schedule(cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps,
                                             cfg.save_per_steps)
                 metrics = trainer.train(task.model, task.replay, task.update, log, _evaluation(cfg, task, tracked),
-                                        schedule, step, metrics, cfg.grad_accumulation, cfg.precision, save,
-                                        task.collect, trial.stop if trial is not None else None)
+                                        schedule, step, metrics, cfg.grad_accumulation, cfg.precision,
+                                        _saver(cfg, task, tracked, log, group), task.collect,
+                                        trial.stop if trial is not None else None)
                 if group is not None:
                     distributed.check_in_sync(group, task.model)
                 tracked.log_state_dict(task.model.state_dict())
@@ -195,6 +178,32 @@ def _update(model, cfg, explicit, device, group):
     optimizer = optim.build_optimizer(cfg.optim, parameters)
     return Update(optimizer, optim.build_scheduler(cfg.scheduler, optimizer), device.type, cfg.grad_accumulation,
                   cfg.grad_clip, cfg.scheduler_interval == "step", cfg.precision == "fp16", group)
+
+
+def _restore(resumed, task, device, group):
+    """(step, last metrics, the log's pending values) to start from: a resumed run's checkpoint, loaded
+    into the task's pieces, or the beginning."""
+    if resumed is None:
+        return 0, {}, {}
+    saved = checkpoint.load(resumed.checkpoint, device)
+    saved["replay"] = _replay_state(saved["replay"], group)
+    resumed.step, metrics, pending = checkpoint.restore(saved, task.model, task.update, task.replay)
+    if task.env is not None:
+        task.env.restart(resumed.step)
+    return resumed.step, metrics, pending
+
+
+def _saver(cfg, task, tracked, log, group):
+    """save(step, metrics): a checkpoint into the run's artifacts (under torchrun, every process's replay
+    position in rank 0's checkpoint, since each process draws from its own shard)."""
+    def save(step, metrics):
+        replays = distributed.gather(group, task.replay.state_dict()) if group and cfg.tracking else None
+        if tracked.run_id is not None:
+            state = checkpoint.state(step, task.model, task.update, task.replay, log, metrics, tracked.run_id)
+            if replays is not None:
+                state["replay"] = replays
+            checkpoint.save_in_run(tracked, state, cfg.keep_checkpoints)
+    return save
 
 
 def _evaluation(cfg, task, tracked):
