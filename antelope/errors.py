@@ -9,8 +9,8 @@ class ConfigError(ValueError):
 
 
 class Stop(Exception):
-    """Raised (e.g. from an `on_evaluate` callback) to end a run early on purpose: the run ends KILLED,
-    not FAILED. A pruned sweep trial is the example."""
+    """Ends a run early on purpose (a sweep trial's `stop()` returns one and the trainer raises it): the run
+    ends KILLED, not FAILED. A pruned sweep trial is the example."""
 
 
 class TakenOver(Stop):

@@ -60,7 +60,8 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             step, metrics, pending = _restore(resumed, task, device, group)
             resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs
             with _open_run(cfg, resolved, overrides, task, group, resumed, trial) as tracked:
-                log = Log([s for s in (tracked.log_metrics if tracked.run_id else None, trial) if s is not None], pending)
+                sinks = [s for s in (tracked.log_metrics if tracked.run_id else None, trial) if s is not None]
+                log = Log(sinks, pending)
                 schedule = trainer.Schedule(cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps,
                                             cfg.save_per_steps)
                 metrics = trainer.train(task.model, task.replay, task.update, log, _evaluation(cfg, task, tracked),

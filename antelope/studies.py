@@ -36,7 +36,8 @@ def choose(kind, given):
         if name in others:
             name = canonical
     if name not in names:
-        raise ConfigError(f"unknown sweep.{kind}={given!r}{did_you_mean(name, names)}; choose one of {', '.join(names)}")
+        raise ConfigError(f"unknown sweep.{kind}={given!r}{did_you_mean(name, names)}; "
+                          f"choose one of {', '.join(names)}")
     return name
 
 

@@ -451,7 +451,7 @@ def search_runs(experiments=None, filter=None):
 
     _client()  # a server that does not answer is an error here, not a hang in MLflow's retries
     existing = {e.name: e.experiment_id for e in mlflow.search_experiments()}
-    names = list(existing) if experiments is None else [experiments] if isinstance(experiments, str) else list(experiments)
+    names = [experiments] if isinstance(experiments, str) else list(existing if experiments is None else experiments)
     for name in names:
         if name not in existing:
             raise ConfigError(f"unknown experiment {name!r}{did_you_mean(name, existing)}; experiments in "

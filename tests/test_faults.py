@@ -107,7 +107,8 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run_in
     table = runs("CartPole-v1")  # the parent run and both trials: one experiment, the env's
     assert list(table["tags.antelope.role"].fillna("trial")) == ["sweep", "trial", "trial"]
     trials = table[table["tags.antelope.trial"].notna()]
-    assert sorted(trials["tags.antelope.trial"]) == ["0", "1"] and set(trials["tags.antelope.trial_state"]) == {"COMPLETE"}
+    assert sorted(trials["tags.antelope.trial"]) == ["0", "1"]
+    assert set(trials["tags.antelope.trial_state"]) == {"COMPLETE"}
     again = trials.set_index("tags.antelope.trial").loc["0"]
     assert again["run_id"] == child["run_id"] and again["tags.resume_count"] == "1"
     assert "RUNNING" not in set(table["status"]) and "Digits" not in [e.name for e in mlflow.search_experiments()]
