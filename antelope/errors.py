@@ -9,7 +9,7 @@ class ConfigError(ValueError):
 
 
 class Stop(Exception):
-    """Ends a run early on purpose (a sweep trial's `stop()` returns one and the trainer raises it): the run
+    """Ends a run early on purpose (a sweep trial's `stop(step)` returns one and the trainer raises it): the run
     ends KILLED, not FAILED. A pruned sweep trial is the example."""
 
 

@@ -44,8 +44,8 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
     """One run of a composed config: the shared path of `ml()`, the `ml` console and sweep trials.
 
     A sweep's `trial` nests the run under `trial.parent_run_id`, named `trial.run_name` and tagged with
-    `trial.tags`; it sees every metrics write (`trial(metrics, step, flush)`), and its `stop()`, asked
-    after each evaluation, may end the run early (pruned). With `resume=<run_id>` (or `load=true`) the
+    `trial.tags`; it sees every metrics write (`trial(metrics, step, flush)`), and its `stop(step)`, asked
+    after each evaluation and before each checkpoint, may end the run early (pruned, or taken over). With `resume=<run_id>` (or `load=true`) the
     run continues from its latest checkpoint under its recorded config."""
     from omegaconf import OmegaConf  # imported when used, as Hydra, MLflow and Optuna: `import antelope` stays light
 

@@ -38,9 +38,10 @@ def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None,
 
     `update` is the trainer's optimizer step (None for a model that optimizes itself); `evaluate(step)`
     returns eval metrics; `save(step, metrics)` writes a checkpoint; `collect(step, log)`, for online
-    tasks, adds experience to the replay before each step; `stop()`, asked after each evaluation, returns
-    None to go on, or the exception to end training with (a sweep's pruner, say): raised as it is,
-    without a checkpoint. SIGINT/SIGTERM end training after the step, with a checkpoint."""
+    tasks, adds experience to the replay before each step; `stop(step)`, asked after each evaluation and
+    before each checkpoint, returns None to go on, or the exception to end training with (a sweep's
+    pruner, another worker that took the run over): raised as it is, without a checkpoint.
+    SIGINT/SIGTERM end training after the step, with a checkpoint."""
     learn = _autocast(model, precision)
     takes_log = len(inspect.signature(model.learn).parameters) >= 2
     step, written_at = start, start  # written_at: the step of the last metrics write
@@ -73,13 +74,15 @@ def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None,
                     metrics = evaluate(step)
                     log.write(metrics, step, flush=True)
                 progress.update(step, {**written, **metrics})
-                ended = stop() if evaluating and stop is not None else None
-                if ended is not None:
-                    raise ended
             stopping = interrupted()
             if update is not None and update.group is not None:  # torchrun: all processes stop at one step,
                 stopping = logging and update.any_process(stopping)  # agreed on where metrics sync anyway
-            if save is not None and (step % schedule.save_every == 0 or step == schedule.steps or stopping):
+            saving = save is not None and (step % schedule.save_every == 0 or step == schedule.steps or stopping)
+            if stop is not None and (evaluating or saving):  # a checkpoint only while the run is still ours
+                ended = stop(step)
+                if ended is not None:
+                    raise ended
+            if saving:
                 save(step, metrics)
             if stopping:
                 raise Interrupted(f"stopped at step {step}; a checkpoint was saved")

@@ -2,9 +2,9 @@
 run, its end told to the study.
 
 The run reports its objective to the trial at every evaluation (the trial is one of the run's metric
-sinks), and after each evaluation the trainer asks the trial whether to stop: when the pruner says so
-(the run ends KILLED, the trial PRUNED), or when another worker has taken the trial over because this
-worker's heartbeat had lapsed (the run is left to that worker).
+sinks), and after each evaluation and before each checkpoint the trainer asks the trial whether to stop:
+when the pruner says so (the run ends KILLED, the trial PRUNED), or when another worker has taken the
+trial over because this worker's heartbeat had lapsed (the run, and its checkpoints, are left to it).
 """
 import math
 import sys
@@ -23,22 +23,23 @@ class Trial:
         self.number, self.objective = optuna_trial.number, plan.objective
         self.id = studies.trial_id(storage, study, optuna_trial.number)
         self.parent_run_id, self.tags, self.run_name = plan.parent_run_id, tags, None
-        self._step, self._reported = None, False  # the latest write's step; whether it held the objective
+        self._reported = False  # whether the latest metrics write held the objective
 
     def __call__(self, metrics, step, flush):
         """A metrics sink: the objective goes to the pruner."""
-        self._step, self._reported = step, self.objective in metrics
+        self._reported = self.objective in metrics
         if self._reported:
             self.optuna.report(metrics[self.objective], step)
 
-    def stop(self):
-        """None to go on; else the exception that ends the run: taken over by another worker, or pruned."""
+    def stop(self, step):
+        """None to go on; else the exception that ends the run at `step`: taken over by another worker, or
+        pruned (judged when the objective was just reported)."""
         owner = studies.owner(self.storage, self.id)
         if owner != processes.this_process():  # this worker was paused past its heartbeat's grace
             return TakenOver(f"trial {self.number} was taken over by {owner} (this worker's heartbeat had "
-                             f"lapsed); this worker stops it at step {self._step} and leaves its run to {owner}")
+                             f"lapsed); this worker stops it at step {step} and leaves its run to {owner}")
         if self._reported and self.optuna.should_prune():
-            return Stop(f"trial {self.number} pruned at step {self._step}")
+            return Stop(f"trial {self.number} pruned at step {step}")
         return None
 
 

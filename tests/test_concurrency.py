@@ -1,17 +1,14 @@
 """Concurrent workers: 4 processes x 25 trials on one study, on the journal file and on a real PostgreSQL
 (exactly 100 completed trials and 100 child runs, no trial twice), and live workers keeping their trials."""
-from pathlib import Path
 
 import optuna
 import pytest
-from conftest import run_ml, runs
+from conftest import runs
 from optuna.trial import TrialState
 
 from antelope import sweep
 
-MODELS = Path(__file__).parent / "models.py"
 pytestmark = pytest.mark.slow
-
 
 
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])
@@ -34,17 +31,15 @@ def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
 
 
 
-def test_live_workers_keep_their_trials_on_a_short_heartbeat():
+def test_live_workers_keep_their_trials_on_a_short_heartbeat(capfd):
     """Trials longer than the heartbeat's grace (3 s at sweep.heartbeat=1) on two workers: each beats, so
     none is taken over. The journal's heartbeat is ours (Optuna's journal has none); without it the worker
     that finishes first would find the other's trial silent and take it (and the two would trade it)."""
     from antelope.studies import HEARTBEAT, open_storage
 
-    done = run_ml("-m", f"model={MODELS}:Sleepy", "optim.lr=tag(log, interval(1e-4, 1e-1))", "sweep.trials=3",
-                  "sweep.workers=2", "sweep.heartbeat=1", "sweep.study=live", "sweep.pruner=none",
-                  "train_steps=100", "evaluate_per_steps=0", "log_per_steps=50", timeout=240)  # 5 s a trial
-    assert done.returncode == 0, done.stderr
-    assert "lost its process" not in done.stderr
+    sweep(model="models.Sleepy", space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"}, trials=3, workers=2,
+          heartbeat=1, study="live", pruner="none", train_steps=100, evaluate_per_steps=0, log_per_steps=50)
+    assert "lost its process" not in capfd.readouterr().err  # 5 s a trial; the workers' output too
     trials = optuna.load_study(study_name="live", storage=open_storage("optuna.journal")).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert all(HEARTBEAT in t.system_attrs for t in trials)  # each beat at least once

@@ -89,14 +89,18 @@ def test_checkpoints_every_save_steps_at_the_end_and_resume_from_a_step():
 def test_stop_asked_after_each_evaluation_ends_training_with_its_exception_and_no_checkpoint():
     model, saved, asked = Linear(), [], []
 
-    def stop():
-        asked.append(model.calls)
+    def stop(step):
+        asked.append(step)
         return Stop("pruned") if len(asked) == 2 else None
 
     with pytest.raises(Stop, match="pruned"):
         train(model, replay(), update(model), Log(), lambda step: {}, Schedule(20, evaluate_every=4, save_every=8),
               save=lambda step, metrics: saved.append(step), stop=stop)
     assert asked == [4, 8] and model.calls == 8 and saved == []
+    asked.clear()
+    train(Linear(), replay(), None, Log(), lambda step: {}, Schedule(7, evaluate_every=5, save_every=3),
+          save=lambda step, metrics: saved.append(step), stop=asked.append)
+    assert asked == [3, 5, 6, 7] and saved == [3, 6, 7]  # also before each checkpoint
 
 
 def test_a_signal_finishes_the_step_saves_a_checkpoint_and_stops():

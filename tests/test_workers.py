@@ -1,14 +1,12 @@
 """antelope.workers: worker processes on one study, each pinned to a GPU (round-robin) where there are GPUs."""
 import os
-from pathlib import Path
 
 import pytest
-from conftest import run_ml, runs
-from test_sweep import FAST, SPACE, parent_and_children
+from conftest import runs
+from test_sweep import parent_and_children
 
+from antelope import sweep
 from antelope.workers import devices
-
-MODELS = Path(__file__).parent / "models.py"
 
 
 def test_workers_are_pinned_to_the_visible_gpus(monkeypatch):
@@ -21,8 +19,8 @@ def test_workers_are_pinned_to_the_visible_gpus(monkeypatch):
 @pytest.mark.slow
 def test_workers_are_processes_on_one_study_pinned_round_robin(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # pinning is recorded even on a CPU-only machine
-    done = run_ml("-m", f"model={MODELS}:Model", *SPACE, "sweep.trials=4", "sweep.workers=2", *FAST)
-    assert done.returncode == 0, done.stderr
+    sweep(model="models.Model", space={"optim.lr": "tag(log, interval(1e-3, 1e-1))"}, trials=4, workers=2,
+          train_steps=30, evaluate_per_steps=10, log_per_steps=10)
     parent, children = parent_and_children(runs("Digits"))
     assert parent["tags.antelope.workers"] == "0:cuda3 1:cuda5"
     assert list(children["tags.antelope.trial"]) == ["0", "1", "2", "3"]
