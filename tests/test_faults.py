@@ -97,7 +97,7 @@ def _kill_sweep_mid_trial(command, experiment="Digits"):
 def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run_in_the_envs_experiment(capsys):
     """kill -9 of an RL sweep's worker mid-trial; the same command again takes the trial over at once (its
     process is gone), as the same trial and child run, in the experiment of the env (CartPole-v1)."""
-    command = [ML, "-m", "env=CartPole-v1", f"model={MODELS}:SlowDQN", "optim.lr=tag(log, interval(1e-4, 1e-2))",
+    command = [ML, "-m", "env=CartPole-v1", f"model={MODELS}:SlowDQN", "model.lr=tag(log, interval(1e-4, 1e-2))",
                "sweep.trials=2", "sweep.pruner=none", "train_steps=400", "random_steps=50", "log_per_steps=20",
                "evaluate_per_steps=200", "evaluate_episodes=1", "save_per_steps=50"]
     child = _kill_sweep_mid_trial(command, experiment="CartPole-v1")
