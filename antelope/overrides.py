@@ -116,3 +116,11 @@ def flatten(tree, prefix=""):
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def to_yaml(tree):
+    """A resolved config (plain containers) as YAML, as a run records it (config.yaml) and as presets are
+    written; LibYAML's dumper when there is one (OmegaConf's own is slow next to a short sweep trial)."""
+    import yaml
+
+    return yaml.dump(tree, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)

@@ -1,10 +1,13 @@
-"""Where a process runs (host and pid), as runs and trials record it, and whether it is still alive.
+"""Where a process runs (host and pid, and the git commit of its working directory), as runs and trials
+record it, and whether it is still alive.
 
 A run left RUNNING by a process of this machine that is gone (kill -9) is stale, and a sweep trial
 whose recorded process is gone is lost: both are known at once, without waiting for a timeout.
 """
+import functools
 import os
 import socket
+import subprocess
 
 
 def this_process():
@@ -31,3 +34,14 @@ def alive(pid):
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+@functools.lru_cache(maxsize=16)
+def git_commit(folder):
+    """The git commit checked out in `folder`, or None outside a repository (asked once per folder and
+    process: many runs in one process, a sweep's trials say, share it)."""
+    try:
+        found = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=folder)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() if found.returncode == 0 else None

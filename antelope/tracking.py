@@ -1,20 +1,16 @@
-"""MLflow, and only here: runs, a sweep's parent and child runs, resume lookups, the table of runs.
+"""MLflow, and only here: runs, a sweep's parent and child runs, resume lookups, the table of runs. The one
+module that speaks MLflow (tests/test_layout.py checks it), so it is longer than the others: every MLflow
+call of a run's life, a sweep's and a reader's, in that order.
 
-This is the one module of the package that speaks MLflow (a test checks it), so it is longer than the
-others: every MLflow call of a run's life, a sweep's and a reader's is below, grouped in that order.
-
-One `ml()` call is one MLflow run, opened and closed explicitly (never MLflow's active-run stack). The
-tracking URI is MLflow's own: `MLFLOW_TRACKING_URI` when set, else MLflow's default (a `mlflow.db` SQLite
-file in the working directory, so `mlflow ui` there shows the runs). Params are the resolved config
-flattened to dotted keys. Metrics reach MLflow from a background writer (antelope.writer), so training
-never waits on the tracking server; whatever could not be recorded by the end is saved to a local file and
-named. Credentials in URIs are masked in everything recorded or printed.
+One `ml()` call is one MLflow run, opened and closed explicitly (never MLflow's active-run stack), on
+MLflow's tracking URI (`MLFLOW_TRACKING_URI`, else ./mlflow.db). Params are the resolved config by dotted
+keys. Metrics reach MLflow from a background writer (antelope.writer), so training never waits on the
+tracking server; what could not be recorded by the end is saved to a local file and named. Credentials in
+URIs are masked in everything recorded or printed.
 """
-import functools
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +26,7 @@ MAX_PARAM_LENGTH = 6000
 FLUSH_SECONDS = 10.0  # write buffered metrics at least this often (and at every evaluation)
 RETRY_SECONDS = float(os.environ.get("ANTELOPE_TRACKING_RETRY_SECONDS", 60))  # at the end, before giving up
 _CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]+):([^/@\s]+)@")
+_CLIENTS, _EXPERIMENT_IDS = {}, {}  # per process: {tracking URI: MlflowClient}, {(URI, name): experiment id}
 
 
 def redact(text):
@@ -72,9 +69,6 @@ def _client():
     return _CLIENTS[uri]
 
 
-_CLIENTS = {}
-
-
 # --- a run's life ---------------------------------------------------------------------------------------
 
 class Run:
@@ -97,7 +91,9 @@ class Run:
         experiment_id = experiment_id_of(experiment)
         if parent_run_id is None:
             close_stale_runs(experiment_id)
-        tags = {**{k: redact(v) for k, v in tags.items()}, **process_tags(), **_git_tags(os.getcwd())}
+        commit = processes.git_commit(os.getcwd())
+        tags = {**{k: redact(v) for k, v in tags.items()}, **process_tags(),
+                **({"mlflow.source.git.commit": commit} if commit else {})}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         name = redact(run_name) if run_name else None
@@ -111,7 +107,7 @@ class Run:
         try:
             for i in range(0, len(values), MAX_PARAMS_PER_BATCH):
                 client.log_batch(run.info.run_id, params=values[i:i + MAX_PARAMS_PER_BATCH])
-            _log_text(client, run.info.run_id, run.info.artifact_uri, redact(_to_yaml(params)), "config.yaml")
+            _log_text(client, run.info.run_id, run.info.artifact_uri, redact(lines.to_yaml(params)), "config.yaml")
         except BaseException:
             client.set_terminated(run.info.run_id, "FAILED")
             raise
@@ -248,14 +244,6 @@ def _log_text(client, run_id, artifact_uri, text, name):
         file.write(text)
 
 
-def _to_yaml(tree):
-    """A resolved config (plain containers) as YAML, with LibYAML's dumper when there is one (OmegaConf's
-    own `to_yaml` is slow next to a short sweep trial)."""
-    import yaml
-
-    return yaml.dump(tree, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
-
-
 def experiment_id_of(name):
     """The id of the experiment `name`, created if need be; remembered per process and tracking URI (a
     sweep's trials would otherwise each ask the store for the same id)."""
@@ -264,9 +252,6 @@ def experiment_id_of(name):
     if key not in _EXPERIMENT_IDS:
         _EXPERIMENT_IDS[key] = _find_or_create_experiment(client, name)
     return _EXPERIMENT_IDS[key]
-
-
-_EXPERIMENT_IDS = {}
 
 
 def _find_or_create_experiment(client, name):
@@ -307,17 +292,6 @@ def process_tags():
 def _param_value(value):
     text = "None" if value is None else redact(value)
     return text if len(text) <= MAX_PARAM_LENGTH else text[:MAX_PARAM_LENGTH - 3] + "..."
-
-
-@functools.lru_cache(maxsize=16)
-def _git_tags(folder=None):
-    """The git commit of the working directory's repository, when there is one (asked once per folder
-    and process: many runs in one process, a sweep's trials say, share it)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=folder)
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"mlflow.source.git.commit": commit.stdout.strip()} if commit.returncode == 0 else {}
 
 
 # --- resuming -------------------------------------------------------------------------------------------
@@ -380,14 +354,14 @@ def latest_artifact(run_id, folder, suffix=".pt", download=True):
 def open_parent_run(experiment, name, params, tags, run_id=None):
     """A sweep's parent run: `run_id` RUNNING again (a resumed sweep, another worker), or a new one with
     the sweep's settings as `params`; returns its id."""
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import Param
 
     client = _client()
     tags = {**tags, **process_tags()}
     if run_id is not None:
         try:
             client.update_run(run_id, status="RUNNING")
-            client.log_batch(run_id, tags=[RunTag(k, redact(v)) for k, v in tags.items()])
+            set_tags(run_id, tags)
             return run_id
         except Exception:  # a parent run in another tracking store: start one here
             pass
@@ -463,10 +437,8 @@ def search_runs(experiments=None, filter=None):
         message = str(error.message).splitlines()[0]
         raise ConfigError(f"bad filter {filter!r}: {message}; e.g. \"metrics.`eval/accuracy` > 0.9\" or "
                           f"\"params.`optim.lr` = '0.01'\" (backquote names with dots or slashes)") from None
-    names_by_id = {i: name for name, i in existing.items()}
-    if frame.empty:
-        return frame
-    frame.insert(2, "experiment", frame["experiment_id"].map(names_by_id))
+    if not frame.empty:
+        frame.insert(2, "experiment", frame["experiment_id"].map({i: name for name, i in existing.items()}))
     return frame
 
 

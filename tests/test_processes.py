@@ -52,3 +52,16 @@ def test_gone_is_true_only_for_this_machines_dead_processes(dead_pid):
 @pytest.mark.parametrize("record", ["", "nonsense", f"{HOST}:", f"{HOST}:abc", f"{HOST}:-5", f"{HOST}:12 "])
 def test_a_malformed_record_is_not_gone(record):
     assert not gone(record)
+
+
+def test_git_commit_of_a_repository_and_of_a_plain_folder(tmp_path):
+    from antelope.processes import git_commit
+
+    repo, plain = tmp_path / "repo", tmp_path / "plain"
+    repo.mkdir(), plain.mkdir()
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-C", str(repo)]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert git_commit(str(repo)) == head and len(head) == 40
+    assert git_commit(str(plain)) is None
