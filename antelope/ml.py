@@ -183,8 +183,9 @@ def _update(model, cfg, explicit, device, group):
 
 def _restore(resumed, task, device, group):
     """(step, last metrics, the log's pending values) to start from: a resumed run's checkpoint, loaded
-    into the task's pieces, or the beginning."""
-    if resumed is None:
+    into the task's pieces, or the beginning (also for a run stopped before its first checkpoint: it
+    starts over as the same run, under its recorded config)."""
+    if resumed is None or resumed.checkpoint is None:
         return 0, {}, {}
     saved = checkpoint.load(resumed.checkpoint, device)
     saved["replay"] = _replay_state(saved["replay"], group)
@@ -223,7 +224,9 @@ def _open_run(cfg, resolved, overrides, task, group, resumed, trial):
         return tracking.Untracked()
     if resumed is not None:
         tracked = tracking.Run.reopen(resumed.run_id)
-        print(f"ml: run {tracked.run_id} resumed at step {resumed.step}", file=sys.stderr)
+        print(f"ml: run {tracked.run_id} resumed at step {resumed.step}" if resumed.checkpoint else
+              f"ml: run {tracked.run_id} had no checkpoint yet: it starts over from step 0, as the same run",
+              file=sys.stderr)
         return tracked
     tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(task.model),
             "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(task.device),
@@ -255,7 +258,7 @@ def _device(name):
 class _Resumed:
     run_id: str
     config: object  # the run's recorded config
-    checkpoint: str  # a local path
+    checkpoint: str  # a local path; None when the run stopped before its first checkpoint
     step: int = 0  # the checkpoint's, once loaded
 
 

@@ -300,7 +300,7 @@ def _param_value(value):
 class Resumable:
     run_id: str
     config_yaml: str  # the run's recorded config.yaml
-    checkpoint: str  # the local path of its latest checkpoint
+    checkpoint: str  # the local path of its latest checkpoint; None: it stopped before its first one
 
 
 def latest_run_id(experiment):
@@ -315,7 +315,8 @@ def latest_run_id(experiment):
 
 
 def resumable(run_id, checkpoints="checkpoints"):
-    """A run to resume: its recorded config and latest checkpoint; an error if it runs in a live process."""
+    """A run to resume: its recorded config and latest checkpoint (None before its first); an error if it
+    runs in a live process."""
     client = _client()
     try:
         previous = client.get_run(run_id)
@@ -328,15 +329,12 @@ def resumable(run_id, checkpoints="checkpoints"):
                               f"(pid {previous.data.tags.get('antelope.pid')}); stop it before resuming")
     with open(client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp())) as file:
         config_yaml = file.read()
-    latest = latest_artifact(run_id, checkpoints)
-    if latest is None:
-        raise ConfigError(f"run {run_id} has no checkpoint to resume from")
-    return Resumable(run_id, config_yaml, latest)
+    return Resumable(run_id, config_yaml, latest_artifact(run_id, checkpoints))
 
 
-def latest_artifact(run_id, folder, suffix=".pt", download=True):
+def latest_artifact(run_id, folder, suffix=".pt"):
     """The last by name of the run's artifacts `folder/*suffix` (checkpoints are named by their zero-padded
-    step): a local path (downloaded from a remote store, unless `download` is false: then its name)."""
+    step), as a local path (downloaded from a remote store); None when there is none."""
     client = _client()
     local = local_folder(client.get_run(run_id).info.artifact_uri)
     if local is not None:
@@ -344,9 +342,7 @@ def latest_artifact(run_id, folder, suffix=".pt", download=True):
             if os.path.isdir(os.path.join(local, folder)) else []
         return os.path.join(local, folder, names[-1]) if names else None
     names = sorted(a.path for a in client.list_artifacts(run_id, folder) if a.path.endswith(suffix))
-    if not names or not download:
-        return names[-1] if names else None
-    return client.download_artifacts(run_id, names[-1], tempfile.mkdtemp())
+    return client.download_artifacts(run_id, names[-1], tempfile.mkdtemp()) if names else None
 
 
 # --- a sweep: its parent run and its trials' child runs --------------------------------------------------

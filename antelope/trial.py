@@ -109,14 +109,13 @@ def _train(trial, plan, lost, why):
 
 
 def _lost_run(trial, plan, why):
-    """The child run of a lost trial, to resume (None: it had no checkpoint yet, so it starts over)."""
+    """The child run of a lost trial, to resume: from its latest checkpoint, or from step 0 when it had
+    none yet (ml.run starts such a run over as the same run). None if its run was never created."""
     run_id = _child_run_id(plan, trial.number)
     if run_id is not None and tracking.run_status(run_id) == "RUNNING":
         # Its worker is lost (judged by heartbeat or pid): end the run it left RUNNING, so that the resume
         # may take it up (the resume's own check knows only processes of this machine).
         tracking.end_lost_run(run_id, why)
-    if run_id is not None and tracking.latest_artifact(run_id, "checkpoints", download=False) is None:
-        run_id = None  # it died before its first checkpoint: train the trial anew
     print(f"ml: trial {trial.number} lost its process ({why}); continuing it"
           f"{' from run ' + run_id if run_id else ' from the start'}", file=sys.stderr)
     return run_id

@@ -206,3 +206,28 @@ def test_load_true_continues_the_latest_run_and_resume_errors_are_clear():
     with pytest.raises(ConfigError, match="cannot load checkpoint .*step_000000060.pt"):
         ml(model=Model, resume=resumed.run_id)
     assert list(runs()["status"]) == ["FINISHED"]
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_over_as_the_same_run(capsys):
+    class Interrupts(Model):
+        calls = 0
+
+        def learn(self, replay):
+            Interrupts.calls += 1
+            if Interrupts.calls == 25:
+                raise KeyboardInterrupt  # not a signal: no checkpoint is written on the way out
+            return super().learn(replay)
+
+    keys = dict(FAST, seed=3, save_per_steps=1000)
+    reference = ml(model=Model, **keys)
+    with pytest.raises(KeyboardInterrupt):
+        ml(model=Interrupts, **keys)
+    stopped = runs().query(f"run_id != '{reference.run_id}'").iloc[0]
+    assert stopped["status"] == "KILLED" and not os.path.exists(
+        mlflow.MlflowClient().get_run(stopped["run_id"]).info.artifact_uri + "/checkpoints")
+    resumed = ml(model=Model, resume=stopped["run_id"])
+    assert f"run {stopped['run_id']} had no checkpoint yet: it starts over from step 0" in capsys.readouterr().err
+    run = mlflow.MlflowClient().get_run(resumed.run_id)
+    assert resumed.run_id == stopped["run_id"] and run.info.status == "FINISHED"
+    assert run.data.tags["resume_count"] == "1" and len(runs()) == 2
+    assert resumed.metrics == pytest.approx(reference.metrics, abs=1e-6)  # the same seed, from the start
