@@ -77,7 +77,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
     if tracked.run_id is not None:
         summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         print(f"ml: run {tracked.run_id} finished: {summary}\n"
-              f"    see it with: mlflow ui --backend-store-uri {tracking.tracking_uri()}", file=sys.stderr)
+              f"    see it with: ml ui   (or: ml runs, ml plot)", file=sys.stderr)
     return Result(tracked.run_id, tracked.experiment_id, task.model, metrics, resolved)
 
 

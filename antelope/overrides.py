@@ -106,6 +106,16 @@ def value_text(value):
     return format_value(value)
 
 
+def readable(line):
+    """An override as a person would type it on the console: `model=x.Y` for `model._target_='x.Y'`,
+    `dataset=Digits` for `dataset='Digits'`, `model.depth=3` for `++model.depth=3`; the same config."""
+    override = parse(line)
+    key = "model" if override.key_or_group == "model._target_" else override.key_or_group
+    value = override.value()
+    text = value_text(value) if isinstance(value, str) else line.split("=", 1)[1]
+    return f"{key}={text}"
+
+
 def flatten(tree, prefix=""):
     """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}: a config (or a preset) by its dotted keys; lists stay as
     values."""

@@ -284,5 +284,5 @@ def summary(study, top=5):
     text += [f"best trials ({'highest' if maximize else 'lowest'} first):", table.to_string(index=False),
                f"best params: {best.params}",
                f"reproduce the best trial (run {best.user_attrs.get('mlflow_run_id')}) with:",
-               f"  ml {shlex.join(best.user_attrs['overrides'])}"]
+               f"  ml {shlex.join(lines.readable(line) for line in best.user_attrs['overrides'])}"]
     return "\n".join(text)

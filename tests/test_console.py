@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 def test_default_job_trains_records_and_says_where_to_look():
     done = run_ml()
     assert done.returncode == 0, done.stderr
-    assert "mlflow ui --backend-store-uri sqlite:///" in done.stderr
+    assert "see it with: ml ui   (or: ml runs, ml plot)" in done.stderr
     assert "step 1000/1000" in done.stderr  # plain progress lines when not on a terminal
     table = runs("Digits")
     assert list(table["status"]) == ["FINISHED"]

@@ -107,3 +107,14 @@ def test_flatten_names_a_nested_config_by_its_dotted_keys():
 
     assert flatten({"optim": {"lr": 0.1, "betas": [0.9, 0.99]}, "empty": {}, "seed": 0}) == \
            {"optim.lr": 0.1, "optim.betas": [0.9, 0.99], "empty": {}, "seed": 0}
+
+
+def test_readable_lines_are_what_a_person_types_and_compose_the_same_config():
+    from antelope import config
+    from antelope.overrides import readable
+
+    written = ["model._target_='tests.models.Model'", "dataset='Digits'", "optim.lr=0.01", "++model.depth=3",
+               "experiment='1e3'", "augment=[flip,shift]"]
+    assert [readable(line) for line in written] == ["model=tests.models.Model", "dataset=Digits", "optim.lr=0.01",
+                                                    "model.depth=3", "experiment='1e3'", "augment=[flip,shift]"]
+    assert config.compose([readable(line) for line in written]) == config.compose(written)

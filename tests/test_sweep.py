@@ -60,7 +60,7 @@ def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_prints_a_c
     # the console's summary: the table, the best params and the command that reproduces the best trial
     assert "best trials (highest first):" in done.stdout and "best params: {" in done.stdout
     command = done.stdout.strip().splitlines()[-1].strip()
-    assert command.startswith("ml ")
+    assert command.startswith(f"ml model={MODELS}:Model train_steps=30 ") and "'" not in command  # readable
     again = run_ml(*shlex.split(command)[1:], "experiment=again")
     assert again.returncode == 0, again.stderr
     assert runs("again")["metrics.eval/accuracy"][0] == best[-1].value  # the same number, exactly
