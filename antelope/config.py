@@ -276,7 +276,7 @@ def _close_key(key, overrides):
     group, _, argument = key.partition(".")
     if group in GROUPS and argument:
         chosen = chosen_options({lines.key(o): lines.parse(o).value() for o in overrides if lines.key(o) in GROUPS})
-        return did_you_mean(argument, optim.option_keys(group, chosen[group])).replace("'", f"'{group}.", 1)
+        return did_you_mean(argument, optim.option_keys(group, chosen[group]), prefix=f"{group}.")
     return did_you_mean(key, [name for name, _, _ in keys()])
 
 

@@ -47,10 +47,11 @@ def _attribute(module, name, path):
     return getattr(module, name)
 
 
-def did_you_mean(word, choices):
-    """' (did you mean X?)' for the closest of `choices`, or '' when none is close."""
+def did_you_mean(word, choices, prefix=""):
+    """' (did you mean X?)' for the closest of `choices`, or '' when none is close; X is shown with
+    `prefix` (choices that share a prefix are compared without it, which would make any of them close)."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f" (did you mean {prefix + close[0]!r}?)" if close else ""
 
 
 def qualified_name(obj):

@@ -255,7 +255,7 @@ def _trial_table(study, plan):
     import pandas as pd
 
     rows = []
-    for t in study.get_trials(deepcopy=False, states=None):
+    for t in study.get_trials(deepcopy=False):
         if t.state.name not in FINAL_STATES or t.user_attrs.get("surplus"):
             continue
         value = t.value if t.value is not None else \
