@@ -8,6 +8,7 @@
     ml runs | ml plot | ml ui             # look at results (antelope.runs, antelope.plot, antelope.ui)
 """
 import importlib
+import os
 import sys
 import traceback
 
@@ -24,6 +25,8 @@ Trains a model and records the run in MLflow. Keys (key=value, Hydra override sy
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if "" not in sys.path and os.getcwd() not in sys.path:  # model=models.Net from the project's folder, as
+        sys.path.append(os.getcwd())                        # `python -m` finds it (a console script does not)
     if argv and argv[0] in SUBCOMMANDS:
         return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     flags = {a for a in argv if a.startswith("-")}

@@ -38,6 +38,8 @@ class SweepConfig:
                                         "default: ./optuna.journal")
     workers: int = _key(1, "worker processes on this machine, each running trials until the study has sweep.trials")
     seed: int = _key(0, "seeds the sampler")
+    register: Optional[str] = _key(None, "when the sweep ends, register its best trial's model in MLflow's model "
+                                         "registry under this name (a new version)")
     heartbeat: int = _key(30, "seconds between a running trial's heartbeats in the study's storage; a trial whose "
                               "heartbeat stopped for 3x as long (its worker killed, its machine lost) is taken over "
                               "by the next free worker, as the same trial and run, from its checkpoint")
@@ -92,13 +94,19 @@ class Config:
     tracking: bool = _key(True, "record the run in MLflow (false: no run and no checkpoints, e.g. for timing)")
     resume: Optional[str] = _key(None, "an MLflow run id: continue that run from its latest checkpoint")
     load: bool = _key(False, "continue the experiment's latest run from its latest checkpoint")
+    reproduce: Optional[str] = _key(None, "an MLflow run id: run its recorded config again, as a new run (it says "
+                                          "when the git commit or package versions differ from the recorded ones)")
+    register: Optional[str] = _key(None, "register the run's trained model in MLflow's model registry under this "
+                                         "name (a new version each run)")
+    system_metrics: bool = _key(True, "record CPU, memory, disk, network and GPU use as MLflow system metrics "
+                                      "(system/...; every MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL seconds, 10 by default)")
     optim: Any = _key(None, "the optimizer: any torch.optim class by name (default Adam) or a dotted path; "
                             "optim.<arg>=v sets its arguments")
     scheduler: Any = _key(None, "the learning-rate scheduler: any torch.optim.lr_scheduler class by name "
                                 "or a dotted path; none by default, but with env= cosine to 0 over train_steps")
     sweep: SweepConfig = field(default_factory=SweepConfig, metadata={
         "doc": "`ml -m` sweep settings: sweep.trials, .sampler, .pruner, .objective, .direction, .study, "
-               ".storage, .workers, .seed, .heartbeat (see the README's Sweeps)"})
+               ".storage, .workers, .seed, .heartbeat, .register (see the README's Sweeps)"})
 
 
 _CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}

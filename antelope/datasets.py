@@ -42,6 +42,19 @@ class Data:
     num_classes: Optional[int]  # None: a regression task
 
 
+def digest(split):
+    """A short digest of a split's content, obs and labels with their shapes: runs on two versions of a
+    file tell them apart (an MLflow dataset input's digest)."""
+    import hashlib
+
+    hashed = hashlib.blake2b(digest_size=8)
+    for tensor in (split.obs, split.label):
+        tensor = tensor.detach().cpu().contiguous()
+        hashed.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        hashed.update(tensor.view(-1).view(torch.uint8).numpy())  # hashed in place: no copy of the data
+    return hashed.hexdigest()
+
+
 def load(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_column="label", objects=None):
     """The train and test splits of `dataset` (a name, a path, a Dataset class or instance)."""
     objects = objects or {}

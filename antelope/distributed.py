@@ -67,6 +67,15 @@ def leave(group, together):
         dist.destroy_process_group()
 
 
+def share(group, value):
+    """Rank 0's `value` (a small picklable object, e.g. its MLflow run id) on every rank."""
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def shard(group, obs, label, batch_size):
     """This rank's samples and per-rank batch size."""
     if batch_size % group.world:

@@ -53,6 +53,10 @@ class Environment:
         run's episodes)."""
         self._start(int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0]))
 
+    def observations(self):
+        """The current observation as a batch of one, float32, as the model is given it."""
+        return torch.as_tensor(np.asarray(self._obs[None]), dtype=torch.float32)
+
     def _spec(self):
         obs_space, space = self.env.observation_space, self.env.action_space
         low, high = np.broadcast_to(obs_space.low, obs_space.shape), np.broadcast_to(obs_space.high, obs_space.shape)

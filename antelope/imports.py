@@ -10,6 +10,8 @@ import sys
 
 from .errors import ConfigError
 
+FILE_MODULE_PREFIX = "antelope_user_"  # the module of `path/to/file.py:Name` is antelope_user_file
+
 
 def import_target(path):
     """Import `pkg.module.Name` (dotted) or `path/to/file.py:Name` (a file and a name in it)."""
@@ -32,7 +34,7 @@ def import_target(path):
 def _import_from_file(file, name):
     if not os.path.isfile(file):
         raise ConfigError(f"cannot import {file}:{name}: no such file {file!r}")
-    module_name = "antelope_user_" + os.path.splitext(os.path.basename(file))[0]
+    module_name = FILE_MODULE_PREFIX + os.path.splitext(os.path.basename(file))[0]
     spec = importlib.util.spec_from_file_location(module_name, os.path.abspath(file))
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # so pickling and dataclasses in the file work

@@ -5,6 +5,8 @@
 
 From the model's `learn` back to the caller: learn <- trainer.train <- run <- ml.
 """
+import os
+import shlex
 import sys
 from dataclasses import dataclass, field
 
@@ -50,7 +52,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
     from omegaconf import OmegaConf  # imported when used, as Hydra, MLflow and Optuna: `import antelope` stays light
 
     resumed = _resumable(cfg, explicit)
-    cfg = resumed.config if resumed is not None else cfg
+    cfg, source = _reproduction(resumed.config if resumed is not None else cfg, explicit)
     device, group = distributed.join(_device(cfg.device))  # group: None unless launched by torchrun
     finished = False
     try:
@@ -59,7 +61,8 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             task = _build(cfg, objects, explicit, device, group)
             step, metrics, pending = _restore(resumed, task, device, group)
             resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs
-            with _open_run(cfg, resolved, overrides, task, group, resumed, trial) as tracked:
+            with _open_run(cfg, resolved, overrides, task, group, resumed, trial, source) as tracked, \
+                    _system_metrics(cfg, tracked, group, resumed):
                 sinks = [s for s in (tracked.log_metrics if tracked.run_id else None, trial) if s is not None]
                 log = Log(sinks, pending)
                 schedule = trainer.Schedule(cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps,
@@ -67,10 +70,11 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
                 metrics = trainer.train(task.model, task.replay, task.update, log, _evaluation(cfg, task, tracked),
                                         schedule, step, metrics, cfg.grad_accumulation, cfg.precision,
                                         _saver(cfg, task, tracked, log, group), task.collect,
-                                        trial.stop if trial is not None else None)
+                                        trial.stop if trial is not None else None,
+                                        f"trial {trial.number}" if trial is not None else "")
                 if group is not None:
                     distributed.check_in_sync(group, task.model)
-                tracked.log_state_dict(task.model.state_dict())
+                _log_model(cfg, task, tracked, resolved)
         finished = True
     finally:
         distributed.leave(group, together=finished)
@@ -105,7 +109,9 @@ def _build(cfg, objects, explicit, device, group):
     """The task's pieces, seeded by the caller: data or env, spec, model, replay, optimizer."""
     from omegaconf import OmegaConf
 
-    source = models.resolve(objects.get("model", cfg.model._target_))
+    target = objects.get("model", cfg.model._target_)
+    # model=runs:/<id>/model: another run's trained model, to train on (fine-tune, fork)
+    source = tracking.load_model(target, device) if tracking.is_model_uri(target) else models.resolve(target)
     model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
     data, env, spec = _data(cfg, objects)
     model = models.build(source, spec, model_kwargs).to(device)
@@ -217,9 +223,10 @@ def _evaluation(cfg, task, tracked):
     return lambda step: trainer.evaluate(task.model, task.test, task.data.num_classes)
 
 
-def _open_run(cfg, resolved, overrides, task, group, resumed, trial):
-    """The run's MLflow run: new, or the resumed one RUNNING again; none with tracking=false or on a
-    torchrun process other than rank 0 (which alone records the run)."""
+def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):
+    """The run's MLflow run: new (with its data as inputs), or the resumed one RUNNING again; none with
+    tracking=false or on a torchrun process other than rank 0 (which alone records the run). `source`:
+    the tags of a run that reproduces or forks another."""
     if not cfg.tracking or group is not None and not group.leader:
         return tracking.Untracked()
     if resumed is not None:
@@ -228,15 +235,69 @@ def _open_run(cfg, resolved, overrides, task, group, resumed, trial):
               f"ml: run {tracked.run_id} had no checkpoint yet: it starts over from step 0, as the same run",
               file=sys.stderr)
         return tracked
+    if tracking.is_model_uri(cfg.model._target_):
+        source = {**source, "antelope.forked_from": tracking.model_run_id(cfg.model._target_),
+                  "antelope.forked_from_model": cfg.model._target_}
     tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(task.model),
             "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(task.device),
             "antelope.task": task.spec.task_name, "antelope.processes": str(group.world if group else 1),
-            **(trial.tags if trial is not None else {})}
+            **source, **(trial.tags if trial is not None else {})}
     name = trial.run_name if trial is not None else _run_name(task.model, overrides)
+    command = "ml " + shlex.join(lines.readable(line) for line in overrides)
     tracked = tracking.Run.start(config.experiment_name(cfg), resolved, tags, name,
-                                 trial.parent_run_id if trial is not None else None)
+                                 trial.parent_run_id if trial is not None else None, command)
+    if task.data is not None:  # the data as MLflow dataset inputs (an env has none to record)
+        for context, split, source in (("train", task.data.train, cfg.dataset),
+                                       ("eval", task.data.test, cfg.test_dataset or cfg.dataset)):
+            tracking.log_dataset(tracked.run_id, os.path.basename(os.path.normpath(source)), context, source,
+                                 datasets.digest(split), split.obs, split.label)
     print(f"ml: run {tracked.run_id} started", file=sys.stderr)
     return tracked
+
+
+def _system_metrics(cfg, tracked, group, resumed):
+    """MLflow's system metrics for the run while it trains (system_metrics=true): under torchrun every
+    process records its own, on rank 0's run, as node rank<N>."""
+    run_id = distributed.share(group, tracked.run_id) if group is not None else tracked.run_id
+    node = f"rank{group.rank}" if group is not None else None
+    return tracking.SystemMetrics(run_id if cfg.system_metrics else None, node, resumed is not None)
+
+
+def _log_model(cfg, task, tracked, resolved):
+    """The trained model as the run's MLflow Model (in eval mode, as it is used), and registered under
+    `register=` as a new version."""
+    if tracked.run_id is None:
+        return
+    training = task.model.training
+    task.model.eval()
+    try:
+        example = _example(task)
+        logged = tracked.log_model(task.model, example, cfg.train_steps, lines.flatten(resolved),
+                                   {"antelope.model": qualified_name(task.model), "antelope.task": task.spec.task_name})
+    finally:
+        task.model.train(training)
+    if logged is not None and cfg.register:
+        version = tracking.register_model(tracked.run_id, cfg.register)
+        print(f"ml: its model is registered as {cfg.register} version {version} "
+              f"(models:/{cfg.register}/{version})", file=sys.stderr)
+
+
+def _example(task, rows=5):
+    """(inputs, outputs) of the model on a few samples of its data, as numpy arrays: the logged model's
+    signature and input example. None when its forward does not take them (a GAN's takes noise)."""
+    obs = task.test.obs[:rows] if task.test is not None else task.env.observations().to(task.device)
+    try:
+        with torch.no_grad():
+            output = task.model(obs)
+    except Exception as error:  # the user's forward: any error means it takes something else
+        print(f"ml: the model is logged without a signature: forward(obs) of the data raised "
+              f"{type(error).__name__}", file=sys.stderr)
+        return None
+    if not isinstance(output, torch.Tensor):
+        print(f"ml: the model is logged without a signature: forward(obs) returns a {type(output).__name__}, "
+              f"not a tensor", file=sys.stderr)
+        return None
+    return obs.float().contiguous().cpu().numpy(), output.float().cpu().numpy()
 
 
 def _run_name(model, overrides, limit=120):
@@ -280,6 +341,30 @@ def _resumable(cfg, explicit):
     stored = OmegaConf.merge(OmegaConf.structured(config.Config), OmegaConf.create(found.config_yaml))
     stored.device, stored.resume, stored.load = cfg.device, None, False
     return _Resumed(run_id, stored, found.checkpoint)
+
+
+def _reproduction(cfg, explicit):
+    """(config, tags) of a run: with `reproduce=<run_id>`, that run's recorded config (device= and
+    experiment= may change), to run again as a new run tagged with its source, saying what differs since
+    (git commit, package versions); else `cfg` as it is."""
+    from omegaconf import OmegaConf
+
+    if cfg.reproduce is None:
+        return cfg, {}
+    extra = sorted(set(explicit) - {"reproduce", "device", "experiment"})
+    if extra:
+        raise ConfigError(f"reproduce runs a run's recorded config again; drop {', '.join(extra)} (only device= "
+                          f"and experiment= may change; to change more, run its command, in its description)")
+    found = tracking.recorded(cfg.reproduce)
+    stored = OmegaConf.merge(OmegaConf.structured(config.Config), OmegaConf.create(found.config_yaml))
+    stored.device, stored.reproduce = cfg.device, None
+    if "experiment" in explicit:
+        stored.experiment = cfg.experiment
+    changes = tracking.changes_since(found.tags)
+    print(f"ml: reproducing run {cfg.reproduce} as a new run" +
+          (f"; differs from it: {'; '.join(changes)}" if changes else " (same git commit and package versions)"),
+          file=sys.stderr)
+    return stored, {"antelope.reproduced_from": cfg.reproduce}
 
 
 def _replay_state(saved, group):

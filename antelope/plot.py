@@ -10,7 +10,8 @@
 What is drawn, for the runs `antelope.runs(experiment, filter)` selects:
 - learning curves, one panel per metric: one line per run, or the mean ± std of the runs that differ
   only by `seed` (one line per configuration); the runs of each experiment outside sweeps together, and
-  the trials of each sweep together;
+  the trials of each sweep together; one figure per task (`learning_curves_<task>.png` where runs of
+  several tasks, e.g. classification and generate, share an experiment);
 - for each sweep: the objective of every trial by trial number with the best value so far, and each
   swept parameter against the objective.
 Each figure is also logged, under `plots/`, on the run it describes: a sweep's on its parent run, the
@@ -22,15 +23,18 @@ import math
 import os
 import re
 import sys
+import textwrap
 
 from . import tracking
 from .errors import ConfigError
 from .imports import did_you_mean
 from .runs import param_columns, runs
-from .spec import DIRECTIONS
+from .spec import DIRECTIONS, METRICS
 
 HIDDEN = {"train/epoch"}  # metrics not drawn unless asked for: the step axis says it already
+SYSTEM = "system/"  # MLflow's system metrics (CPU, memory, GPU): drawn when asked for; the MLflow UI charts them
 SEED = "seed"  # the one param that may differ between the runs averaged into one line
+LINESTYLES = ["-", "--", ":", "-."]  # after the 10 colors, so the 11th line is not read as the 1st
 
 
 def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
@@ -53,19 +57,32 @@ def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
 
 def _draw(frame, experiment, metrics, folder, log):
     frame = _with_sweeps(frame, experiment)
+    tasks, history = _tasks(frame), tracking.metric_history
     paths = []
     parents = frame[(frame["role"] == "sweep") | frame["run_id"].isin(frame["parent_run_id"])]
     for _, parent in parents.iterrows():
         trials = frame[frame["parent_run_id"] == parent["run_id"]]
         out = os.path.join(folder, _safe(parent["experiment"]), _safe(parent["run_name"]))
-        figures = [_learning_curves(trials, metrics, out)] if len(trials) else []
+        figures = _learning_curves(trials, tasks, metrics, out, history) if len(trials) else []
         figures += _sweep_figures(parent, trials, out)
         paths += _save(figures, parent["run_id"] if log else None)
     alone = frame[~frame["run_id"].isin(parents["run_id"]) & frame["parent_run_id"].isna()]
     for name, group in alone.groupby("experiment", sort=False):
         owner = group["run_id"].iloc[0] if log and len(group) == 1 else None
-        paths += _save([_learning_curves(group, metrics, os.path.join(folder, _safe(name)))], owner)
+        paths += _save(_learning_curves(group, tasks, metrics, os.path.join(folder, _safe(name)), history), owner)
     return paths
+
+
+def _tasks(frame):
+    """{run id: its task}, from the `antelope.task` tag each run is started with (classification,
+    regression, rl, generate); runs without the tag are left out. `runs()` has no tag columns but its
+    filter reads tags: one search per task."""
+    experiments = list(frame["experiment"].dropna().unique())
+    tasks = {}
+    for task in METRICS:
+        for run_id in runs(experiments, f"tags.`antelope.task` = '{task}'")["run_id"]:
+            tasks[run_id] = task
+    return tasks
 
 
 def main(argv):
@@ -91,10 +108,14 @@ def main(argv):
 
 
 def _new_figure(width, height):
-    """A figure outside pyplot: no GUI backend, no global state, nothing to close; PNGs on any machine."""
+    """A figure outside pyplot: no GUI backend, no global state, nothing to close; PNGs on any machine.
+    Its Agg canvas is what measures text before the figure is drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
 
 
 class _Figure:
@@ -131,44 +152,80 @@ def _with_sweeps(frame, experiment):
     return pd.concat(found, ignore_index=True).drop_duplicates("run_id").sort_values("start_time", kind="stable")
 
 
-def _learning_curves(frame, metrics, folder):
-    """One panel per metric; one line per configuration (mean ± std over seeds) or per run."""
+def _learning_curves(frame, tasks, metrics, folder, history):
+    """One figure per task, as runs of different tasks log different metrics: `tasks` is {run id: task},
+    `history(run_id, metric)` a metric's {step: value}. Named after the task when there are several."""
+    names = _metric_names(frame, metrics)
+    by_task = frame["run_id"].map(lambda run_id: tasks.get(run_id, "untagged"))
+    several = by_task.nunique() > 1
+    figures = []
+    for task, group in frame.groupby(by_task, sort=False):
+        logged = [name for name in names if group[name].notna().any()]
+        if not logged:
+            continue
+        figure = _curves_figure(group, logged, history, title=task if several else None)
+        file = f"learning_curves_{_safe(task)}.png" if several else "learning_curves.png"
+        figures.append(_Figure(figure, os.path.join(folder, file)))
+    return figures
+
+
+def _curves_figure(frame, names, history, title=None):
+    """One panel per metric of `names`; one line per configuration (mean ± std over seeds) or per run."""
     import pandas as pd
 
-    names = _metric_names(frame, metrics)
     groups = _seed_groups(frame)
     labels = _labels(frame, groups)
     columns = min(len(names), 3)
     rows = math.ceil(len(names) / columns)
     figure = _new_figure(5 * columns, 3.6 * rows)
     axes = figure.subplots(rows, columns, squeeze=False)
+    handles = {}
     for ax, name in zip(axes.flat, names):
-        for color, (key, members) in enumerate(groups.items()):
-            histories = {}
-            for run_id in members:
-                history = tracking.metric_history(run_id, name)
-                if history:
-                    histories[run_id] = pd.Series(history)
+        for index, (key, members) in enumerate(groups.items()):
+            histories = {run_id: pd.Series(curve) for run_id in members if (curve := history(run_id, name))}
             if not histories:
                 continue
-            style = dict(color=f"C{color % 10}", label=labels[key])
+            style = dict(color=f"C{index % 10}", linestyle=LINESTYLES[index // 10 % len(LINESTYLES)])
             if len(histories) == 1:
                 series = next(iter(histories.values()))
-                ax.plot(series.index, series.values, marker="o" if len(series) == 1 else None, **style)
+                line, = ax.plot(series.index, series.values, marker="o" if len(series) == 1 else None, **style)
             else:  # the steps every seed logged, so the band is never drawn from fewer runs than the label says
                 table = pd.DataFrame(histories).dropna()
                 mean, std = table.mean(axis=1), table.std(axis=1)
-                ax.plot(mean.index, mean.values, **style)
+                line, = ax.plot(mean.index, mean.values, **style)
                 ax.fill_between(mean.index, mean - std, mean + std, color=style["color"], alpha=0.25, linewidth=0)
+            handles.setdefault(key, line)
         ax.set_title(name)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
-    handles, legend = axes.flat[0].get_legend_handles_labels()
+    if title:
+        figure.suptitle(title)
     if handles:
-        figure.legend(handles, legend, loc="outside lower center", ncol=min(len(handles), 3), fontsize="small")
-    return _Figure(figure, os.path.join(folder, "learning_curves.png"))
+        _legend_below(figure, list(handles.values()), [labels[key] for key in handles])
+    return figure
+
+
+def _legend_below(figure, handles, labels):
+    """The legend under the panels, in as many columns (up to 3) as its widest label allows, labels
+    wrapped to the width; the figure then grows to hold it. Constrained layout fits the panels around a
+    legend but never grows the figure: a legend wider than the figure was cut off at both edges, and one
+    taller than its margin squeezed the panels until the layout gave up, clipping their tick labels."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer, font = figure.canvas.get_renderer(), FontProperties(size="small")  # the legend's font
+    inches = {label: renderer.get_text_width_height_descent(label, font, ismath=False)[0] / figure.dpi
+              for label in labels}
+    width, height = figure.get_size_inches()
+    widest = max(inches.values())
+    columns = next((c for c in (3, 2) if c <= len(labels) and widest <= width / c - 0.7), 1)
+    room = width / columns - 0.7  # a column's width less its line sample and the gap to the next
+    wrapped = [textwrap.fill(label, max(10, int(len(label) * room / inches[label])), max_lines=3, placeholder=" …")
+               if inches[label] > room else label for label in labels]
+    legend = figure.legend(handles, wrapped, loc="outside lower center", ncol=columns, fontsize="small")
+    box = legend.get_window_extent(renderer)  # measured, as a line of wide letters may still be too wide
+    figure.set_size_inches(max(width, box.width / figure.dpi + 0.2), height + box.height / figure.dpi)
 
 
 def _metric_names(frame, metrics):
@@ -176,10 +233,12 @@ def _metric_names(frame, metrics):
     if metrics:
         for name in metrics:
             if name not in logged:
+                system = sum(c.startswith(SYSTEM) for c in logged)
+                listed = [c for c in logged if not c.startswith(SYSTEM)] + [f"{system} {SYSTEM}..."] * bool(system)
                 raise ConfigError(f"metric {name!r} was not logged by these runs{did_you_mean(name, logged)}; "
-                                  f"they logged: {', '.join(logged) or 'nothing'}")
+                                  f"they logged: {', '.join(listed) or 'nothing'}")
         return list(metrics)
-    names = [c for c in logged if c not in HIDDEN]
+    names = [c for c in logged if c not in HIDDEN and not c.startswith(SYSTEM)]
     if not names:
         raise ConfigError("these runs logged no metrics to plot; `ml runs` shows what they recorded")
     return sorted(names, key=lambda n: (not n.startswith("train/loss"), not n.startswith("eval/"), n))
@@ -196,7 +255,11 @@ def _seed_groups(frame):
 
 
 def _labels(frame, groups):
-    """A legend label per group: the params that tell the groups apart, else the run name."""
+    """A legend label per group: the params that tell the groups apart, else the run name; a group of
+    several runs says how many and over how many distinct seeds: "mean ± std of 3 seeds", or
+    "mean ± std of 3 runs, 2 seeds" when seeds repeat. Every run is in the mean and band (a repeated
+    seed may still differ, e.g. on a GPU), but repeats are not independent samples, so they are not
+    counted as seeds."""
     params = [c for c in param_columns(frame) if c != SEED]
     keys = list(groups)
     varying = [i for i, c in enumerate(params) if len({k[i] for k in keys}) > 1]
@@ -206,9 +269,17 @@ def _labels(frame, groups):
         label = " ".join(f"{params[i]}={_short(key[i])}" for i in varying) if varying and len(varying) <= 4 else None
         label = label or (names[members[0]] if len(members) == 1 else "")
         if len(members) > 1:
-            label = f"{label} (mean ± std of {len(members)} seeds)".strip()
+            label = f"{label} (mean ± std of {_count(frame, members)})".strip()
         labels[key] = label
     return labels
+
+
+def _count(frame, members):
+    """'3 seeds', '3 runs, 2 seeds' or '3 runs' (no seed param): what a group's mean is taken over."""
+    seeds = frame.loc[frame["run_id"].isin(members), SEED].nunique() if SEED in frame else 0
+    if seeds == len(members):
+        return f"{seeds} seeds"
+    return f"{len(members)} runs, {seeds} seed{'s' * (seeds != 1)}" if seeds else f"{len(members)} runs"
 
 
 def _sweep_figures(parent, trials, folder):
@@ -259,9 +330,13 @@ def sweep_figures(name, objective, direction, trials, space, folder):
             x = values if numeric else values.astype(str)
             ax.scatter(x[states == "COMPLETE"], scored[objective][states == "COMPLETE"], color="C0")
             ax.scatter(x[states != "COMPLETE"], scored[objective][states != "COMPLETE"], color="C7", marker="x")
-            if numeric and ("log" in space[key] or (values > 0).all() and values.max() > 100 * values.min()):
+            drawn = values.dropna()
+            positive = numeric and len(drawn) and (drawn > 0).all()
+            if positive and ("log" in space[key] or drawn.max() > 100 * drawn.min()):
                 ax.set_xscale("log")
-                ax.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only: no overlaps
+                ticks = _log_ticks(float(drawn.min()), float(drawn.max()))
+                ax.set_xticks(ticks, [f"{tick:.3g}" for tick in ticks])
+                ax.xaxis.set_minor_formatter(NullFormatter())  # labelled where set above only: no overlaps
             ax.set(xlabel=key, ylabel=objective)
             ax.grid(alpha=0.3)
         figure.suptitle(f"sweep {name}: swept parameters vs {objective}")
@@ -275,6 +350,23 @@ def draw_sweep(name, objective, direction, trials, space, folder, run_id=None):
 
     with matplotlib.style.context("default"):
         return _save(sweep_figures(name, objective, direction, trials, space, folder), run_id)
+
+
+def _log_ticks(low, high):
+    """A few ticks for a log axis over [low, high]: on decades, else at 1, 2, 5 or every digit of each
+    decade, whichever first puts two inside; linear ticks for a range narrower than that. Matplotlib's
+    own labels decades only, so a sweep of lr within one decade (0.01..0.05) had no labelled tick."""
+    from matplotlib.ticker import MaxNLocator
+
+    if low == high:
+        return [low]
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for subs in ((1,), (1, 2, 5), range(1, 10)):
+        ticks = [s * 10.0 ** d for d in decades for s in subs]
+        ticks = [t for t in ticks if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)]  # 0.01 is a tick of [0.01, x]
+        if len(ticks) >= 2:
+            return ticks[::math.ceil(len(ticks) / 6)]
+    return [t for t in MaxNLocator(4).tick_values(low, high) if low <= t <= high] or [low, high]
 
 
 def _swept_keys(parent, trials):

@@ -1,5 +1,5 @@
-"""Where a process runs (host and pid, and the git commit of its working directory), as runs and trials
-record it, and whether it is still alive.
+"""Where a process runs (host and pid, the git commit of its working directory) and with what (package
+versions), as runs and trials record it, and whether it is still alive.
 
 A run left RUNNING by a process of this machine that is gone (kill -9) is stale, and a sweep trial
 whose recorded process is gone is lost: both are known at once, without waiting for a timeout.
@@ -45,3 +45,20 @@ def git_commit(folder):
     except (OSError, subprocess.SubprocessError):
         return None
     return found.stdout.strip() if found.returncode == 0 else None
+
+
+PACKAGES = ("antelope", "torch", "mlflow", "optuna")  # what a run's results depend on, recorded with it
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions():
+    """{'torch': '2.5.1', ...}: the installed versions of PACKAGES (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {name: installed(name) for name in PACKAGES}

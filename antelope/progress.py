@@ -6,8 +6,8 @@ import sys
 
 
 class Progress:
-    def __init__(self, total, start=0, stream=None):
-        self.total, self.stream = total, stream or sys.stderr
+    def __init__(self, total, start=0, label="", stream=None):
+        self.total, self.stream, self.label = total, stream or sys.stderr, label
         self.quiet = int(os.environ.get("RANK", "0")) > 0
         self.bar = None
         if not self.quiet and self.stream.isatty():
@@ -15,14 +15,15 @@ class Progress:
 
             size = _size(self.stream)
             self.bar = tqdm(total=total, initial=start, unit="step", file=self.stream, ncols=size.columns,
-                            nrows=size.lines)
+                            nrows=size.lines, desc=label or None)
 
     def update(self, step, metrics):
         if self.quiet:
             return
         text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         if self.bar is None:
-            print(f"step {step}/{self.total}  {text}", file=self.stream, flush=True)
+            print(f"{self.label + '  ' if self.label else ''}step {step}/{self.total}  {text}", file=self.stream,
+                  flush=True)
             return
         self.bar.set_postfix_str(text, refresh=False)
         self.bar.update(step - self.bar.n)

@@ -19,6 +19,7 @@ import math
 import os
 import pickle
 import shlex
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,7 @@ class Plan:
     experiment: str
     tracking_uri: str
     heartbeat: int = 30
+    register: str = None  # the registered model that the best trial's model becomes a version of
     parent_run_id: str = None
 
     def new_sampler(self, offset=0):
@@ -182,7 +184,7 @@ def _plan(cfg, space, objects, settings):
     name = s.study or _default_study_name(experiment, space, settings)
     return Plan(name, storage, space, objects, trials, sampler, pruner, s.seed, objective, direction,
                 cfg.train_steps if cfg.epochs is None else 0, cfg.evaluate_per_steps, experiment,
-                tracking.tracking_uri(redacted=False), s.heartbeat)
+                tracking.tracking_uri(redacted=False), s.heartbeat, s.register)
 
 
 def _main_metric(cfg, objects):
@@ -237,7 +239,8 @@ def _check_picklable(plan):
 
 
 def _finish(study, plan):
-    """The parent run's artifacts (trials.csv, the sweep's plots); FINISHED unless trials still run elsewhere."""
+    """The parent run's artifacts (trials.csv, the sweep's plots); FINISHED unless trials still run elsewhere,
+    with the best trial's model registered under `sweep.register=`."""
     from optuna.trial import TrialState
 
     with tempfile.TemporaryDirectory() as folder:
@@ -246,6 +249,13 @@ def _finish(study, plan):
                         plan.space.describe(), os.path.join(folder, "plots"))
         tracking.log_artifacts(plan.parent_run_id, folder)
     if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if plan.register and complete:
+            run_id = study.best_trial.user_attrs["mlflow_run_id"]
+            version = tracking.register_model(run_id, plan.register)
+            tracking.set_tags(plan.parent_run_id, {"antelope.registered": f"{plan.register}/{version}"})
+            print(f"ml: the best trial's model (run {run_id}) is registered as {plan.register} version {version} "
+                  f"(models:/{plan.register}/{version})", file=sys.stderr)
         tracking.end_run(plan.parent_run_id, "FINISHED")
 
 
@@ -284,5 +294,6 @@ def summary(study, top=5):
     text += [f"best trials ({'highest' if maximize else 'lowest'} first):", table.to_string(index=False),
                f"best params: {best.params}",
                f"reproduce the best trial (run {best.user_attrs.get('mlflow_run_id')}) with:",
-               f"  ml {shlex.join(lines.readable(line) for line in best.user_attrs['overrides'])}"]
+               f"  ml {shlex.join(lines.readable(line) for line in best.user_attrs['overrides'])}",
+               f"  (or: ml reproduce={best.user_attrs.get('mlflow_run_id')})"]
     return "\n".join(text)

@@ -8,9 +8,12 @@ keys. Metrics reach MLflow from a background writer (antelope.writer), so traini
 tracking server; what could not be recorded by the end is saved to a local file and named. Credentials in
 URIs are masked in everything recorded or printed.
 """
+import contextlib
 import json
+import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -26,6 +29,8 @@ MAX_PARAM_LENGTH = 6000
 FLUSH_SECONDS = 10.0  # write buffered metrics at least this often (and at every evaluation)
 RETRY_SECONDS = float(os.environ.get("ANTELOPE_TRACKING_RETRY_SECONDS", 60))  # at the end, before giving up
 _CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]+):([^/@\s]+)@")
+VERSION_TAG, COMMIT_TAG = "antelope.version.", "mlflow.source.git.commit"  # + a package's name: its version
+MODEL = "model"  # the name of a run's logged model: runs:/<run_id>/model
 _CLIENTS, _EXPERIMENT_IDS = {}, {}  # per process: {tracking URI: MlflowClient}, {(URI, name): experiment id}
 
 
@@ -82,10 +87,12 @@ class Run:
         self._writer = Writer(self._write, run_id[:8], FLUSH_SECONDS)
 
     @classmethod
-    def start(cls, experiment, params, tags, run_name=None, parent_run_id=None):
-        """A new run with the resolved config `params` as params and as config.yaml. A sweep trial (one
-        with a `parent_run_id`) skips the search for stale runs: its worker searched once when it started."""
-        from mlflow.entities import Param
+    def start(cls, experiment, params, tags, run_name=None, parent_run_id=None, command=None):
+        """A new run with the resolved config `params` as params and as config.yaml, the package versions
+        and git commit as tags, and as its description (the MLflow UI's) how to rerun it: `ml reproduce=<id>`,
+        and `command`, the `ml` line it was started with. A sweep trial (one with a `parent_run_id`) skips
+        the search for stale runs: its worker searched once when it started."""
+        from mlflow.entities import Param, RunTag
 
         client = _client()
         experiment_id = experiment_id_of(experiment)
@@ -93,7 +100,8 @@ class Run:
             close_stale_runs(experiment_id)
         commit = processes.git_commit(os.getcwd())
         tags = {**{k: redact(v) for k, v in tags.items()}, **process_tags(),
-                **({"mlflow.source.git.commit": commit} if commit else {})}
+                **{f"{VERSION_TAG}{name}": str(v) for name, v in processes.package_versions().items()},
+                **({COMMIT_TAG: commit} if commit else {})}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         name = redact(run_name) if run_name else None
@@ -105,8 +113,12 @@ class Run:
             run = client.create_run(experiment_id, run_name=name, tags=tags)
         values = [Param(k, _param_value(v)) for k, v in lines.flatten(params).items()]
         try:
-            for i in range(0, len(values), MAX_PARAMS_PER_BATCH):
-                client.log_batch(run.info.run_id, params=values[i:i + MAX_PARAMS_PER_BATCH])
+            note = f"Rerun it (its recorded config, as a new run): `ml reproduce={run.info.run_id}`"
+            if command:
+                note += f"\n\nIts command: `{redact(command)}`"
+            for i in range(0, len(values), MAX_PARAMS_PER_BATCH):  # the note with the first batch: one round trip
+                client.log_batch(run.info.run_id, params=values[i:i + MAX_PARAMS_PER_BATCH],
+                                 tags=[] if i else [RunTag("mlflow.note.content", note)])
             _log_text(client, run.info.run_id, run.info.artifact_uri, redact(lines.to_yaml(params)), "config.yaml")
         except BaseException:
             client.set_terminated(run.info.run_id, "FAILED")
@@ -147,25 +159,42 @@ class Run:
     def log_artifact(self, path, folder):
         self.client.log_artifact(self.run_id, path, folder)
 
-    def log_state_dict(self, state_dict):
-        """The trained weights as model/state_dict.pt; kept in a local file if the server is away."""
-        import torch
+    def log_model(self, model, example, step, params, tags):
+        """The trained model as an MLflow Model named `MODEL`, so that runs:/<run_id>/model loads it, linked
+        to this run and to its metrics at `step` (written first). `example`: (inputs, outputs) as numpy
+        arrays for its signature and input example; None when its forward does not take the data. Pickled
+        (mlflow.pytorch's "pickle" format, not "pt2"): it loads as its own class, `learn` and all, wherever
+        that class can be imported; classes of a `path/to/file.py` or a script travel by value. Kept in a
+        local folder, and said so, when the tracking server is away."""
+        import mlflow.pytorch
+        from mlflow.models import infer_signature
 
-        local = self.local_artifact_folder()
-        if local is not None:  # straight into the artifact folder, as config.yaml (no store round trip)
-            os.makedirs(os.path.join(local, "model"), exist_ok=True)
-            torch.save(state_dict, os.path.join(local, "model", "state_dict.pt"))
-            return
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "state_dict.pt")
-            torch.save(state_dict, path)
+        self._writer.close(RETRY_SECONDS)  # what is still unrecorded is saved locally on exit, as ever
+        options = dict(signature=infer_signature(*example) if example is not None else None,
+                       input_example=example[0] if example is not None else None,
+                       pip_requirements=_requirements(model), metadata={"antelope_model": tags["antelope.model"]},
+                       serialization_format="pickle")
+        _pickle_by_value_what_cannot_be_imported()
+        try:
+            logged = self.client.create_logged_model(self.experiment_id, MODEL, self.run_id, tags=tags,
+                                                     params={k: _param_value(v) for k, v in params.items()})
+            with _quiet("mlflow.pytorch"):  # its warning that pickles run code when loaded: as any checkpoint
+                mlflow.pytorch.log_model(model, name=MODEL, model_id=logged.model_id, run_id=self.run_id, step=step,
+                                         **options)
+            return logged.model_id
+        except Exception as error:  # connection or HTTP errors from the store, or a model that cannot be pickled
+            kept = os.path.abspath(f"unrecorded-model-{self.run_id}")
             try:
-                self.client.log_artifact(self.run_id, path, "model")
-            except Exception as error:  # connection or HTTP errors from the artifact store
-                kept = os.path.abspath(f"unrecorded-model-{self.run_id}.pt")
-                os.replace(path, kept)
-                print(f"ml: warning: could not record the model on the tracking server "
-                      f"({type(error).__name__}); it is saved in {kept}", file=sys.stderr)
+                shutil.rmtree(kept, ignore_errors=True)
+                with _quiet("mlflow.pytorch"):
+                    mlflow.pytorch.save_model(model, kept, **options)
+            except Exception as also:
+                print(f"ml: warning: could not save the model as an MLflow Model ({type(also).__name__}: {also}); "
+                      f"its weights are in the run's checkpoints", file=sys.stderr)
+                return None
+            print(f"ml: warning: could not record the model on the tracking server ({type(error).__name__}); "
+                  f"it is saved in {kept} (mlflow.pytorch.load_model({kept!r}) loads it)", file=sys.stderr)
+            return None
 
     def __enter__(self):
         return self
@@ -209,8 +238,8 @@ class Untracked:
     def log_artifact(self, path, folder):
         pass
 
-    def log_state_dict(self, state_dict):
-        pass
+    def log_model(self, model, example, step, params, tags):
+        return None
 
     def local_artifact_folder(self):
         return None
@@ -294,13 +323,169 @@ def _param_value(value):
     return text if len(text) <= MAX_PARAM_LENGTH else text[:MAX_PARAM_LENGTH - 3] + "..."
 
 
+# --- what a run records besides metrics: its model, its data, its machine ------------------------------
+
+@contextlib.contextmanager
+def _quiet(logger, level=logging.ERROR):
+    """MLflow's INFO and WARNING lines of one of its loggers left out while antelope calls it: what they
+    say is either antelope's choice (pickled models) or what antelope prints itself."""
+    logger = logging.getLogger(logger)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+def _requirements(model):
+    """The pip requirements of a logged model: explicit (MLflow would otherwise infer them by loading the
+    model in a subprocess, seconds per sweep trial): torch and cloudpickle, and antelope when the model is
+    or wraps one of its agents."""
+    versions = processes.package_versions()
+    from importlib.metadata import version
+
+    needed = [f"torch=={versions['torch']}", f"cloudpickle=={version('cloudpickle')}"]
+    if any(type(module).__module__.startswith("antelope.") for module in model.modules()):
+        needed.append(f"antelope=={versions['antelope']}")
+    return needed
+
+
+def _pickle_by_value_what_cannot_be_imported():
+    """Classes of a `model=path/to/file.py:Net` are in a module no other process can import by name:
+    cloudpickle (MLflow's pickler for PyTorch) then stores them by value, as it does a script's classes."""
+    import cloudpickle
+
+    from .imports import FILE_MODULE_PREFIX
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith(FILE_MODULE_PREFIX):
+            cloudpickle.register_pickle_by_value(module)
+
+
+def is_model_uri(text):
+    """Whether `model=` names a logged model (a fork of another run) rather than a class."""
+    return isinstance(text, str) and text.startswith(("runs:/", "models:/"))
+
+
+def model_uri(run_or_uri):
+    """'runs:/<id>/model' for a run id; a model URI as it is."""
+    return run_or_uri if is_model_uri(run_or_uri) else f"runs:/{run_or_uri}/{MODEL}"
+
+
+def load_model(run_or_uri, device=None):
+    """The trained nn.Module of a run (its id) or at a model URI (runs:/<id>/model, models:/<name>/<version>,
+    models:/<model id>), on `device` (default: where it was trained, CPU when that is absent here)."""
+    import mlflow.pytorch
+    import torch
+    from mlflow.exceptions import MlflowException
+
+    uri = model_uri(run_or_uri)
+    _client()  # a server that does not answer is an error here, not a hang in MLflow's retries
+    if device is None and not torch.cuda.is_available():
+        device = "cpu"
+    try:
+        return mlflow.pytorch.load_model(uri, map_location=device)
+    except MlflowException as error:
+        raise ConfigError(f"no model at {uri} in {tracking_uri()} ({str(error.message).splitlines()[0]}); give "
+                          f"a run id, runs:/<run_id>/model or models:/<name>/<version>") from None
+    except (ModuleNotFoundError, AttributeError) as error:  # unpickling found no module or class by that name
+        import mlflow.models
+
+        name = mlflow.models.get_model_info(uri).metadata.get("antelope_model", "its class")
+        raise ConfigError(f"the model at {uri} is a {name}, which cannot be imported here ({error}); install "
+                          f"its package or run from the folder its module is in (PYTHONPATH)") from None
+
+
+def model_run_id(uri):
+    """The id of the run that logged the model at `uri`."""
+    import mlflow.models
+
+    return mlflow.models.get_model_info(uri).run_id
+
+
+def register_model(run_id, name):
+    """A new version of the registered model `name` (created if need be) from the run's logged model;
+    returns the version, also recorded as the run's tag `antelope.registered`."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    outputs = _client().get_run(run_id).outputs
+    models = [output.model_id for output in outputs.model_outputs] if outputs is not None else []
+    if not models:
+        raise ConfigError(f"register={name}: run {run_id} logged no model to register")
+    try:
+        version = mlflow.register_model(f"models:/{models[-1]}", name).version
+    except MlflowException as error:
+        raise ConfigError(f"register={name}: {str(error.message).splitlines()[0]}") from None
+    set_tags(run_id, {"antelope.registered": f"{name}/{version}"})
+    return version
+
+
+def log_dataset(run_id, name, context, source, digest, features, targets):
+    """One of the run's data as an MLflow dataset input: `name`, its `source` (a path or a name), a
+    `digest` of its content (runs on different versions of a file differ there), the shapes and dtypes
+    of `features` and `targets` (tensors) as its schema, and its `context`: train or eval."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.types import Schema, TensorSpec
+
+    def spec(tensor):
+        import numpy
+
+        return Schema([TensorSpec(numpy.dtype(str(tensor.dtype).removeprefix("torch.")),
+                                  (-1, *tensor.shape[1:]))]).to_json()
+
+    schema = {"mlflow_tensorspec": {"features": spec(features), "targets": spec(targets)}}
+    profile = {"num_rows": len(features), "features_shape": list(features.shape), "targets_shape": list(targets.shape)}
+    where = os.path.abspath(source) if os.path.exists(source) else source
+    dataset = Dataset(name=name, digest=digest, source_type="local" if os.path.exists(source) else "code",
+                      source=json.dumps({"uri": redact(where)}), schema=json.dumps(schema), profile=json.dumps(profile))
+    _client().log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
+
+
+class SystemMetrics:
+    """MLflow's system metrics (CPU, memory, disk, network; GPU utilisation and memory when there is one)
+    recorded on run `run_id` while training, every MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL seconds (10 by
+    default) under `system/` (`system/<node>/` with a `node`: one per torchrun process). A run shorter than
+    one interval still gets the sample taken at its start."""
+
+    def __init__(self, run_id, node=None, resumed=False):
+        self.monitor = None
+        if run_id is not None:
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+            with _quiet("mlflow.system_metrics"):
+                self.monitor = SystemMetricsMonitor(run_id, node_id=node, resume_logging=resumed,
+                                                    tracking_uri=tracking_uri(redacted=False))
+
+    def __enter__(self):
+        if self.monitor is not None:
+            with _quiet("mlflow.system_metrics"):
+                self.monitor.start()
+        return self
+
+    def __exit__(self, *error):
+        if self.monitor is not None:
+            with _quiet("mlflow.system_metrics"):
+                self.monitor.finish()
+            last = self.monitor.aggregate_metrics()  # what was sampled since the last write
+            if last:
+                try:
+                    self.monitor.publish_metrics(last)
+                    self.monitor.mlflow_logger.flush()
+                except Exception:  # the server is away: the run's own metrics say so already
+                    pass
+        return False
+
+
 # --- resuming -------------------------------------------------------------------------------------------
 
 @dataclass
-class Resumable:
+class Recorded:
     run_id: str
     config_yaml: str  # the run's recorded config.yaml
-    checkpoint: str  # the local path of its latest checkpoint; None: it stopped before its first one
+    tags: dict
+    checkpoint: str = None  # the local path of its latest checkpoint; None: it stopped before its first one
 
 
 def latest_run_id(experiment):
@@ -314,22 +499,43 @@ def latest_run_id(experiment):
     return runs[0].info.run_id
 
 
+def recorded(run_id, key="reproduce"):
+    """A run's recorded config and tags (`key`: the config key that named it, for errors)."""
+    client = _client()
+    try:
+        run = client.get_run(run_id)
+    except Exception:
+        raise ConfigError(f"{key}={run_id!r}: no such MLflow run in {tracking_uri()}") from None
+    try:
+        with open(client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp())) as file:
+            return Recorded(run_id, file.read(), run.data.tags)
+    except Exception:
+        raise ConfigError(f"{key}={run_id!r}: run {run.info.run_name!r} has no config.yaml: it was not "
+                          f"started by ml") from None
+
+
 def resumable(run_id, checkpoints="checkpoints"):
     """A run to resume: its recorded config and latest checkpoint (None before its first); an error if it
     runs in a live process."""
+    found = recorded(run_id, "resume")
     client = _client()
-    try:
-        previous = client.get_run(run_id)
-    except Exception:
-        raise ConfigError(f"resume={run_id!r}: no such MLflow run in {tracking_uri()}") from None
+    previous = client.get_run(run_id)
     if previous.info.status == "RUNNING":
         close_stale_runs(previous.info.experiment_id)
         if client.get_run(run_id).info.status == "RUNNING":
             raise ConfigError(f"run {run_id} is RUNNING in a live process "
                               f"(pid {previous.data.tags.get('antelope.pid')}); stop it before resuming")
-    with open(client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp())) as file:
-        config_yaml = file.read()
-    return Resumable(run_id, config_yaml, latest_artifact(run_id, checkpoints))
+    found.checkpoint = latest_artifact(run_id, checkpoints)
+    return found
+
+
+def changes_since(tags):
+    """What differs between the git commit and package versions recorded in a run's `tags` and this
+    process's: ['torch 2.4.1 then, 2.5.1 now', ...]."""
+    now = {f"{VERSION_TAG}{name}": str(v) for name, v in processes.package_versions().items()}
+    now[COMMIT_TAG] = processes.git_commit(os.getcwd())
+    return [f"{key.removeprefix(VERSION_TAG).replace(COMMIT_TAG, 'git commit')} {tags.get(key)} then, {value} now"
+            for key, value in now.items() if tags.get(key) != str(value) and (key in tags or value)]
 
 
 def latest_artifact(run_id, folder, suffix=".pt"):

@@ -33,21 +33,22 @@ class Schedule:
 
 
 def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None, accumulation=1, precision="fp32",
-          save=None, collect=None, stop=None):
+          save=None, collect=None, stop=None, label=""):
     """Train from step `start` until `schedule.steps`; returns the last evaluation's metrics.
 
     `update` is the trainer's optimizer step (None for a model that optimizes itself); `evaluate(step)`
     returns eval metrics; `save(step, metrics)` writes a checkpoint; `collect(step, log)`, for online
     tasks, adds experience to the replay before each step; `stop(step)`, asked after each evaluation and
     before each checkpoint, returns None to go on, or the exception to end training with (a sweep's
-    pruner, another worker that took the run over): raised as it is, without a checkpoint.
-    SIGINT/SIGTERM end training after the step, with a checkpoint."""
+    pruner, another worker that took the run over): raised as it is, without a checkpoint. `label` starts
+    each progress line (a sweep's trial says which it is). SIGINT/SIGTERM end training after the step,
+    with a checkpoint."""
     learn = _autocast(model, precision)
     takes_log = len(inspect.signature(model.learn).parameters) >= 2
     step, written_at = start, start  # written_at: the step of the last metrics write
     metrics = dict(metrics or {})
     model.train()
-    with Progress(schedule.steps, start) as progress, stop_requests() as interrupted, \
+    with Progress(schedule.steps, start, label) as progress, stop_requests() as interrupted, \
             _garbage_collector_skipping_the_heap():
         while step < schedule.steps:
             step += 1
