@@ -6,14 +6,16 @@
     from antelope import sweep
     sweep(model=Model, dataset='CIFAR10', space={'lr': 'tag(log, interval(1e-5, 1e-1))'}, trials=50)
 
-    from antelope import runs, plot
+    from antelope import runs, plot, load
     runs(experiment='CIFAR10')   # a pandas DataFrame: params, final metrics, sweep and trial info
     plot(experiment='CIFAR10')   # PNG learning curves and sweep plots in ./plots
+    model = load(run_id)         # a run's trained nn.Module (also: mlflow.pytorch.load_model('runs:/<id>/model'))
 """
 from .errors import ConfigError
 from .ml import Result, ml
 from .plot import plot
 from .runs import runs
 from .sweep import sweep
+from .tracking import load_model as load
 
-__all__ = ["ml", "sweep", "runs", "plot", "Result", "ConfigError"]
+__all__ = ["ml", "sweep", "runs", "plot", "load", "Result", "ConfigError"]

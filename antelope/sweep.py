@@ -41,18 +41,18 @@ FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
 
 
 def sweep(*overrides, space=None, preset=None, trials=None, sampler=None, pruner=None, objective=None,
-          direction=None, study=None, storage=None, workers=None, heartbeat=None, **kwargs):
+          direction=None, study=None, storage=None, workers=None, heartbeat=None, register=None, **kwargs):
     """Search hyperparameters with Optuna, each trial one `ml()` run; returns the `optuna.Study`.
 
     `space` maps config keys to sweep expressions in Hydra's grammar, as on the console
     (`{'lr': 'tag(log, interval(1e-5, 1e-1))', 'optim': 'choice(SGD, Adam)'}`), or to a list of choices;
     `preset` names a file in `sweeps/` (or a path). `trials`, `sampler`, `pruner`, `objective`,
-    `direction`, `study`, `storage`, `workers` and `heartbeat` are the `sweep.*` settings (defaults in
-    `ml --help`).
+    `direction`, `study`, `storage`, `workers`, `heartbeat` and `register` (the best trial's model, when the
+    sweep ends) are the `sweep.*` settings (defaults in `ml --help`).
     Every other keyword is a fixed key of `ml()` (`model=Model`, `dataset='Digits'`, `train_steps=500`).
     """
     settings = dict(trials=trials, sampler=sampler, pruner=pruner, objective=objective, direction=direction,
-                    study=study, storage=storage, workers=workers, heartbeat=heartbeat)
+                    study=study, storage=storage, workers=workers, heartbeat=heartbeat, register=register)
     given = [f"sweep={preset}"] if preset else []
     for key, value in (space or {}).items():
         expression = value if isinstance(value, str) else f"choice({','.join(lines.format_value(v) for v in value)})"

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import mlflow
+import mlflow.pytorch
 import pytest
 import torch
 from conftest import runs
@@ -27,6 +28,10 @@ def test_torchrun_is_one_run_and_one_stopped_on_one_process_resumes_under_torchr
     assert row["status"] == "FINISHED" and row["tags.antelope.processes"] == "2"
     assert row["params.batch_size"] == "64"  # the global batch: 32 per process
     assert row["metrics.eval/accuracy"] > 0.8 and done.stderr.count("finished:") == 1  # one report, from rank 0
+    system = [k for k in row.index if k.startswith("metrics.system/") and k.endswith("/cpu_utilization_percentage")]
+    assert sorted(system) == ["metrics.system/rank0/cpu_utilization_percentage",
+                              "metrics.system/rank1/cpu_utilization_percentage"]  # each process its own
+    assert isinstance(mlflow.pytorch.load_model(f"runs:/{row['run_id']}/model"), torch.nn.Module)
 
     stopped = torchrun(f"model={MODELS}:SignalsOnRankOne", *keys)
     assert stopped.returncode != 0 and "stopped at step 40" in stopped.stderr  # SIGTERM at 35 on rank 1: both

@@ -3,6 +3,7 @@ filling, optimizers, the result, statuses, resume. The loop's own rules are test
 import math
 import os
 import subprocess
+import sys
 import traceback
 
 import mlflow
@@ -231,3 +232,187 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_over_as_the_same_run(c
     assert resumed.run_id == stopped["run_id"] and run.info.status == "FINISHED"
     assert run.data.tags["resume_count"] == "1" and len(runs()) == 2
     assert resumed.metrics == pytest.approx(reference.metrics, abs=1e-6)  # the same seed, from the start
+
+
+# --- MLflow-native results: the model, the registry, forks, data, system metrics, reproduce ------------
+
+def test_a_run_logs_its_model_the_mlflow_way_with_a_signature_an_example_and_its_final_metrics():
+    import mlflow.pytorch
+    import numpy as np
+
+    result = ml(model=Model, **FAST)
+    loaded = mlflow.pytorch.load_model(f"runs:/{result.run_id}/model")
+    assert type(loaded) is Model and not loaded.training  # its own class, in eval mode, as it is used
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), result.model.state_dict().values()))
+    info = mlflow.models.get_model_info(f"runs:/{result.run_id}/model")
+    assert info.signature.inputs.to_dict() == [{"type": "tensor", "tensor-spec": {"dtype": "float32",
+                                                                                   "shape": (-1, 1, 8, 8)}}]
+    assert info.signature.outputs.to_dict()[0]["tensor-spec"]["shape"] == (-1, 10)
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model")
+    example = mlflow.models.Model.load(folder).load_input_example(folder)
+    assert example.shape == (5, 1, 8, 8)  # five test samples
+    predicted = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model").predict(example)
+    with torch.no_grad():
+        assert np.allclose(predicted, result.model.eval()(torch.from_numpy(example)).numpy(), atol=1e-6)
+    [logged] = mlflow.search_logged_models(experiment_ids=[result.experiment_id], output_format="list")
+    assert logged.source_run_id == result.run_id and logged.name == "model" and str(logged.status) == "READY"
+    final = {m.key: m.value for m in logged.metrics if m.step == 60}
+    assert final["eval/accuracy"] == pytest.approx(result.metrics["eval/accuracy"])
+    assert logged.tags["antelope.model"] == "models.Model" and logged.params["train_steps"] == "60"
+    listed = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "model")}  # the run's view of it
+    assert "model/MLmodel" in listed and "model/state_dict.pt" not in listed
+
+
+def test_register_adds_a_version_per_run_and_load_reads_runs_and_registered_models(capsys):
+    from antelope import load
+
+    first = ml(model=Model, **FAST, register="digits-model")
+    second = ml(model=Model, **FAST, seed=1, register="digits-model")
+    client = mlflow.MlflowClient()
+    versions = sorted(client.search_model_versions("name = 'digits-model'"), key=lambda v: int(v.version))
+    assert [(int(v.version), v.run_id) for v in versions] == [(1, first.run_id), (2, second.run_id)]
+    assert client.get_run(second.run_id).data.tags["antelope.registered"] == "digits-model/2"
+    assert "registered as digits-model version 2 (models:/digits-model/2)" in capsys.readouterr().err
+    for source, trained in ((second.run_id, second), ("models:/digits-model/1", first)):
+        model = load(source)
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.model.state_dict().values()))
+    with pytest.raises(ConfigError, match=r"^no model at runs:/nope/model in sqlite:///.*; give a run id"):
+        load("nope")
+
+
+def test_a_model_uri_as_the_model_forks_a_run_from_its_weights():
+    trained = ml(model=Model, **FAST)
+    uri = f"runs:/{trained.run_id}/model"
+    fork = ml(model=uri, **FAST, lr=0.0)  # lr 0: the fork's weights stay those it started from
+    assert type(fork.model) is Model and fork.run_id != trained.run_id
+    assert all(torch.equal(a, b) for a, b in zip(fork.model.state_dict().values(), trained.model.state_dict().values()))
+    assert fork.metrics["eval/accuracy"] == pytest.approx(trained.metrics["eval/accuracy"])
+    tags = mlflow.MlflowClient().get_run(fork.run_id).data.tags
+    assert tags["antelope.forked_from"] == trained.run_id and tags["antelope.forked_from_model"] == uri
+    with pytest.raises(ConfigError, match="model.depth: the model was given as an instance"):
+        ml("model.depth=3", model=uri, **FAST)
+
+
+def test_the_data_is_recorded_as_dataset_inputs_whose_digest_tells_file_versions_apart(workdir):
+    import json
+
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [float(i % 7) for i in range(60)], "y": [float(i % 5) for i in range(60)],
+                          "label": [i % 2 for i in range(60)]})
+    frame.to_csv("table.csv", index=False)
+    first = ml(model=Model, dataset="table.csv", train_steps=2, batch_size=8)
+    frame.loc[59, "x"] = 100.0  # one value of the last row changes
+    frame.to_csv("table.csv", index=False)
+    second = ml(model=Model, dataset="table.csv", train_steps=2, batch_size=8)
+
+    def inputs(run_id):
+        found = mlflow.MlflowClient().get_run(run_id).inputs.dataset_inputs
+        return {next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset for d in found}
+
+    a, b = inputs(first.run_id), inputs(second.run_id)
+    assert set(a) == {"train", "eval"} and a["train"].name == "table.csv"
+    assert json.loads(a["train"].source) == {"uri": str(workdir / "table.csv")} and a["train"].source_type == "local"
+    assert json.loads(a["train"].profile)["num_rows"] + json.loads(a["eval"].profile)["num_rows"] == 60
+    features = json.loads(json.loads(a["train"].schema)["mlflow_tensorspec"]["features"])
+    assert features == [{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 2]}}]
+    assert {a["train"].digest, a["eval"].digest} != {b["train"].digest, b["eval"].digest}  # the changed row
+    assert len({a["train"].digest, a["eval"].digest}) == 2
+
+
+def test_system_metrics_are_recorded_by_default_and_can_be_turned_off():
+    on = ml(model=Model, **FAST)
+    off = ml(model=Model, **FAST, system_metrics=False)
+    client = mlflow.MlflowClient()
+    recorded = client.get_run(on.run_id).data.metrics
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= set(recorded)
+    assert 0 <= recorded["system/cpu_utilization_percentage"] <= 100 * os.cpu_count()
+    assert not [k for k in client.get_run(off.run_id).data.metrics if k.startswith("system/")]
+
+
+def test_reproduce_reruns_the_recorded_config_as_a_new_run_and_says_what_changed_since(capsys):
+    from antelope.processes import package_versions
+
+    original = ml("optim=SGD", "optim.lr=0.05", model=Model, **FAST, seed=3)
+    client = mlflow.MlflowClient()
+    tags = client.get_run(original.run_id).data.tags
+    assert tags["antelope.version.torch"] == package_versions()["torch"]
+    assert {f"antelope.version.{name}" for name in ("antelope", "torch", "mlflow", "optuna")} <= set(tags)
+    assert f"`ml reproduce={original.run_id}`" in tags["mlflow.note.content"]
+    assert "Its command: `ml optim=SGD optim.lr=0.05 model=models.Model dataset=Digits train_steps=60" in \
+        tags["mlflow.note.content"]
+    capsys.readouterr()
+
+    again = ml(reproduce=original.run_id)
+    assert again.run_id != original.run_id and again.metrics == original.metrics  # same config, same numbers
+    assert client.get_run(again.run_id).data.tags["antelope.reproduced_from"] == original.run_id
+    assert client.get_run(again.run_id).data.params["optim.lr"] == "0.05"
+    assert "(same git commit and package versions)" in capsys.readouterr().err
+
+    client.set_tag(original.run_id, "antelope.version.torch", "0.0.1")
+    ml(reproduce=original.run_id, experiment="elsewhere")
+    assert f"differs from it: torch 0.0.1 then, {package_versions()['torch']} now" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"reproduce runs a run's recorded config again; drop seed \(only device="):
+        ml(reproduce=original.run_id, seed=4)
+    with pytest.raises(ConfigError, match=r"^reproduce='nope': no such MLflow run in sqlite:///"):
+        ml(reproduce="nope")
+
+
+NET = '''
+import torch
+from torch import nn
+class Net(nn.Module):
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.linear = nn.Sequential(nn.Flatten(), nn.Linear(in_features, out_features))
+    def forward(self, x):
+        return self.linear(x)
+    def learn(self, replay):
+        batch = next(replay)
+        return nn.functional.cross_entropy(self(batch.obs), batch.label)
+'''
+
+LOADER = '''
+import sys, numpy, mlflow, mlflow.pytorch
+from antelope import ConfigError, load
+for run_id in sys.argv[1:]:
+    try:
+        model = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
+        predicted = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(numpy.zeros((3, 1, 8, 8), "float32"))
+        print("loaded", type(model).__name__, hasattr(model, "learn"), predicted.shape)
+    except ModuleNotFoundError:
+        try:
+            load(run_id)
+        except ConfigError as error:
+            print("error", error)
+'''
+
+
+@pytest.mark.slow
+def test_a_logged_model_loads_in_a_fresh_process_that_never_imported_the_users_code(workdir):
+    from conftest import run_ml
+
+    (workdir / "net.py").write_text(NET)
+    (workdir / "script.py").write_text(NET + "\nfrom antelope import ml\nprint(ml(model=Net, train_steps=20).run_id)\n")
+    (workdir / "package").mkdir()
+    (workdir / "package" / "__init__.py").write_text("")
+    (workdir / "package" / "nets.py").write_text(NET)
+    ids = []
+    for command in (["model=net.py:Net"], ["model=package.nets.Net"]):  # a file; a package in the project folder
+        done = run_ml(*command, "train_steps=20")
+        assert done.returncode == 0, done.stderr
+        ids.append(done.stderr.split("ml: run ")[1].split()[0])
+    script = subprocess.run([sys.executable, "script.py"], capture_output=True, text=True, timeout=300)
+    assert script.returncode == 0, script.stderr
+    ids.insert(1, script.stdout.split()[-1])
+
+    elsewhere = workdir / "elsewhere"  # a process that never imported net.py, script.py or package/
+    elsewhere.mkdir()
+    loaded = subprocess.run([sys.executable, "-c", LOADER, *ids], capture_output=True, text=True, timeout=300,
+                            cwd=elsewhere, env={**os.environ, "PYTHONPATH": ""})
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.splitlines() == [
+        "loaded Net True (3, 10)",  # the file's class travelled with the model, by value
+        "loaded Net True (3, 10)",  # as the script's
+        f"error the model at runs:/{ids[2]}/model is a package.nets.Net, which cannot be imported here (No module "
+        f"named 'package'); install its package or run from the folder its module is in (PYTHONPATH)"]

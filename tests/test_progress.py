@@ -65,3 +65,10 @@ def test_only_rank_0_reports(monkeypatch):
     with Progress(300, stream=Terminal()) as progress:  # the stand-in terminal does get the bar on rank 0
         progress.update(100, {"train/loss": 0.5})
     assert "100/300" in progress.stream.getvalue()
+
+
+def test_a_label_starts_each_line_so_a_sweeps_trials_say_which_they_are():
+    stream = io.StringIO()
+    with Progress(300, label="trial 7", stream=stream) as progress:
+        progress.update(100, {"train/loss": 0.5})
+    assert stream.getvalue().splitlines() == ["trial 7  step 100/300  train/loss 0.5"]

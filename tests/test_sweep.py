@@ -12,6 +12,7 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
+import torch
 from conftest import ML, run_ml, runs
 from models import Model
 
@@ -59,11 +60,17 @@ def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_prints_a_c
 
     # the console's summary: the table, the best params and the command that reproduces the best trial
     assert "best trials (highest first):" in done.stdout and "best params: {" in done.stdout
-    command = done.stdout.strip().splitlines()[-1].strip()
+    command, rerun = (line.strip() for line in done.stdout.strip().splitlines()[-2:])
     assert command.startswith(f"ml model={MODELS}:Model train_steps=30 ") and "'" not in command  # readable
     again = run_ml(*shlex.split(command)[1:], "experiment=again")
     assert again.returncode == 0, again.stderr
     assert runs("again")["metrics.eval/accuracy"][0] == best[-1].value  # the same number, exactly
+    best_run = children.loc[children["metrics.eval/accuracy"].idxmax(), "run_id"]
+    assert rerun == f"(or: ml reproduce={best_run})"  # the trial's recorded config, as a new run
+    reproduced = run_ml(rerun[5:-1].split()[1], "experiment=reproduced")
+    assert reproduced.returncode == 0, reproduced.stderr
+    assert runs("reproduced")["metrics.eval/accuracy"][0] == best[-1].value
+    assert runs("reproduced")["tags.antelope.reproduced_from"][0] == best_run
     # (the same command again resumes the sweep: test_the_same_sweep_again_resumes_... does it in-process)
 
 
@@ -192,6 +199,19 @@ def test_the_same_sweep_again_resumes_its_study_and_parent_run_up_to_its_trials(
     assert parent["tags.antelope.sweep.trials"] == "3"
     drawn = [t.params["optim.lr"] for t in again.trials]
     assert len(set(drawn)) == 3  # the resumed sampler draws anew, not the first trials' values again
+
+
+def test_register_puts_the_best_trials_model_in_the_model_registry_when_the_sweep_ends(capsys):
+    import mlflow.pytorch
+
+    study = sweep(space={"optim.lr": [0.001, 0.1]}, sampler="grid", trials=2, register="digits-best", **QUICK)
+    best = study.best_trial.user_attrs["mlflow_run_id"]
+    [version] = mlflow.MlflowClient().search_model_versions("name = 'digits-best'")
+    assert (int(version.version), version.run_id) == (1, best)
+    parent, _ = parent_and_children(runs("Digits"))
+    assert parent["tags.antelope.registered"] == "digits-best/1"
+    assert f"the best trial's model (run {best}) is registered as digits-best version 1" in capsys.readouterr().err
+    assert isinstance(mlflow.pytorch.load_model("models:/digits-best/1"), torch.nn.Module)
 
 
 def test_an_rl_sweep_keeps_its_parent_and_trials_in_the_envs_experiment():

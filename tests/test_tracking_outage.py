@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 
 import mlflow
+import mlflow.pytorch
 import pytest
 import requests
+import torch
 from conftest import ML
 
 MODELS = Path(__file__).parent / "models.py"
@@ -106,4 +108,6 @@ def test_server_never_comes_back_training_finishes_and_says_what_was_lost(server
     assert kept.exists() and f"saved in {kept}" in stderr
     lines = kept.read_text().splitlines()
     assert any('"step": 500' in line for line in lines)
-    assert (workdir / f"unrecorded-model-{run_id}.pt").exists()
+    model = workdir / f"unrecorded-model-{run_id}"  # an MLflow Model folder, loadable as it is
+    assert f"saved in {model}" in stderr
+    assert isinstance(mlflow.pytorch.load_model(str(model)), torch.nn.Module)

@@ -134,8 +134,38 @@ def test_antelope_runs_on_the_server(server, sweep, monkeypatch):
     assert frame["trial"].tolist()[1:] == [0, 1, 2] and (frame["parent_run_id"][1:] == frame["run_id"][0]).all()
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; "
-                                                          f".ci/run installs it)")
+def test_a_runs_model_data_and_registered_version_on_the_server_read_back_with_mlflows_own_client(server, tmp_path,
+                                                                                                 monkeypatch):
+    import mlflow
+    import mlflow.pytorch
+    import numpy
+    import torch
+
+    from antelope import load
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server["url"])
+    done = subprocess.run([ML, "train_steps=30", "register=server-model", "experiment=server-models"], cwd=tmp_path,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    run_id = re.search(r"ml: run (\w+) started", done.stderr).group(1)
+    assert not any(tmp_path.rglob("MLmodel"))  # uploaded to the server's artifact store, nothing kept here
+    model = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
+    assert isinstance(model, torch.nn.Module) and callable(model.learn)
+    predicted = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(numpy.zeros((3, 1, 8, 8), "float32"))
+    assert predicted.shape == (3, 10)
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    [logged] = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert logged.source_run_id == run_id and "eval/accuracy" in {m.key for m in logged.metrics}
+    [version] = client.search_model_versions("name = 'server-model'")
+    assert version.run_id == run_id and int(version.version) == 1
+    registered = load("models:/server-model/1")
+    assert all(torch.equal(a, b) for a, b in zip(registered.state_dict().values(), model.state_dict().values()))
+    contexts = {t.value for d in run.inputs.dataset_inputs for t in d.tags if t.key == "mlflow.data.context"}
+    assert contexts == {"train", "eval"} and "system/cpu_utilization_percentage" in run.data.metrics
+    assert f"ml reproduce={run_id}" in run.data.tags["mlflow.note.content"]
+
+
 def test_a_run_stopped_on_one_machine_resumes_on_another_from_its_checkpoint_on_the_server(server, tmp_path):
     """The checkpoints go to the server's artifact store (mlflow-artifacts:/), not a local folder: a resume
     from another working directory (another machine, as far as files go) finds them there."""
@@ -159,6 +189,8 @@ def test_a_run_stopped_on_one_machine_resumes_on_another_from_its_checkpoint_on_
     assert run["info"]["status"] == "FINISHED"
 
 
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; "
+                                                          f".ci/run installs it)")
 def test_the_mlflow_ui_shows_the_sweep_and_its_trials(server, sweep, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
