@@ -2,6 +2,7 @@
 taken up to the end by another process: the test's own, through the console's entry point (cli.main), as
 the next `ml` command on the same machine would."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,7 +34,7 @@ def _wait_for_step(process, step, timeout=120):
         line = process.stderr.readline()
         if line.startswith("ml: run ") and "started" in line:
             run_id = line.split()[2]
-        if line.startswith(f"step {step}/"):
+        if line.startswith(f"step {step}/") or re.match(rf"trial \d+  step {step}/", line):  # a sweep's say which
             return run_id
         assert line or process.poll() is None, "ml exited early"
     raise AssertionError(f"no step {step} within {timeout} s")
