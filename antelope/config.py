@@ -300,6 +300,13 @@ def chosen_options(values):
     return chosen
 
 
+def recorded(text):
+    """The config a run recorded (its config.yaml) as a Config again: to resume or reproduce that run."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(text))
+
+
 def experiment_name(cfg):
     """The MLflow experiment of a run or sweep: `experiment=`, else the env's id or the dataset's name."""
     if cfg.experiment:

@@ -74,7 +74,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
                                         f"trial {trial.number}" if trial is not None else "")
                 if group is not None:
                     distributed.check_in_sync(group, task.model)
-                _log_model(cfg, task, tracked, resolved)
+                _log_model(cfg, task, tracked, resolved, metrics)
         finished = True
     finally:
         distributed.leave(group, together=finished)
@@ -247,10 +247,10 @@ def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):
     tracked = tracking.Run.start(config.experiment_name(cfg), resolved, tags, name,
                                  trial.parent_run_id if trial is not None else None, command)
     if task.data is not None:  # the data as MLflow dataset inputs (an env has none to record)
-        for context, split, source in (("train", task.data.train, cfg.dataset),
-                                       ("eval", task.data.test, cfg.test_dataset or cfg.dataset)):
-            tracking.log_dataset(tracked.run_id, os.path.basename(os.path.normpath(source)), context, source,
-                                 datasets.digest(split), split.obs, split.label)
+        splits = (("train", task.data.train, cfg.dataset), ("eval", task.data.test, cfg.test_dataset or cfg.dataset))
+        tracking.log_datasets(tracked.run_id, [
+            tracking.DatasetInput(os.path.basename(os.path.normpath(origin)), context, origin, datasets.digest(split),
+                                  split.obs, split.label) for context, split, origin in splits])
     print(f"ml: run {tracked.run_id} started", file=sys.stderr)
     return tracked
 
@@ -263,9 +263,9 @@ def _system_metrics(cfg, tracked, group, resumed):
     return tracking.SystemMetrics(run_id if cfg.system_metrics else None, node, resumed is not None)
 
 
-def _log_model(cfg, task, tracked, resolved):
-    """The trained model as the run's MLflow Model (in eval mode, as it is used), and registered under
-    `register=` as a new version."""
+def _log_model(cfg, task, tracked, resolved, metrics):
+    """The trained model as the run's MLflow Model (in eval mode, as it is used), linked to the final
+    evaluation's `metrics`, and registered under `register=` as a new version."""
     if tracked.run_id is None:
         return
     training = task.model.training
@@ -273,7 +273,8 @@ def _log_model(cfg, task, tracked, resolved):
     try:
         example = _example(task)
         logged = tracked.log_model(task.model, example, cfg.train_steps, lines.flatten(resolved),
-                                   {"antelope.model": qualified_name(task.model), "antelope.task": task.spec.task_name})
+                                   {"antelope.model": qualified_name(task.model), "antelope.task": task.spec.task_name},
+                                   list(metrics))
     finally:
         task.model.train(training)
     if logged is not None and cfg.register:
@@ -328,8 +329,6 @@ RESUMABLE = {"resume", "load", "device", "model._target_", "dataset", "experimen
 
 def _resumable(cfg, explicit):
     """The run `resume=<id>` / `load=true` names, its recorded config and its latest checkpoint."""
-    from omegaconf import OmegaConf
-
     if cfg.resume is None and not cfg.load:
         return None
     extra = sorted(set(explicit) - RESUMABLE)
@@ -338,7 +337,7 @@ def _resumable(cfg, explicit):
                           f"(only device= may change)")
     run_id = cfg.resume or tracking.latest_run_id(config.experiment_name(cfg))
     found = tracking.resumable(run_id)
-    stored = OmegaConf.merge(OmegaConf.structured(config.Config), OmegaConf.create(found.config_yaml))
+    stored = config.recorded(found.config_yaml)
     stored.device, stored.resume, stored.load = cfg.device, None, False
     return _Resumed(run_id, stored, found.checkpoint)
 
@@ -347,8 +346,6 @@ def _reproduction(cfg, explicit):
     """(config, tags) of a run: with `reproduce=<run_id>`, that run's recorded config (device= and
     experiment= may change), to run again as a new run tagged with its source, saying what differs since
     (git commit, package versions); else `cfg` as it is."""
-    from omegaconf import OmegaConf
-
     if cfg.reproduce is None:
         return cfg, {}
     extra = sorted(set(explicit) - {"reproduce", "device", "experiment"})
@@ -356,7 +353,7 @@ def _reproduction(cfg, explicit):
         raise ConfigError(f"reproduce runs a run's recorded config again; drop {', '.join(extra)} (only device= "
                           f"and experiment= may change; to change more, run its command, in its description)")
     found = tracking.recorded(cfg.reproduce)
-    stored = OmegaConf.merge(OmegaConf.structured(config.Config), OmegaConf.create(found.config_yaml))
+    stored = config.recorded(found.config_yaml)
     stored.device, stored.reproduce = cfg.device, None
     if "experiment" in explicit:
         stored.experiment = cfg.experiment

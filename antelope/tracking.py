@@ -159,42 +159,65 @@ class Run:
     def log_artifact(self, path, folder):
         self.client.log_artifact(self.run_id, path, folder)
 
-    def log_model(self, model, example, step, params, tags):
+    def log_model(self, model, example, step, params, tags, metrics):
         """The trained model as an MLflow Model named `MODEL`, so that runs:/<run_id>/model loads it, linked
-        to this run and to its metrics at `step` (written first). `example`: (inputs, outputs) as numpy
-        arrays for its signature and input example; None when its forward does not take the data. Pickled
-        (mlflow.pytorch's "pickle" format, not "pt2"): it loads as its own class, `learn` and all, wherever
-        that class can be imported; classes of a `path/to/file.py` or a script travel by value. Kept in a
-        local folder, and said so, when the tracking server is away."""
+        to this run and to its `metrics` (names) at `step` (written first). `example`: (inputs, outputs) as
+        numpy arrays for its signature and input example; None when its forward does not take the data.
+        Pickled (mlflow.pytorch's "pickle" format, not "pt2"): it loads as its own class, `learn` and all,
+        wherever that class can be imported; classes of a `path/to/file.py` or a script travel by value.
+        Kept in a local folder, and said so, when the tracking server is away.
+
+        Saved with `mlflow.pytorch.save_model` and recorded with the client's logged-model calls rather than
+        `mlflow.pytorch.log_model`: that one checks the input example by loading the model back in this
+        process, and unpickling a class pickled by value here rebinds its methods to copies of what they
+        closed over (cloudpickle keeps one class per process), so a script's model class would no longer
+        see the script's own objects after its first run."""
         import mlflow.pytorch
-        from mlflow.models import infer_signature
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric
+        from mlflow.models import Model, infer_signature
 
         self._writer.close(RETRY_SECONDS)  # what is still unrecorded is saved locally on exit, as ever
-        options = dict(signature=infer_signature(*example) if example is not None else None,
-                       input_example=example[0] if example is not None else None,
-                       pip_requirements=_requirements(model), metadata={"antelope_model": tags["antelope.model"]},
-                       serialization_format="pickle")
         _pickle_by_value_what_cannot_be_imported()
+        failure = logged = None
         try:
             logged = self.client.create_logged_model(self.experiment_id, MODEL, self.run_id, tags=tags,
                                                      params={k: _param_value(v) for k, v in params.items()})
-            with _quiet("mlflow.pytorch"):  # its warning that pickles run code when loaded: as any checkpoint
-                mlflow.pytorch.log_model(model, name=MODEL, model_id=logged.model_id, run_id=self.run_id, step=step,
-                                         **options)
-            return logged.model_id
-        except Exception as error:  # connection or HTTP errors from the store, or a model that cannot be pickled
-            kept = os.path.abspath(f"unrecorded-model-{self.run_id}")
+        except Exception as error:  # connection or HTTP errors from the store
+            failure = error
+        described = Model(artifact_path=logged.artifact_location, run_id=self.run_id, model_uuid=logged.model_id,
+                          model_id=logged.model_id) if logged is not None else None
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, MODEL)
             try:
-                shutil.rmtree(kept, ignore_errors=True)
-                with _quiet("mlflow.pytorch"):
-                    mlflow.pytorch.save_model(model, kept, **options)
-            except Exception as also:
-                print(f"ml: warning: could not save the model as an MLflow Model ({type(also).__name__}: {also}); "
+                with _quiet("mlflow.pytorch"):  # its warning that pickles run code when loaded: as any checkpoint
+                    mlflow.pytorch.save_model(
+                        model, path, mlflow_model=described, serialization_format="pickle",
+                        signature=infer_signature(*example) if example is not None else None,
+                        input_example=example[0] if example is not None else None,
+                        pip_requirements=_requirements(model), metadata={"antelope_model": tags["antelope.model"]})
+            except Exception as error:  # a model that cannot be pickled
+                print(f"ml: warning: could not save the model as an MLflow Model ({type(error).__name__}: {error}); "
                       f"its weights are in the run's checkpoints", file=sys.stderr)
+                if logged is not None:
+                    self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
                 return None
-            print(f"ml: warning: could not record the model on the tracking server ({type(error).__name__}); "
-                  f"it is saved in {kept} (mlflow.pytorch.load_model({kept!r}) loads it)", file=sys.stderr)
-            return None
+            if logged is not None:
+                try:
+                    self.client.log_model_artifacts(logged.model_id, path)
+                    self.client.log_outputs(self.run_id, [LoggedModelOutput(logged.model_id, step)])
+                    final = [Metric(m.key, m.value, m.timestamp, m.step, model_id=logged.model_id) for name in metrics
+                             for m in self.client.get_metric_history(self.run_id, name) if m.step == step]
+                    self.client.log_batch(self.run_id, metrics=final)  # the same points, now the model's too
+                    self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+                    return logged.model_id
+                except Exception as error:
+                    failure = error
+            kept = os.path.abspath(f"unrecorded-model-{self.run_id}")
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.move(path, kept)
+        print(f"ml: warning: could not record the model on the tracking server ({type(failure).__name__}); "
+              f"it is saved in {kept} (mlflow.pytorch.load_model({kept!r}) loads it)", file=sys.stderr)
+        return None
 
     def __enter__(self):
         return self
@@ -238,7 +261,7 @@ class Untracked:
     def log_artifact(self, path, folder):
         pass
 
-    def log_model(self, model, example, step, params, tags):
+    def log_model(self, model, example, step, params, tags, metrics):
         return None
 
     def local_artifact_folder(self):
@@ -422,11 +445,22 @@ def register_model(run_id, name):
     return version
 
 
-def log_dataset(run_id, name, context, source, digest, features, targets):
-    """One of the run's data as an MLflow dataset input: `name`, its `source` (a path or a name), a
-    `digest` of its content (runs on different versions of a file differ there), the shapes and dtypes
-    of `features` and `targets` (tensors) as its schema, and its `context`: train or eval."""
-    from mlflow.entities import Dataset, DatasetInput, InputTag
+@dataclass
+class DatasetInput:
+    """One of a run's data: `name`, its `context` (train or eval), its `source` (a path or a name), a
+    `digest` of its content (runs on different versions of a file differ there), and its `features` and
+    `targets` (tensors: their shapes and dtypes are its schema)."""
+    name: str
+    context: str
+    source: str
+    digest: str
+    features: object
+    targets: object
+
+
+def log_datasets(run_id, inputs):
+    """A run's DatasetInputs as MLflow dataset inputs, in one request."""
+    from mlflow.entities import Dataset, DatasetInput as Input, InputTag
     from mlflow.types import Schema, TensorSpec
 
     def spec(tensor):
@@ -435,12 +469,16 @@ def log_dataset(run_id, name, context, source, digest, features, targets):
         return Schema([TensorSpec(numpy.dtype(str(tensor.dtype).removeprefix("torch.")),
                                   (-1, *tensor.shape[1:]))]).to_json()
 
-    schema = {"mlflow_tensorspec": {"features": spec(features), "targets": spec(targets)}}
-    profile = {"num_rows": len(features), "features_shape": list(features.shape), "targets_shape": list(targets.shape)}
-    where = os.path.abspath(source) if os.path.exists(source) else source
-    dataset = Dataset(name=name, digest=digest, source_type="local" if os.path.exists(source) else "code",
-                      source=json.dumps({"uri": redact(where)}), schema=json.dumps(schema), profile=json.dumps(profile))
-    _client().log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
+    def entity(data):
+        schema = {"mlflow_tensorspec": {"features": spec(data.features), "targets": spec(data.targets)}}
+        profile = {"num_rows": len(data.features), "features_shape": list(data.features.shape),
+                   "targets_shape": list(data.targets.shape)}
+        local = os.path.exists(data.source)
+        return Dataset(name=data.name, digest=data.digest, source_type="local" if local else "code",
+                       source=json.dumps({"uri": redact(os.path.abspath(data.source) if local else data.source)}),
+                       schema=json.dumps(schema), profile=json.dumps(profile))
+
+    _client().log_inputs(run_id, [Input(entity(d), [InputTag("mlflow.data.context", d.context)]) for d in inputs])
 
 
 class SystemMetrics:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import traceback
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -263,6 +264,21 @@ def test_a_run_logs_its_model_the_mlflow_way_with_a_signature_an_example_and_its
     assert "model/MLmodel" in listed and "model/state_dict.pt" not in listed
 
 
+def test_logging_a_scripts_model_leaves_its_class_as_it_was():
+    """A class defined in a script (here: in this function) is pickled by value; logging the model must not
+    load it back in this process, which would rebind the class's methods to copies of what they use."""
+    calls = []
+
+    class Counted(Model):
+        def learn(self, replay):
+            calls.append(1)
+            return super().learn(replay)
+
+    ml(model=Counted, **FAST)
+    ml(model=Counted, **FAST)
+    assert len(calls) == 120  # both runs called the `calls` of this function
+
+
 def test_register_adds_a_version_per_run_and_load_reads_runs_and_registered_models(capsys):
     from antelope import load
 
@@ -358,19 +374,8 @@ def test_reproduce_reruns_the_recorded_config_as_a_new_run_and_says_what_changed
         ml(reproduce="nope")
 
 
-NET = '''
-import torch
-from torch import nn
-class Net(nn.Module):
-    def __init__(self, in_features, out_features):
-        super().__init__()
-        self.linear = nn.Sequential(nn.Flatten(), nn.Linear(in_features, out_features))
-    def forward(self, x):
-        return self.linear(x)
-    def learn(self, replay):
-        batch = next(replay)
-        return nn.functional.cross_entropy(self(batch.obs), batch.label)
-'''
+MODELS = Path(__file__).parent / "models.py"  # its classes, copied into a file, a script and a package
+
 
 LOADER = '''
 import sys, numpy, mlflow, mlflow.pytorch
@@ -392,13 +397,14 @@ for run_id in sys.argv[1:]:
 def test_a_logged_model_loads_in_a_fresh_process_that_never_imported_the_users_code(workdir):
     from conftest import run_ml
 
-    (workdir / "net.py").write_text(NET)
-    (workdir / "script.py").write_text(NET + "\nfrom antelope import ml\nprint(ml(model=Net, train_steps=20).run_id)\n")
+    source = MODELS.read_text()
+    (workdir / "net.py").write_text(source)
+    (workdir / "script.py").write_text(source + "\nfrom antelope import ml\nprint(ml(model=Model, train_steps=20).run_id)\n")
     (workdir / "package").mkdir()
     (workdir / "package" / "__init__.py").write_text("")
-    (workdir / "package" / "nets.py").write_text(NET)
+    (workdir / "package" / "nets.py").write_text(source)
     ids = []
-    for command in (["model=net.py:Net"], ["model=package.nets.Net"]):  # a file; a package in the project folder
+    for command in (["model=net.py:Model"], ["model=package.nets.Model"]):  # a file; a package in the project folder
         done = run_ml(*command, "train_steps=20")
         assert done.returncode == 0, done.stderr
         ids.append(done.stderr.split("ml: run ")[1].split()[0])
@@ -412,7 +418,7 @@ def test_a_logged_model_loads_in_a_fresh_process_that_never_imported_the_users_c
                             cwd=elsewhere, env={**os.environ, "PYTHONPATH": ""})
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.splitlines() == [
-        "loaded Net True (3, 10)",  # the file's class travelled with the model, by value
-        "loaded Net True (3, 10)",  # as the script's
-        f"error the model at runs:/{ids[2]}/model is a package.nets.Net, which cannot be imported here (No module "
+        "loaded Model True (3, 10)",  # the file's class travelled with the model, by value
+        "loaded Model True (3, 10)",  # as the script's
+        f"error the model at runs:/{ids[2]}/model is a package.nets.Model, which cannot be imported here (No module "
         f"named 'package'); install its package or run from the folder its module is in (PYTHONPATH)"]
