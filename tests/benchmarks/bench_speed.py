@@ -294,6 +294,10 @@ def child(kind, steps):
     # Under valgrind everything runs ~50x slower, so the metrics writer's timed flush (every FLUSH_SECONDS)
     # would come ~50x more often per step than at full speed, where runs this short never reach it.
     tracking.FLUSH_SECONDS = 10.0 ** 6
+    # The same for MLflow's system metrics, sampled every 10 s of wall time: at valgrind's pace a sample
+    # would land every ~200 steps instead of every ~30 000. The monitor still starts, takes its first sample
+    # and records it at the end, as at full speed.
+    os.environ["MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"] = str(10 * 50)
     torch.set_num_threads(1)
     os.chdir(tempfile.mkdtemp())
     sys.stderr = open(os.devnull, "w")
