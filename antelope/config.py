@@ -58,7 +58,8 @@ class Config:
     dataset_root: str = _key("${oc.env:ANTELOPE_DATA,'~/.cache/antelope/datasets'}",
                              "where torchvision datasets are downloaded and cached (env: ANTELOPE_DATA)")
     label_column: str = _key("label", "the label column of a .csv/.parquet dataset")
-    train_steps: int = _key(1000, "optimizer steps (calls to learn) to train for")
+    train_steps: int = _key(1000, "optimizer steps (calls to learn) to train for; with env=, env steps, and by "
+                                  "default a budget that solves the env (CartPole-v1 20000, Pendulum-v1 20000)")
     epochs: Optional[int] = _key(None, "train for this many passes over the data instead of train_steps")
     batch_size: int = _key(64, "samples per batch")
     evaluate_per_steps: int = _key(500, "evaluate on the test split every N steps (and at the end); 0: only at the end")
@@ -72,6 +73,8 @@ class Config:
     precision: str = _key("fp32", "fp32, bf16 or fp16 (autocast; fp16 with a gradient scaler)")
     grad_accumulation: int = _key(1, "calls to learn (losses summed) per optimizer step")
     grad_clip: Optional[float] = _key(None, "clip the gradient norm to this value before each step")
+    threads: Optional[int] = _key(None, "torch's CPU threads for the run; null: 1 for a model whose step is small "
+                                        "work, where threads cost more than they save, else as torch is set")
     compile: bool = _key(False, "torch.compile the model's forward")
     channels_last: bool = _key(False, "channels-last memory format for image models and batches")
     augment: List[str] = field(default_factory=list, metadata={
@@ -83,7 +86,11 @@ class Config:
                                           "gives a discrete env continuous ones (argmax); null: as the env is")
     action_bins: int = _key(11, "bins per action dimension when discrete=true converts a continuous env")
     evaluate_episodes: int = _key(10, "RL: episodes per evaluation (seeded apart from training); eval/return is their mean")
-    random_steps: int = _key(1000, "RL: env steps with uniformly random actions before the model acts")
+    random_steps: Optional[int] = _key(None, "RL: env steps with uniformly random actions before the model acts; "
+                                             "null: a tenth of train_steps, at most 1000")
+    envs: int = _key(1, "RL: copies of the env stepped together (gymnasium.vector), the model acting on all at once; "
+                        "train_steps still counts env steps")
+    learn_per_steps: int = _key(1, "RL: call learn once every N env steps (1: every step)")
     nstep: int = _key(3, "RL: rewards summed per transition (n-step returns); batch.discount is discount**n")
     discount: float = _key(0.99, "RL: the discount factor")
     replay_capacity: int = _key(1_000_000, "RL: transitions the replay buffer keeps (the oldest are dropped)")
@@ -109,9 +116,16 @@ class Config:
                ".storage, .workers, .seed, .heartbeat, .register (see the README's Sweeps)"})
 
 
+# env steps an RL run gets when train_steps is not given: what the default agent needs to solve the env,
+# with room to spare over the seeds tests/benchmarks/bench_rl.py measures; other envs get DEFAULT_BUDGET
+BUDGETS = {"CartPole-v1": 20_000, "Pendulum-v1": 20_000}
+DEFAULT_BUDGET = 100_000
+RANDOM_STEPS = 1000  # random_steps is a tenth of the budget, at most this
+
 _CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}
 _POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs", "grad_accumulation",
-             "save_per_steps", "keep_checkpoints", "evaluate_episodes", "nstep", "replay_capacity")
+             "save_per_steps", "keep_checkpoints", "evaluate_episodes", "nstep", "replay_capacity", "envs",
+             "learn_per_steps", "threads")
 
 
 def keys():
@@ -139,6 +153,7 @@ def compose(overrides):
     _apply([line for line in overrides if lines.key(line) not in GROUPS], cfg, overrides)
     _apply_shorthands(cfg, explicit)
     _validate(cfg, explicit)
+    _apply_rl_defaults(cfg, explicit)
     return cfg, explicit
 
 
@@ -227,7 +242,7 @@ def _implied(explicit):
         return [f"scheduler={LR_DECAY_SCHEDULER}"]
     if "env" not in explicit or "scheduler" in explicit:
         return []
-    implied = [f"scheduler={LR_DECAY_SCHEDULER}", "scheduler.T_max=${train_steps}"]
+    implied = [f"scheduler={LR_DECAY_SCHEDULER}"]  # T_max: _apply_rl_defaults, once train_steps is known
     return implied + ([] if "scheduler_interval" in explicit else ["scheduler_interval=step"])
 
 
@@ -248,6 +263,27 @@ def _apply_shorthands(cfg, explicit):
                           f"{cfg.scheduler.T_max} was given explicitly", stacklevel=3)
         else:
             cfg.scheduler.T_max = cfg.lr_decay_epochs
+
+
+def _apply_rl_defaults(cfg, explicit):
+    """With env=: the env's budget unless train_steps is given, random_steps a tenth of it (at most
+    RANDOM_STEPS), and the implied cosine schedule over the optimizer steps that budget makes."""
+    if cfg.env is None:
+        for key in ("envs", "learn_per_steps"):
+            if key in explicit and cfg[key] != 1:
+                raise ConfigError(f"{key}={cfg[key]} applies to reinforcement learning; it needs env=")
+        return
+    if "train_steps" not in explicit:
+        cfg.train_steps = BUDGETS.get(cfg.env, DEFAULT_BUDGET)
+    if cfg.random_steps is None:
+        cfg.random_steps = min(RANDOM_STEPS, cfg.train_steps // 10)
+    elif cfg.random_steps < 0:
+        raise ConfigError(f"random_steps={cfg.random_steps} must be >= 0")
+    elif cfg.random_steps >= cfg.train_steps:
+        raise ConfigError(f"random_steps={cfg.random_steps} is all of train_steps={cfg.train_steps}: the model "
+                          f"would never act; give random_steps below train_steps, or leave it out")
+    if "scheduler" not in explicit and "scheduler.T_max" not in explicit and "lr_decay_epochs" not in explicit:
+        cfg.scheduler.T_max = -(-cfg.train_steps // cfg.learn_per_steps)  # optimizer steps: one per learn
 
 
 def _validate(cfg, explicit):

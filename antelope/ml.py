@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import augment, checkpoint, config, datasets, distributed, environment, generative, optim, tracking, trainer
+from . import augment, checkpoint, config, datasets, distributed, environment, generative, optim, threads
+from . import tracking, trainer
 from . import model as models, overrides as lines
 from .errors import ConfigError
 from .imports import qualified_name
@@ -60,13 +61,15 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             torch.manual_seed(cfg.seed)
             task = _build(cfg, objects, explicit, device, group)
             step, metrics, pending = _restore(resumed, task, device, group)
+            if cfg.threads is None:
+                cfg.threads = threads.choose(task.model, _inputs(task), cfg.batch_size, device)
             resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs
             with _open_run(cfg, resolved, overrides, task, group, resumed, trial, source) as tracked, \
-                    _system_metrics(cfg, tracked, group, resumed):
+                    _system_metrics(cfg, tracked, group, resumed), threads.using(cfg.threads):
                 sinks = [s for s in (tracked.log_metrics if tracked.run_id else None, trial) if s is not None]
                 log = Log(sinks, pending)
                 schedule = trainer.Schedule(cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps,
-                                            cfg.save_per_steps)
+                                            cfg.save_per_steps, cfg.learn_per_steps)
                 metrics = trainer.train(task.model, task.replay, task.update, log, _evaluation(cfg, task, tracked),
                                         schedule, step, metrics, cfg.grad_accumulation, cfg.precision,
                                         _saver(cfg, task, tracked, log, group), task.collect,
@@ -139,7 +142,7 @@ def _data(cfg, objects):
             raise ConfigError(f"env={cfg.env}: {'epochs' if cfg.epochs is not None else 'generate'}= does not "
                               f"apply to reinforcement learning; give train_steps= (env steps)")
         env = environment.Environment(cfg.env, cfg.seed, cfg.discrete, cfg.action_bins, cfg.nstep, cfg.discount,
-                                      cfg.random_steps)
+                                      cfg.random_steps, cfg.envs)
         return None, env, env.spec
     if cfg.discrete is not None:
         raise ConfigError(f"discrete={cfg.discrete} converts an environment's action space; it needs env=")
@@ -283,10 +286,15 @@ def _log_model(cfg, task, tracked, resolved, metrics):
               f"(models:/{cfg.register}/{version})", file=sys.stderr)
 
 
-def _example(task, rows=5):
+def _inputs(task, rows=5):
+    """A few samples of the model's input, on its device: test samples, or an env's current observation."""
+    return task.test.obs[:rows] if task.test is not None else task.env.observations().to(task.device)
+
+
+def _example(task):
     """(inputs, outputs) of the model on a few samples of its data, as numpy arrays: the logged model's
     signature and input example. None when its forward does not take them (a GAN's takes noise)."""
-    obs = task.test.obs[:rows] if task.test is not None else task.env.observations().to(task.device)
+    obs = _inputs(task)
     try:
         with torch.no_grad():
             output = task.model(obs)

@@ -27,6 +27,7 @@ class Schedule:
     log_every: int = 100  # average the logged metrics and write them
     evaluate_every: int = 500  # 0: only at the end
     save_every: int = 1000  # a checkpoint (also at the end and on a signal)
+    learn_every: int = 1  # call learn (and step the optimizer) on every Nth step only (RL: learn_per_steps)
 
     def evaluates(self, step):
         return step == self.steps or self.evaluate_every and step % self.evaluate_every == 0
@@ -54,19 +55,20 @@ def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None,
             step += 1
             if collect is not None:
                 collect(step, log)
-            for _ in range(accumulation):
-                loss = learn(replay, log) if takes_log else learn(replay)
-                if loss is not None:
-                    _check_loss(loss, model)
-                    log.loss = loss
-                    if update is not None:
-                        update.backward(loss)
-            if update is not None:
-                update.step(replay.epoch)
+            if step % schedule.learn_every == 0:
+                for _ in range(accumulation):
+                    loss = learn(replay, log) if takes_log else learn(replay)
+                    if loss is not None:
+                        _check_loss(loss, model)
+                        log.loss = loss
+                        if update is not None:
+                            update.backward(loss)
+                if update is not None:
+                    update.step(replay.epoch)
             evaluating = schedule.evaluates(step)
             logging = evaluating or step % schedule.log_every == 0
             if logging:
-                written = {f"train/{k}": v for k, v in _reduce(log, written_at, step).items()}
+                written = {f"train/{k}": v for k, v in _reduce(log, written_at, step, schedule.learn_every).items()}
                 written_at = step
                 if update is not None:
                     written["train/lr"] = update.lr
@@ -115,12 +117,13 @@ def _garbage_collector_skipping_the_heap():
         gc.unfreeze()
 
 
-def _reduce(log, since, step):
+def _reduce(log, since, step, learn_every=1):
     """The logged means of steps since+1..step; a nan/inf loss stops training, naming its step."""
-    losses_per_step = max(1, len(log.pending().get("loss", ())) // (step - since))
+    learned = step // learn_every - since // learn_every  # the steps that called learn
+    losses_per_step = max(1, len(log.pending().get("loss", ())) // max(learned, 1))
     means = log.reduce()
     if "loss" in log.nonfinite:
-        first = since + 1 + log.nonfinite["loss"] // losses_per_step
+        first = (since // learn_every + 1 + log.nonfinite["loss"] // losses_per_step) * learn_every
         raise TrainingError(f"the loss became {means['loss']} at step {first} (train/loss is not finite); "
                             f"lower the learning rate or check the data")
     return means

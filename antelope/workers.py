@@ -52,16 +52,20 @@ def run_workers(plan, count):
     tracking.set_tags(plan.parent_run_id, {"antelope.workers": " ".join(  # e.g. '0:cuda0 1:cuda1'
         f"{w}:cuda{d}" if d is not None else f"{w}:cpu" for w, d in assignment.items())})
     with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_worker_process, plan, worker, device) for worker, device in assignment.items()]
+        futures = [pool.submit(_worker_process, plan, worker, device, count) for worker, device in assignment.items()]
         errors = [future.exception() for future in futures]
     for error in errors:
         if error is not None:
             raise error
 
 
-def _worker_process(plan, worker, device):
+def _worker_process(plan, worker, device, count):
     if device is not None:  # before anything touches CUDA in this process
         os.environ["CUDA_VISIBLE_DEVICES"] = device
+    else:  # CPU workers share the cores: threads beyond a worker's share would wait on each other (antelope.threads)
+        import torch
+
+        torch.set_num_threads(max(1, torch.get_num_threads() // count))
     tracking.use(plan.tracking_uri)
     storage = studies.open_storage(plan.storage, 2)
     study = studies.load(storage, plan.study, plan.new_sampler(1000 * worker + len(_trials(storage, plan))),

@@ -1,5 +1,7 @@
 """antelope.agents: the default agent (AC2Agent) on datasets and environments, user models wrapped by it, and
-the example agents by name, each learning within a tiny budget."""
+the example agents by name, each learning within a tiny budget; the README's RL commands on a shortened one."""
+import shlex
+
 import numpy as np
 import pandas
 import pytest
@@ -7,10 +9,15 @@ from conftest import runs
 from sklearn.datasets import load_diabetes
 from torch import nn
 
-from antelope import ConfigError, ml
+from antelope import ConfigError, config, ml
 from antelope.agents import DDPG, DQN, AC2Agent, Classifier
 
 RANDOM_CARTPOLE = 22  # the mean return of a uniformly random policy, about
+
+# the README's RL commands' budgets in the test: CartPole's full one (the default agent's greedy policy
+# still swings between evaluations on shorter ones: seed 0 ended at 139-215 with 6,000-15,000 steps), and a
+# shortened one for Pendulum
+CARTPOLE_STEPS, PENDULUM_STEPS = config.BUDGETS["CartPole-v1"], 6000
 
 FAST = dict(train_steps=300, evaluate_per_steps=0, save_per_steps=10_000)
 
@@ -85,6 +92,22 @@ def test_default_agent_acts_on_pendulum():
     assert isinstance(result.model, AC2Agent) and np.isfinite(result.metrics["eval/return"])
     table = runs("Pendulum-v1")
     assert {"metrics.train/critic_loss", "metrics.train/actor_loss"} <= set(table.columns)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env, steps, bar", [("CartPole-v1", CARTPOLE_STEPS, 475), ("Pendulum-v1", PENDULUM_STEPS, -250)])
+def test_the_readmes_rl_commands_solve_their_envs(env, steps, bar):
+    """`ml env=CartPole-v1` and `ml env=Pendulum-v1` as the README gives them (over seeds and against a
+    reference: tests/benchmarks/bench_rl.py). Seeded: the final evaluation is one number."""
+    from test_readme import blocks
+
+    from antelope.cli import main
+
+    line = next(line for code in blocks("console") for line in code.splitlines() if line == f"ml env={env}")
+    assert main([*shlex.split(line)[1:], f"train_steps={steps}"]) == 0
+    table = runs(env)
+    assert table["metrics.eval/return"][0] >= bar
+    assert table["params.random_steps"][0] == str(min(config.RANDOM_STEPS, steps // 10))  # a tenth, at most 1000
 
 
 def test_example_agents_run_by_name():

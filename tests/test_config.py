@@ -73,6 +73,20 @@ def test_an_env_anneals_the_lr_over_train_steps_each_step_unless_a_scheduler_is_
     assert cfg.scheduler._target_.endswith(".StepLR") and cfg.scheduler_interval == "epoch"
     cfg, _ = config.compose(["env=CartPole-v1", "lr_decay_epochs=4"])
     assert cfg.scheduler.T_max == 4 and cfg.scheduler_interval == "epoch"
+    # learning every 3rd env step makes ceil(50 / 3) optimizer steps: the schedule spans those
+    assert config.compose(["env=CartPole-v1", "train_steps=50", "learn_per_steps=3"])[0].scheduler.T_max == 17
+
+
+def test_an_env_gets_a_budget_that_solves_it_and_a_tenth_of_it_random():
+    cfg, explicit = config.compose(["env=CartPole-v1"])
+    assert cfg.train_steps == config.BUDGETS["CartPole-v1"] and cfg.scheduler.T_max == cfg.train_steps
+    assert cfg.random_steps == config.RANDOM_STEPS == 1000 and "train_steps" not in explicit
+    assert config.compose(["env=Pendulum-v1"])[0].train_steps == config.BUDGETS["Pendulum-v1"]
+    assert config.compose(["env=Acrobot-v1"])[0].train_steps == config.DEFAULT_BUDGET  # not in the table
+    assert config.compose(["env=CartPole-v1", "train_steps=1000"])[0].random_steps == 100  # never all of it
+    assert config.compose(["env=CartPole-v1", "train_steps=5"])[0].random_steps == 0
+    assert config.compose(["env=CartPole-v1", "random_steps=7"])[0].random_steps == 7
+    assert config.compose([])[0].train_steps == 1000  # a dataset's default is unchanged
 
 
 def test_composing_the_same_group_choice_again_reuses_hydras_composition(monkeypatch):
@@ -115,6 +129,14 @@ BAD = [
     (["optim.lr=tag(log"], "cannot parse override 'optim.lr=tag(log'"),
     (["optim.lr=interval(0.1,1)"], "requires --multirun"),
     (["augment=blur"], "augment='blur' is not valid: choose from flip, shift"),
+    (["env=CartPole-v1", "envs=0"], "envs=0 must be a positive integer"),
+    (["env=CartPole-v1", "learn_per_steps=0"], "learn_per_steps=0 must be a positive integer"),
+    (["threads=0"], "threads=0 must be a positive integer"),
+    (["envs=4"], "envs=4 applies to reinforcement learning; it needs env="),
+    (["learn_per_steps=2"], "learn_per_steps=2 applies to reinforcement learning; it needs env="),
+    (["env=CartPole-v1", "train_steps=1000", "random_steps=1000"],
+     "random_steps=1000 is all of train_steps=1000: the model would never act"),
+    (["env=CartPole-v1", "random_steps=-1"], "random_steps=-1 must be >= 0"),
 ]
 
 

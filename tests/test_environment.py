@@ -6,16 +6,18 @@ import signal
 import subprocess
 import sys
 
+import gymnasium
 import mlflow
-
 import numpy as np
 import pytest
 import torch
+from gymnasium import spaces
 from torch import nn
 
 from conftest import runs
 
 from antelope import ConfigError, ml
+from antelope.errors import TrainingError
 from antelope.agents import DQN, AC2Agent
 from antelope.environment import Environment
 from antelope.interrupts import Interrupted
@@ -50,6 +52,39 @@ def test_nstep_transitions_carry_their_discount():
     assert batch.done.sum() > 0 and replay.epoch > 0  # episodes ended, and were counted
 
 
+def test_envs_step_together_and_each_of_their_transitions_counts_as_a_step():
+    env = Environment("CartPole-v1", seed=0, nstep=1, random_steps=10_000, envs=3)
+    replay, sizes = ReplayBuffer(1000, 8, "cpu", seed=0), []
+    for step in range(1, 31):
+        env.collect(None, replay, step, Log())
+        sizes.append(len(replay))
+    assert sizes[:7] == [3, 3, 3, 6, 6, 6, 9] and sizes[-1] == 30  # a vector step on steps 1, 4, 7, ...
+
+
+def cartpole_failed(obs):
+    """Whether a CartPole observation is past the limits that terminate an episode (cart or pole)."""
+    return (obs[:, 0].abs() > 2.4) | (obs[:, 2].abs() > 0.2095)
+
+
+def test_each_env_keeps_its_own_nstep_returns_and_episodes():
+    env = Environment("CartPole-v1", seed=0, nstep=3, discount=0.9, random_steps=10_000, envs=4)
+    replay, log = ReplayBuffer(10_000, 4096, "cpu", seed=0), Log()
+    for step in range(1, 301):
+        env.collect(None, replay, step, log)
+    data = next(replay)  # with replacement, from all stored transitions
+    full = torch.isclose(data.discount, torch.tensor(0.9 ** 3))
+    assert full.any() and torch.allclose(data.reward[full], torch.tensor(1 + 0.9 + 0.81))  # never mixed across envs
+    done = data.done.bool()
+    # a terminal transition leads to the episode's last observation (info["final_obs"]), not the reset one
+    assert done.any() and cartpole_failed(data.next_obs[done]).all()
+    assert not cartpole_failed(data.next_obs[~done]).any() and not cartpole_failed(data.obs).any()
+    # every env step is in exactly one episode: the logged ones and the four in progress (76 vector steps
+    # after the nstep - 1 = 2 the first call plays ahead)
+    lengths = log.pending()["episode_length"]
+    assert len(lengths) == replay.epoch > 4 and sum(lengths) + env._length.sum() == 4 * (75 + 2)
+    assert len(replay) == 4 * 77 - sum(len(pending) for pending in env._pending)
+
+
 def test_a_resumed_env_starts_a_fresh_episode_not_the_first_one_again():
     first = Environment("CartPole-v1", seed=0)._obs
     resumed, again = Environment("CartPole-v1", seed=0), Environment("CartPole-v1", seed=0)
@@ -77,10 +112,10 @@ def stops_at_150(agent):
     return StopsAt150
 
 
-@pytest.mark.parametrize("agent, counter", [(AC2Agent, "steps"), (DQN, "acts")])
-def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step(agent, counter):
+@pytest.mark.parametrize("agent, counter, envs", [(AC2Agent, "steps", 1), (DQN, "acts", 1), (AC2Agent, "steps", 2)])
+def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step(agent, counter, envs):
     settings = dict(env="CartPole-v1", train_steps=300, random_steps=100, nstep=1, log_per_steps=50,
-                    evaluate_per_steps=0, evaluate_episodes=2)
+                    evaluate_per_steps=0, evaluate_episodes=2, envs=envs)
     with pytest.raises(Interrupted):
         ml(model=stops_at_150(agent), **settings)
     stopped = runs("CartPole-v1").iloc[0]
@@ -123,6 +158,64 @@ class Greedy(nn.Module):
         self.optim.step()
         self.batches += 1
         log.loss = loss
+
+
+class Tiny(gymnasium.Env):
+    """An env of the given spaces whose episodes last `length` steps; `raise_at`: its step() raises then."""
+
+    def __init__(self, observation_space, action_space=None, length=5, raise_at=None):
+        self.observation_space, self.action_space = observation_space, action_space or spaces.Discrete(2)
+        self.length, self.raise_at, self.t = length, raise_at, 0
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.observation_space.seed(seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.t += 1
+        if self.t == self.raise_at:
+            raise ValueError("the simulator lost its state")
+        return self.observation_space.sample(), 1.0, self.t >= self.length, False, {}
+
+
+BOX = spaces.Box(-1, 1, (2,))
+TINY = {  # id: constructor arguments
+    "antelope-test/DictObs-v0": dict(observation_space=spaces.Dict({"position": BOX, "mode": spaces.Discrete(4)})),
+    "antelope-test/TupleObs-v0": dict(observation_space=spaces.Tuple((BOX, spaces.MultiBinary(3)))),
+    "antelope-test/SequenceObs-v0": dict(observation_space=spaces.Sequence(BOX)),
+    "antelope-test/MultiDiscreteActions-v0": dict(observation_space=BOX, action_space=spaces.MultiDiscrete([2, 3])),
+    "antelope-test/Raises-v0": dict(observation_space=BOX, length=100, raise_at=30),
+}
+for env_id, arguments in TINY.items():
+    if env_id not in gymnasium.registry:
+        gymnasium.register(env_id, entry_point=lambda arguments=arguments: Tiny(**arguments))
+
+
+@pytest.mark.parametrize("env_id, size", [("antelope-test/DictObs-v0", 2 + 4), ("antelope-test/TupleObs-v0", 2 + 3)])
+def test_dict_and_tuple_observations_are_flattened_into_one_vector(env_id, size):
+    assert Environment(env_id, seed=0).spec.obs.shape == (size,)
+    result = ml(env=env_id, train_steps=40, random_steps=10, evaluate_episodes=1)
+    assert result.metrics["eval/return"] == 5.0  # every episode lasts 5 steps, paying 1 each
+
+
+def test_spaces_the_agents_cannot_take_are_one_line_errors():
+    with pytest.raises(ConfigError, match=r"^env antelope-test/SequenceObs-v0 has a Sequence observation space, "
+                                          r"which does not flatten into a fixed-size vector"):
+        ml(env="antelope-test/SequenceObs-v0", train_steps=20)
+    with pytest.raises(ConfigError, match=r"^env antelope-test/MultiDiscreteActions-v0 has a MultiDiscrete action "
+                                          r"space; antelope's agents act in a Discrete or Box action space"):
+        ml(env="antelope-test/MultiDiscreteActions-v0", train_steps=20)
+    assert runs().empty  # refused before any run began
+
+
+@pytest.mark.parametrize("envs", [1, 3])
+def test_an_env_that_raises_in_step_fails_the_run_with_one_line(envs):
+    with pytest.raises(TrainingError, match=r"^env antelope-test/Raises-v0 raised in step\(\) at step \d+: "
+                                            r"ValueError: the simulator lost its state$"):
+        ml(env="antelope-test/Raises-v0", train_steps=200, random_steps=100, envs=envs)
+    assert list(runs("antelope-test-Raises-v0")["status"]) == ["FAILED"]
 
 
 @pytest.mark.parametrize("env", ["CartPole-v1", "Pendulum-v1"])

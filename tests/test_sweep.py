@@ -218,6 +218,8 @@ def test_an_rl_sweep_keeps_its_parent_and_trials_in_the_envs_experiment():
     study = sweep(env="CartPole-v1", space={"optim.lr": [1e-3, 1e-2]}, sampler="grid", train_steps=30,
                   random_steps=10, evaluate_episodes=1, evaluate_per_steps=0)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert study.direction.name == "MAXIMIZE"  # eval/return: more is better
+    assert study.best_value == max(t.value for t in study.trials)
     assert study.study_name.startswith("CartPole-v1-sweep-")
     parent, children = parent_and_children(runs("CartPole-v1"))  # one experiment holds the whole sweep
     assert len(children) == 2 and parent["params.sweep.objective"] == "eval/return"

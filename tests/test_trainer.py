@@ -120,6 +120,29 @@ def test_accumulation_calls_learn_several_times_per_step_and_collect_comes_first
                      ("collect", 3), ("learn", 5), ("learn", 6)]
 
 
+def test_learn_every_calls_learn_and_steps_the_optimizer_on_every_nth_step_after_collecting_each():
+    model, order = Linear(), []
+    model.at = {n: (lambda n=n: order.append(("learn", n))) for n in range(1, 4)}
+    steps = update(model)
+    step = steps.step
+    steps.step = lambda epoch: order.append("optimizer step") or step(epoch)
+    train(model, replay(), steps, Log(), lambda step: {}, Schedule(7, learn_every=3),
+          collect=lambda step, log: order.append(("collect", step)))
+    assert order == [("collect", 1), ("collect", 2), ("collect", 3), ("learn", 1), "optimizer step", ("collect", 4),
+                     ("collect", 5), ("collect", 6), ("learn", 2), "optimizer step", ("collect", 7)]
+
+
+def test_a_non_finite_loss_names_its_step_when_learning_every_nth_step():
+    class Diverges(Linear):
+        def learn(self, replay):
+            loss = super().learn(replay)
+            return loss * float("nan") if self.calls >= 3 else loss
+
+    # learning on steps 4, 8, 12: the third call is step 12
+    with pytest.raises(TrainingError, match="the loss became nan at step 12"):
+        train(Diverges(), replay(), None, Log(), lambda step: {}, Schedule(20, log_every=10, learn_every=4))
+
+
 def test_a_non_finite_loss_names_its_step_and_a_non_scalar_loss_is_bad_input():
     class Diverges(Linear):
         def learn(self, replay):

@@ -29,3 +29,19 @@ def test_workers_are_processes_on_one_study_pinned_round_robin(monkeypatch):
     assert pins == {"0": "3", "1": "5"}  # both worker processes ran trials, each on its own device
     assert len(set(children["tags.antelope.pid"])) == 2
     assert os.path.exists("optuna.journal")  # the default storage: a journal file, not SQLite
+
+
+@pytest.mark.slow
+def test_cpu_workers_share_the_cores_between_them(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    fresh = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                           capture_output=True, text=True, check=True)
+    share = max(1, int(fresh.stdout) // 2)
+    # a model large enough that a run alone would keep every thread (antelope.threads): 2048-wide layers
+    sweep(space={"optim.lr": [1e-3, 1e-2]}, sampler="grid", workers=2, train_steps=5, evaluate_per_steps=0,
+          **{"model.hidden": 2048})
+    _, children = parent_and_children(runs("Digits"))
+    assert list(children["params.threads"]) == [str(share)] * 2

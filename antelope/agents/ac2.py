@@ -2,8 +2,8 @@
 
     ml                                               # classification on Digits
     ml dataset=diabetes.csv                          # regression (a float label column)
-    ml env=CartPole-v1 train_steps=100000            # RL, discrete actions: double Q-learning
-    ml env=Pendulum-v1 train_steps=50000             # RL, continuous actions: DDPG/DrQ-v2-style actor-critic
+    ml env=CartPole-v1                               # RL, discrete actions: double Q-learning
+    ml env=Pendulum-v1                               # RL, continuous actions: DDPG/DrQ-v2-style actor-critic
     ml generate=true                                 # generative: the actor generates, the critic discriminates
     ml model=my_cnn.py:CNN dataset=CIFAR10           # a model without learn() is wrapped by this agent
 
@@ -96,7 +96,7 @@ class AC2Agent(nn.Module):
             return self(obs)
         exploring = self.training
         if exploring:
-            self.steps += 1
+            self.steps += len(obs)  # one act per env: a vector of envs acts once for all of them
         output = self(obs)
         if self.discrete:
             action = output.argmax(1)  # (B,)

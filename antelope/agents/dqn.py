@@ -33,10 +33,11 @@ class DQN(nn.Module):
     def act(self, obs):
         action = self.q(obs).argmax(1)  # (B,)
         if self.training:  # explore: epsilon decays linearly from 1 to self.epsilon
-            self.acts += 1
+            self.acts += len(obs)  # one act per env (several with envs=N)
             epsilon = max(self.epsilon, 1 - self.acts.item() / self.explore_steps)
-            if torch.rand(()) < epsilon:
-                action = torch.randint_like(action, self.q[-1].out_features)
+            explore = torch.rand(len(obs)) < epsilon
+            if explore.any():
+                action = torch.where(explore, torch.randint_like(action, self.q[-1].out_features), action)
         return action
 
     def learn(self, replay, log):
