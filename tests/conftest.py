@@ -62,9 +62,16 @@ def postgres(postgres_server):
 @pytest.fixture
 def one_thread():
     """Tiny networks run fastest on one thread, above all on a shared 2-core machine."""
-    import torch
+    from antelope import threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with threads.using(1):
+        yield
+
+
+@pytest.fixture
+def two_threads():
+    """Two torch threads, whatever the machine: a run's own choice (antelope.threads) can then be seen."""
+    from antelope import threads
+
+    with threads.using(2):
+        yield
