@@ -478,7 +478,27 @@ def log_datasets(run_id, inputs):
                        source=json.dumps({"uri": redact(os.path.abspath(data.source) if local else data.source)}),
                        schema=json.dumps(schema), profile=json.dumps(profile))
 
-    _client().log_inputs(run_id, [Input(entity(d), [InputTag("mlflow.data.context", d.context)]) for d in inputs])
+    # MLflow's store looks a dataset up by (experiment, name, digest) and inserts it when missing, not atomically:
+    # sweep workers starting trials on the same data at once race to insert it and all but one get a
+    # unique-constraint error. The row exists by then, so the same request again links to it.
+    from mlflow.exceptions import MlflowException
+
+    request = [Input(entity(d), [InputTag("mlflow.data.context", d.context)]) for d in inputs]
+    for attempt in range(_INSERT_RACE_ATTEMPTS):
+        try:
+            return _client().log_inputs(run_id, request)
+        except MlflowException as error:
+            if attempt + 1 == _INSERT_RACE_ATTEMPTS or not _lost_insert_race(error):
+                raise
+
+
+_INSERT_RACE_ATTEMPTS = 3
+
+
+def _lost_insert_race(error):
+    """Whether an MLflow error is a database's unique-constraint violation (SQLite, PostgreSQL, MySQL wording)."""
+    message = str(error).lower()
+    return "unique constraint" in message or "duplicate key" in message or "duplicate entry" in message
 
 
 class SystemMetrics:

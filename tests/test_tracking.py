@@ -149,3 +149,60 @@ def test_an_unreachable_tracking_server_is_a_one_line_error(monkeypatch):
     with pytest.raises(ConfigError, match=f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI="
                                           f"http://127.0.0.1:{port}"):
         start()
+
+
+def _log_one_dataset_per_round(uri, experiment_id, rounds, barrier, queue):
+    import torch
+
+    tracking.use(uri)
+    client = mlflow.MlflowClient(uri)
+    data = torch.zeros(4, 3)
+    run_ids = []
+    try:
+        for round in range(rounds):
+            run_id = client.create_run(experiment_id).info.run_id
+            barrier.wait(timeout=60)  # every process inserts the round's new dataset at once
+            tracking.log_datasets(run_id, [tracking.DatasetInput("digits", "train", "digits", f"digest{round}",
+                                                                 data, data[:, 0])])
+            client.set_terminated(run_id)
+            run_ids.append(run_id)
+    except Exception as error:
+        barrier.abort()  # the others stop waiting for this one
+        queue.put(f"{type(error).__name__}: {error}"[:200])
+    else:
+        queue.put(run_ids)
+
+
+@pytest.mark.slow
+def test_workers_logging_the_same_new_dataset_at_once_all_record_it():
+    """Sweep workers start trials on the same data at the same moment; none of them may fail for it."""
+    import multiprocessing
+
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    experiment_id = mlflow.MlflowClient(uri).create_experiment("race")
+    context = multiprocessing.get_context("spawn")
+    processes, rounds = 4, 8
+    barrier, queue = context.Barrier(processes), context.Queue()
+    workers = [context.Process(target=_log_one_dataset_per_round, args=(uri, experiment_id, rounds, barrier, queue))
+               for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    assert [result for result in results if isinstance(result, str)] == []
+    run_ids = [run_id for result in results for run_id in result]
+    client = mlflow.MlflowClient(uri)
+    recorded = {run_id: [i.dataset.digest for i in client.get_run(run_id).inputs.dataset_inputs] for run_id in run_ids}
+    assert sorted(digest for digests in recorded.values() for digest in digests) == sorted(
+        f"digest{round}" for round in range(rounds) for _ in range(processes))
+
+
+def test_only_a_unique_constraint_error_is_taken_for_a_lost_insert_race():
+    from mlflow.exceptions import MlflowException
+
+    assert tracking._lost_insert_race(MlflowException(
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name"))
+    assert tracking._lost_insert_race(MlflowException(
+        'duplicate key value violates unique constraint "datasets_pk"'))
+    assert not tracking._lost_insert_race(MlflowException("Run 'abc' not found"))
