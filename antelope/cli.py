@@ -6,6 +6,7 @@
     ml --cfg lr=0.1                       # print the resolved config and stop
     ml -m 'optim.lr=tag(log, interval(1e-5, 1e-1))' sweep.trials=20   # a sweep (antelope.sweep)
     ml runs | ml plot | ml ui             # look at results (antelope.runs, antelope.plot, antelope.ui)
+    ml dashboard                          # a sweep's Optuna study in optuna-dashboard (antelope.dashboard)
 """
 import importlib
 import os
@@ -13,11 +14,12 @@ import sys
 import traceback
 
 # `ml <name> ...` hands its arguments to that module's main(argv).
-SUBCOMMANDS = {"runs": "antelope.runs", "plot": "antelope.plot", "ui": "antelope.ui"}
+SUBCOMMANDS = {"runs": "antelope.runs", "plot": "antelope.plot", "ui": "antelope.ui",
+               "dashboard": "antelope.dashboard"}
 FLAGS = {"--help", "-h", "--cfg", "--verbose", "-v", "-m", "--multirun"}
 
 USAGE = """usage: ml [--help] [--cfg] [--verbose] [-m|--multirun] [key=value ...]
-       ml runs|plot|ui ...
+       ml runs|plot|ui|dashboard ...
 
 Trains a model and records the run in MLflow. Keys (key=value, Hydra override syntax):
 """

@@ -25,6 +25,22 @@ def _key(default, doc):
 
 
 @dataclass
+class SlurmConfig:
+    """sweep.launcher=slurm: every worker one Slurm job, submitted through submitit."""
+    partition: Optional[str] = _key(None, "the partition; default: the cluster's default partition")
+    time: int = _key(60, "minutes per worker job; a job at its limit checkpoints its trial and is requeued")
+    cpus: int = _key(2, "CPUs per worker job (torch uses as many threads)")
+    gpus: int = _key(0, "GPUs per worker job (--gres=gpu:N)")
+    mem: Optional[str] = _key(None, "memory per worker job, e.g. 16G; default: the partition's default")
+    sbatch: Dict[str, Any] = field(default_factory=dict, metadata={
+        "doc": "more sbatch options, e.g. sweep.slurm.sbatch={qos: high, account: lab}"})
+    folder: str = _key("slurm", "where submitit writes job scripts and logs, one folder per job; on a "
+                                "filesystem the nodes share")
+    wait: bool = _key(False, "wait for the worker jobs to end and print the sweep's summary, instead of "
+                             "returning once they are submitted")
+
+
+@dataclass
 class SweepConfig:
     """`ml -m` and `antelope.sweep()`: one sweep is one Optuna study and one MLflow parent run."""
     trials: int = _key(20, "trials in the study in all; running the same sweep again runs only the rest")
@@ -36,7 +52,11 @@ class SweepConfig:
                                       "overrides, so the same command resumes it")
     storage: Optional[str] = _key(None, "Optuna storage: a journal file or a database URL (postgresql://...); "
                                         "default: ./optuna.journal")
-    workers: int = _key(1, "worker processes on this machine, each running trials until the study has sweep.trials")
+    workers: int = _key(1, "workers (processes on this machine, or Slurm jobs), each running trials until the study "
+                           "has sweep.trials")
+    launcher: str = _key("local", "local (worker processes on this machine) or slurm (worker jobs, sweep.slurm.*)")
+    slurm: SlurmConfig = field(default_factory=SlurmConfig, metadata={
+        "doc": "Slurm job resources: .partition, .time, .cpus, .gpus, .mem, .sbatch, .folder, .wait"})
     seed: int = _key(0, "seeds the sampler")
     register: Optional[str] = _key(None, "when the sweep ends, register its best trial's model in MLflow's model "
                                          "registry under this name (a new version)")
@@ -113,7 +133,7 @@ class Config:
                                 "or a dotted path; none by default, but with env= cosine to 0 over train_steps")
     sweep: SweepConfig = field(default_factory=SweepConfig, metadata={
         "doc": "`ml -m` sweep settings: sweep.trials, .sampler, .pruner, .objective, .direction, .study, "
-               ".storage, .workers, .seed, .heartbeat, .register (see the README's Sweeps)"})
+               ".storage, .workers, .launcher, .slurm.*, .seed, .heartbeat, .register (see the README's Sweeps)"})
 
 
 # env steps an RL run gets when train_steps is not given: what the default agent needs to solve the env,
@@ -122,6 +142,7 @@ BUDGETS = {"CartPole-v1": 20_000, "Pendulum-v1": 20_000}
 DEFAULT_BUDGET = 100_000
 RANDOM_STEPS = 1000  # random_steps is a tenth of the budget, at most this
 
+_OPEN_MAPS = ("sweep.slurm.sbatch",)  # the user's own mappings: `key={...}` replaces one, `key.name=v` adds to it
 _CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}
 _POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs", "grad_accumulation",
              "save_per_steps", "keep_checkpoints", "evaluate_episodes", "nstep", "replay_capacity", "envs",
@@ -198,7 +219,7 @@ def _apply(values, cfg, overrides):
                 with open_dict(node):
                     del node[leaf]
             else:
-                OmegaConf.update(cfg, key, override.value(), merge=True,
+                OmegaConf.update(cfg, key, override.value(), merge=key not in _OPEN_MAPS,
                                  force_add=override.is_add() or override.is_force_add())
         except (ConfigAttributeError, ConfigKeyError):
             raise ConfigError(f"unknown config key {key!r}{_close_key(key, overrides)}; see ml --help") from None
@@ -224,6 +245,8 @@ def normalize(overrides):
             line = f"model._target_={value_text}"
         elif key.startswith(("model.", "agent.")):
             line = f"++model.{key.split('.', 1)[1]}={value_text}"
+        elif key.startswith(tuple(f"{open_map}." for open_map in _OPEN_MAPS)):
+            line = f"++{key}={value_text}"  # an entry of the user's own mapping
         elif key in ("optim", "scheduler") and not override.is_sweep_override():
             optim.check_option(key, str(override.value()))
         elif key == "augment" and not override.is_sweep_override() and isinstance(override.value(), str):

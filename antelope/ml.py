@@ -234,6 +234,8 @@ def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):
         return tracking.Untracked()
     if resumed is not None:
         tracked = tracking.Run.reopen(resumed.run_id)
+        if trial is not None:  # a trial taken over: its worker (process, Slurm job, node) is this one now
+            tracking.set_tags(tracked.run_id, trial.tags)
         print(f"ml: run {tracked.run_id} resumed at step {resumed.step}" if resumed.checkpoint else
               f"ml: run {tracked.run_id} had no checkpoint yet: it starts over from step 0, as the same run",
               file=sys.stderr)

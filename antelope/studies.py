@@ -21,6 +21,7 @@ GRACE = 3  # heartbeats a trial may miss before it counts as lost (loaded machin
 HEARTBEAT = "antelope.heartbeat"  # a running trial's system attribute: the time of its last heartbeat
 PROCESS = "process"  # a trial's user attribute: the worker process running it, 'host:pid'
 CLAIM = "claim"  # a trial's user attribute while a worker takes it over: 'host:pid@time'
+RELEASED = "released"  # a trial's user attribute: the worker process that stopped it with a checkpoint, 'host:pid'
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler", "cmaes": "CmaEsSampler",
             "gp": "GPSampler", "qmc": "QMCSampler"}
 PRUNERS = ("median", "hyperband", "halving", "none")
@@ -191,8 +192,8 @@ def _last_sign_of_life(trial):
 
 def claim_lost_trial(study, storage, interval):
     """A RUNNING trial whose worker is lost, claimed for this process, with why it counts as lost; or
-    (None, None). Lost: no sign of life for GRACE heartbeats of `interval` seconds (any machine), or its
-    recorded process on this machine is gone (known at once). Two workers may find the same one: each
+    (None, None). Lost: released by its worker (`release`), its recorded process on this machine is gone
+    (both known at once), or no sign of life for GRACE heartbeats of `interval` seconds (any machine). Two workers may find the same one: each
     writes its claim, waits, and the one whose claim is still there takes it; a fresh claim by another
     worker is left alone."""
     import optuna
@@ -201,7 +202,9 @@ def claim_lost_trial(study, storage, interval):
     me, now = processes.this_process(), time.time()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         recorded = trial.user_attrs.get(PROCESS, "")
-        if processes.gone(recorded):
+        if recorded and trial.user_attrs.get(RELEASED) == recorded:
+            why = f"its worker {recorded} stopped it on a signal, with a checkpoint"
+        elif processes.gone(recorded):
             why = f"its process {recorded.rpartition(':')[2]} is gone"
         elif now - _last_sign_of_life(trial) > GRACE * interval:
             why = f"its heartbeat stopped (worker {recorded or '?'})"
@@ -217,6 +220,12 @@ def claim_lost_trial(study, storage, interval):
             storage.set_trial_user_attr(identity, PROCESS, me)
             return optuna.trial.Trial(study, identity), why
     return None, None
+
+
+def release(storage, trial_id):
+    """Leave the running trial to the next free worker at once (this worker stopped it with a checkpoint:
+    a signal, a preempted or timed-out Slurm job), instead of after its heartbeat's grace."""
+    storage.set_trial_user_attr(trial_id, RELEASED, processes.this_process())
 
 
 def owner(storage, trial_id):

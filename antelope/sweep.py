@@ -38,21 +38,25 @@ _PACKAGE = Path(__file__).resolve().parent
 PRESETS = _PACKAGE / "sweeps" if (_PACKAGE / "sweeps").is_dir() else _PACKAGE.parent / "sweeps"
 PARENT_RUN = "mlflow_parent_run_id"  # the study's user attribute naming its MLflow parent run
 FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
+LAUNCHERS = ("local", "slurm")  # sweep.launcher: worker processes here, or Slurm jobs (antelope.slurm)
 
 
 def sweep(*overrides, space=None, preset=None, trials=None, sampler=None, pruner=None, objective=None,
-          direction=None, study=None, storage=None, workers=None, heartbeat=None, register=None, **kwargs):
+          direction=None, study=None, storage=None, workers=None, heartbeat=None, register=None, launcher=None,
+          slurm=None, **kwargs):
     """Search hyperparameters with Optuna, each trial one `ml()` run; returns the `optuna.Study`.
 
     `space` maps config keys to sweep expressions in Hydra's grammar, as on the console
     (`{'lr': 'tag(log, interval(1e-5, 1e-1))', 'optim': 'choice(SGD, Adam)'}`), or to a list of choices;
     `preset` names a file in `sweeps/` (or a path). `trials`, `sampler`, `pruner`, `objective`,
-    `direction`, `study`, `storage`, `workers`, `heartbeat` and `register` (the best trial's model, when the
-    sweep ends) are the `sweep.*` settings (defaults in `ml --help`).
+    `direction`, `study`, `storage`, `workers`, `heartbeat`, `register` (the best trial's model, when the
+    sweep ends) and `launcher` are the `sweep.*` settings (defaults in `ml --help`); `slurm` maps
+    `sweep.slurm.*` keys to values (`{'partition': 'gpu', 'gpus': 1}`).
     Every other keyword is a fixed key of `ml()` (`model=Model`, `dataset='Digits'`, `train_steps=500`).
     """
     settings = dict(trials=trials, sampler=sampler, pruner=pruner, objective=objective, direction=direction,
-                    study=study, storage=storage, workers=workers, heartbeat=heartbeat, register=register)
+                    study=study, storage=storage, workers=workers, heartbeat=heartbeat, register=register,
+                    launcher=launcher, **{f"slurm.{key}": value for key, value in (slurm or {}).items()})
     given = [f"sweep={preset}"] if preset else []
     for key, value in (space or {}).items():
         expression = value if isinstance(value, str) else f"choice({','.join(lines.format_value(v) for v in value)})"
@@ -111,21 +115,60 @@ def _sweep(given, objects):
         raise ConfigError(f"sweep.workers={count} must be at least 1")
     if count > 1:
         _check_picklable(plan)
+    launcher = cfg.sweep.launcher
+    if launcher not in LAUNCHERS:
+        raise ConfigError(f"unknown sweep.launcher={launcher!r}{did_you_mean(launcher, LAUNCHERS)}; "
+                          f"choose one of {', '.join(LAUNCHERS)}")
+    if count > 1 or launcher == "slurm":
+        _check_picklable(plan)
     storage = studies.open_storage(plan.storage, count)
     study, created = studies.create_or_load(storage, plan.study, plan.direction, plan.new_sampler(), plan.new_pruner())
     if not created:
         study.sampler = plan.new_sampler(len(study.trials))  # a resumed sweep's sampler draws anew
     plan.parent_run_id = _parent_run(study, plan, created)
+    if launcher == "slurm":
+        return _launch_on_slurm(study, plan, count, cfg.sweep.slurm)
     try:
         if count == 1:
             workers.work(study, storage, plan, {"antelope.worker": "0"})
         else:
             workers.run_workers(plan, count)
-        _finish(study, plan)
+        finish(study, plan)
     except BaseException as error:
         tracking.end_run(plan.parent_run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
     print(summary(study), flush=True)
+    return study
+
+
+def _launch_on_slurm(study, plan, count, settings):
+    """Worker jobs for the trials the study still needs; the parent run is theirs to close from now on."""
+    from optuna.trial import TrialState
+
+    from . import slurm
+
+    trials = study.get_trials(deepcopy=False)
+    if len(trials) >= plan.trials and not any(t.state == TrialState.RUNNING for t in trials):
+        finish(study, plan)  # nothing left to run
+        print(summary(study), flush=True)
+        return study
+    try:
+        submitted, live = slurm.launch(plan, count, settings)
+    except BaseException:
+        tracking.end_run(plan.parent_run_id, "FAILED")
+        raise
+    tracking.set_tags(plan.parent_run_id, {"antelope.pid": ""})  # not this process's: it returns, the jobs go on
+    print(f"ml: sweep {plan.study} (parent run {plan.parent_run_id}): {len(trials)} of {plan.trials} trials so far; "
+          + (f"worker jobs {', '.join(live)} still queued or running; " if live else "")
+          + (f"submitted worker jobs {', '.join(submitted)}" if submitted else "no worker job submitted")
+          + f" (logs in {os.path.abspath(settings.folder)}/<job id>)", flush=True)
+    if not settings.wait:
+        print(f"ml: watch it with `squeue --jobs {','.join(live + submitted)}` or `ml runs`; the same command again "
+              f"attaches to this sweep", flush=True)
+        return study
+    slurm.wait(plan, live + submitted)
+    print(summary(studies.load(studies.open_storage(plan.storage, 2), plan.study, plan.new_sampler(),
+                               plan.new_pruner())), flush=True)
     return study
 
 
@@ -202,8 +245,9 @@ def _main_metric(cfg, objects):
 
 def _default_study_name(experiment, space, settings):
     """The same sweep command gives the same name (so running it again resumes); any other change to the
-    space or the fixed keys gives a new study. sweep.trials and sweep.workers may change on resume."""
-    kept = [line for line in settings if lines.key(line) not in ("sweep.trials", "sweep.workers")]
+    space or the fixed keys gives a new study. sweep.trials, .workers, .launcher and .slurm.* may change on resume."""
+    kept = [line for line in settings if lines.key(line) not in ("sweep.trials", "sweep.workers", "sweep.launcher")
+            and not lines.key(line).startswith("sweep.slurm.")]
     text = "\n".join(sorted(space.fixed + kept + [f"{k}={v}" for k, v in space.describe().items()]))
     return f"{experiment}-sweep-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
@@ -238,7 +282,7 @@ def _check_picklable(plan):
                           f"sweep.workers=1") from None
 
 
-def _finish(study, plan):
+def finish(study, plan):
     """The parent run's artifacts (trials.csv, the sweep's plots); FINISHED unless trials still run elsewhere,
     with the best trial's model registered under `sweep.register=`."""
     from optuna.trial import TrialState

@@ -651,6 +651,10 @@ def run_status(run_id):
     return _client().get_run(run_id).info.status
 
 
+def run_tags(run_id):
+    return _client().get_run(run_id).data.tags
+
+
 def last_metric(run_id, name):
     """The latest value of a metric the run logged, or None."""
     return _client().get_run(run_id).data.metrics.get(name)

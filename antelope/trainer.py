@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import ConfigError, TrainingError
-from .interrupts import Interrupted, stop_requests
+from .interrupts import REQUEUE, Interrupted, stop_requests
 from .progress import Progress
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -42,8 +42,8 @@ def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None,
     tasks, adds experience to the replay before each step; `stop(step)`, asked after each evaluation and
     before each checkpoint, returns None to go on, or the exception to end training with (a sweep's
     pruner, another worker that took the run over): raised as it is, without a checkpoint. `label` starts
-    each progress line (a sweep's trial says which it is). SIGINT/SIGTERM end training after the step,
-    with a checkpoint."""
+    each progress line (a sweep's trial says which it is). SIGINT/SIGTERM/SIGUSR2 end training after the
+    step, with a checkpoint (antelope.interrupts)."""
     learn = _autocast(model, precision)
     takes_log = len(inspect.signature(model.learn).parameters) >= 2
     step, written_at = start, start  # written_at: the step of the last metrics write
@@ -77,7 +77,8 @@ def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None,
                     metrics = evaluate(step)
                     log.write(metrics, step, flush=True)
                 progress.update(step, {**written, **metrics})
-            stopping = interrupted()
+            signals = interrupted()
+            stopping = bool(signals)
             if update is not None and update.group is not None:  # torchrun: all processes stop at one step,
                 stopping = logging and update.any_process(stopping)  # agreed on where metrics sync anyway
             saving = save is not None and (step % schedule.save_every == 0 or step == schedule.steps or stopping)
@@ -88,7 +89,7 @@ def train(model, replay, update, log, evaluate, schedule, start=0, metrics=None,
             if saving:
                 save(step, metrics)
             if stopping:
-                raise Interrupted(f"stopped at step {step}; a checkpoint was saved")
+                raise Interrupted(f"stopped at step {step}; a checkpoint was saved", requeue=REQUEUE in signals)
     return metrics
 
 

@@ -5,6 +5,8 @@ The run reports its objective to the trial at every evaluation (the trial is one
 sinks), and after each evaluation and before each checkpoint the trainer asks the trial whether to stop:
 when the pruner says so (the run ends KILLED, the trial PRUNED), or when another worker has taken the
 trial over because this worker's heartbeat had lapsed (the run, and its checkpoints, are left to it).
+A trial stopped by a signal (Ctrl-C, scancel, Slurm's warning before preemption or the time limit) saves a
+checkpoint and is released: the next free worker, or the same sweep run again, continues it at once.
 """
 import math
 import sys
@@ -12,6 +14,7 @@ import warnings
 
 from . import config, processes, studies, tracking
 from .errors import ConfigError, Stop, TakenOver
+from .interrupts import Interrupted
 from .ml import run
 
 
@@ -82,6 +85,10 @@ def _train(trial, plan, lost, why):
         return
     except Stop:
         state = TrialState.PRUNED
+    except Interrupted:  # a signal, with a checkpoint saved: the next free worker continues the trial from it
+        if studies.owner(trial.storage, trial.id) == processes.this_process():
+            studies.release(trial.storage, trial.id)
+        raise
     except KeyboardInterrupt:
         _end(trial, plan, None, TrialState.FAIL, None)
         raise

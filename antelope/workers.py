@@ -66,14 +66,21 @@ def _worker_process(plan, worker, device, count):
         import torch
 
         torch.set_num_threads(max(1, torch.get_num_threads() // count))
+    tags = {"antelope.worker": str(worker)}
+    if device is not None:
+        tags["antelope.cuda_visible_devices"] = device
+    join(plan, worker, tags)
+
+
+def join(plan, worker, tags):
+    """This process as worker number `worker` of the sweep `plan` (a local worker process, a Slurm job):
+    runs trials until the study has all of them; `tags` go on every run it trains. Returns the study."""
     tracking.use(plan.tracking_uri)
     storage = studies.open_storage(plan.storage, 2)
     study = studies.load(storage, plan.study, plan.new_sampler(1000 * worker + len(_trials(storage, plan))),
                          plan.new_pruner())
-    tags = {"antelope.worker": str(worker)}
-    if device is not None:
-        tags["antelope.cuda_visible_devices"] = device
     work(study, storage, plan, tags)
+    return study
 
 
 def _trials(storage, plan):

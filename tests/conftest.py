@@ -59,6 +59,23 @@ def postgres(postgres_server):
     return lambda name="db": postgres_server.database(f"{name}_{uuid.uuid4().hex[:8]}")
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    from slurm import Cluster
+
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def slurm(slurm_cluster, monkeypatch):
+    """A one-node Slurm cluster (tests/slurm.py), SLURM_CONF pointing at it; the test's jobs cancelled after."""
+    monkeypatch.setenv("SLURM_CONF", slurm_cluster.conf)
+    yield slurm_cluster
+    slurm_cluster.cancel_all()
+
+
 @pytest.fixture
 def one_thread():
     """Tiny networks run fastest on one thread, above all on a shared 2-core machine."""

@@ -1,5 +1,6 @@
-"""stop_requests on its own: a first SIGINT/SIGTERM is a request to stop, a second stops at once, and the
-handlers in place before are back afterwards."""
+"""stop_requests on its own: a first SIGINT/SIGTERM/SIGUSR2 is a request to stop, a second SIGINT/SIGTERM
+stops at once, SIGUSR2 (Slurm's and submitit's warning) marks the stop as one to requeue, and the handlers in
+place before are back afterwards."""
 import os
 import signal
 import threading
@@ -8,7 +9,7 @@ import pytest
 
 from antelope.interrupts import Interrupted, stop_requests
 
-SIGNALS = [signal.SIGINT, signal.SIGTERM]
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGUSR2]
 
 
 @pytest.fixture
@@ -32,12 +33,13 @@ def test_a_first_signal_is_a_request_to_stop(outside, number):
     with stop_requests() as requested:
         assert not requested()
         os.kill(os.getpid(), number)
-        assert requested()
+        assert requested() == (number,)
     assert reached == []  # it did not reach the handler outside
     assert all(signal.getsignal(n) is record for n in SIGNALS)  # restored
 
 
-@pytest.mark.parametrize("first, second", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGINT)])
+@pytest.mark.parametrize("first, second", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGINT),
+                                           (signal.SIGUSR2, signal.SIGTERM)])
 def test_a_second_signal_stops_at_once(outside, first, second):
     record, reached = outside
     with pytest.raises(Interrupted, match=f"stopped by signal {second.name}"):
@@ -61,4 +63,13 @@ def test_outside_the_main_thread_nothing_is_installed(outside):
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join()
-    assert seen == [(False, [record, record])]
+    assert seen == [((), [record, record, record])]
+
+
+def test_sigusr2_after_sigterm_marks_one_preemption_and_never_stops_at_once(outside):
+    """submitit preempts a job with SIGTERM and then SIGUSR2: one request to stop, to requeue after."""
+    with stop_requests() as requested:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert requested() == (signal.SIGTERM, signal.SIGUSR2, signal.SIGUSR2)

@@ -104,3 +104,19 @@ def test_a_trial_of_another_machine_is_lost_when_its_heartbeat_stopped_past_the_
     assert why == "its heartbeat stopped (worker elsewhere:1)" and claimed.number == study.trials[-1].number
     assert studies.owner(journal, identity) == processes.this_process()
     assert studies.claim_lost_trial(study, journal, interval=10) == (None, None)  # the claim is a sign of life
+
+
+def test_a_trial_its_worker_released_is_claimed_at_once_and_only_until_claimed(journal):
+    """A worker stopped by a signal (Ctrl-C, scancel, Slurm's warning) releases its trial with a checkpoint."""
+    study, _ = studies.create_or_load(journal, "s", "maximize", None, None)
+    identity = running(journal, study, "elsewhere:1")  # alive as far as anyone can tell: beating just now
+    assert studies.claim_lost_trial(study, journal, interval=30) == (None, None)
+    journal.set_trial_user_attr(identity, studies.RELEASED, "other:2")  # released by a worker it no longer has
+    assert studies.claim_lost_trial(study, journal, interval=30) == (None, None)
+    journal.set_trial_user_attr(identity, studies.PROCESS, processes.this_process())
+    studies.release(journal, identity)  # by the worker that runs it
+    claimed, why = studies.claim_lost_trial(study, journal, interval=30)
+    assert claimed.number == 0 and why == f"its worker {processes.this_process()} stopped it on a signal, with a " \
+                                          f"checkpoint"
+    journal.set_trial_user_attr(identity, studies.PROCESS, "elsewhere:3")  # its new worker runs it
+    assert studies.claim_lost_trial(study, journal, interval=30) == (None, None)

@@ -160,6 +160,8 @@ def test_bad_input_is_one_line_exit_2_before_any_trial(capsys):
         (["sweep.storage=postgresql://nobody@127.0.0.1:1/none", *SPACE], "cannot reach sweep.storage="),
         (["lr=0.1,0.01", "sweep.trials=0"], "sweep.trials=0 must be at least 1"),
         (["lr=0.1,0.01", "sweep.direction=up"], "sweep.direction='up' is not valid"),
+        (["lr=0.1,0.01", "sweep.launcher=slurmm"], "unknown sweep.launcher='slurmm' (did you mean 'slurm'?)"),
+        (["lr=0.1,0.01", "sweep.slurm.gpu=1"], "unknown config key 'sweep.slurm.gpu'"),
     ]:
         assert main(["-m", *args, *FAST]) == 2, args
         err = capsys.readouterr().err

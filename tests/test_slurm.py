@@ -1,0 +1,129 @@
+"""Sweeps on a real Slurm cluster (tests/slurm.py: one node, started for the session): `ml -m ...
+sweep.launcher=slurm` submits worker jobs through submitit and returns; the jobs run every trial once under
+one parent run; a job cancelled mid-trial leaves its trial to the other worker, and a job warned by Slurm's
+signal (as before its time limit) is requeued and resumes its trial from the checkpoint it saved."""
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+from conftest import run_ml, runs
+from test_sweep import parent_and_children
+
+MODELS = Path(__file__).parent / "models.py"
+SLURM = ["sweep.launcher=slurm", "sweep.slurm.cpus=1"]
+LONG = [f"model={MODELS}:Sleepy", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.pruner=none",
+        "train_steps=400", "log_per_steps=10", "evaluate_per_steps=200", "save_per_steps=20"]
+pytestmark = pytest.mark.slow
+
+
+def _submitted(done):
+    assert done.returncode == 0, done.stderr
+    return re.search(r"submitted worker jobs ([\d, ]+) \(", done.stdout).group(1).split(", ")
+
+
+def _logs(jobs):
+    return "\n".join(f"--- job {job}:\n" + "".join(p.read_text() for p in Path("slurm", job).glob("*_log.*"))
+                     for job in jobs)
+
+
+def _sweep_ends(slurm, jobs):
+    """Waits until the worker jobs have left the queue; returns the parent run and its children."""
+    slurm.wait_for(lambda: not set(jobs) & set(slurm.jobs()), "the worker jobs to end")
+    parent, children = parent_and_children(runs("Digits"))
+    assert parent["status"] == "FINISHED", _logs(jobs)
+    return parent, children
+
+
+def _run_reaches(trial, step):
+    """The child run of `trial` once its train/loss is recorded at `step` or later; its (run id, job id)."""
+    client = mlflow.MlflowClient()
+
+    def reached():
+        found = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                   f"tags.`antelope.trial` = '{trial}'")
+        if found and max((m.step for m in client.get_metric_history(found[0].info.run_id, "train/loss")),
+                         default=0) >= step:
+            return found[0]
+        return None
+
+    return reached
+
+
+def _study(parent):
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal"))
+    return optuna.load_study(study_name=parent["tags.antelope.sweep"], storage=storage)
+
+
+def test_two_worker_jobs_run_every_trial_once_under_one_parent_run_and_the_command_again_attaches(slurm):
+    command = ["-m", f"model={MODELS}:Model", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=4",
+               "sweep.workers=2", "train_steps=30", "evaluate_per_steps=10", "log_per_steps=10", *SLURM]
+    done = run_ml(*command)
+    jobs = _submitted(done)
+    assert len(jobs) == 2 and "the same command again attaches to this sweep" in done.stdout
+    parent, children = _sweep_ends(slurm, jobs)
+    assert list(children["tags.antelope.trial"]) == ["0", "1", "2", "3"]
+    assert set(children["status"]) == {"FINISHED"} and set(children["tags.antelope.trial_state"]) == {"COMPLETE"}
+    assert set(children["tags.antelope.slurm.job_id"]) <= set(jobs)
+    assert set(children["tags.antelope.slurm.node"]) == {socket.gethostname()}
+    assert parent["tags.antelope.slurm.jobs"] == " ".join(jobs) and parent["tags.antelope.launcher"] == "slurm"
+    assert [t.state.name for t in _study(parent).trials] == ["COMPLETE"] * 4
+    assert {a.path for a in mlflow.MlflowClient().list_artifacts(parent["run_id"])} >= {"trials.csv", "plots"}
+
+    again = run_ml(*command)  # attaches to the same study and parent run: nothing left to run, its summary
+    assert again.returncode == 0, again.stderr
+    assert "submitted" not in again.stdout and "sweep " in again.stdout and "4 trials (4 COMPLETE" in again.stdout
+    assert parent_and_children(runs("Digits"))[0]["run_id"] == parent["run_id"]
+    assert not slurm.jobs()
+
+
+def test_a_job_cancelled_mid_trial_leaves_its_trial_to_the_other_worker_as_the_same_trial_and_run(slurm):
+    jobs = _submitted(run_ml("-m", *LONG, "sweep.trials=2", "sweep.workers=2", *SLURM))
+    cancelled = None
+    slurm.wait_for(lambda: _run_reaches(0, 60)(), "trial 0 to reach step 60")
+    run = _run_reaches(0, 60)()
+    cancelled = run.data.tags["antelope.slurm.job_id"]
+    subprocess.run(["scancel", cancelled], check=True, timeout=30)
+    parent, children = _sweep_ends(slurm, jobs)
+    assert list(children["tags.antelope.trial"]) == ["0", "1"]  # one run per trial: none started over
+    again = children.set_index("tags.antelope.trial").loc["0"]
+    assert again["run_id"] == run.info.run_id and again["status"] == "FINISHED"
+    assert again["tags.resume_count"] == "1" and again["tags.antelope.slurm.job_id"] != cancelled
+    assert [t.state.name for t in _study(parent).trials] == ["COMPLETE", "COMPLETE"]
+    log = _logs([cancelled])
+    assert re.search(r"stopped at step \d+; a checkpoint was saved", log), log
+
+
+def test_a_job_warned_by_slurms_signal_is_requeued_and_resumes_its_trial_from_its_checkpoint(slurm):
+    """SIGUSR2 is what Slurm sends `signal_delay_s` before a job's time limit (submitit's --signal)."""
+    jobs = _submitted(run_ml("-m", *LONG, "sweep.trials=1", "sweep.workers=1", *SLURM))
+    slurm.wait_for(lambda: _run_reaches(0, 60)(), "trial 0 to reach step 60")
+    run = _run_reaches(0, 60)()
+    subprocess.run(["scancel", "--signal=USR2", jobs[0]], check=True, timeout=30)
+    parent, children = _sweep_ends(slurm, jobs)
+    assert len(children) == 1
+    child = children.iloc[0]
+    assert child["run_id"] == run.info.run_id and child["status"] == "FINISHED"
+    assert child["tags.resume_count"] == "1" and child["tags.antelope.slurm.job_id"] == jobs[0]  # the same job, again
+    steps = [m.step for m in mlflow.MlflowClient().get_metric_history(child["run_id"], "train/loss")]
+    assert steps == sorted(set(steps)) and steps[-1] == 400  # resumed where it stopped: no step recorded twice
+    log = _logs(jobs)
+    assert "requeued" in log.lower() and re.search(r"resumed at step \d+", log), log
+    assert [t.state.name for t in _study(parent).trials] == ["COMPLETE"]
+
+
+def test_a_job_slurm_refuses_is_a_one_line_error_and_leaves_no_run_running(slurm):
+    from models import Model
+
+    from antelope import ConfigError, sweep
+
+    with pytest.raises(ConfigError, match=r"sbatch refused the sweep's worker job: .*invalid partition.*; check "
+                                          r"sweep.slurm.\* \(partition=nowhere, cpus=1"):
+        sweep(model=Model, space={"optim.lr": "interval(0.01, 0.1)"}, trials=2, launcher="slurm",
+              slurm={"partition": "nowhere", "cpus": 1}, train_steps=10)
+    assert list(runs("Digits")["status"]) == ["FAILED"]  # the parent run; no trial started
+    assert not slurm.jobs()
