@@ -46,8 +46,11 @@ class SweepConfig:
     trials: int = _key(20, "trials in the study in all; running the same sweep again runs only the rest")
     sampler: str = _key("tpe", "tpe (seeded), random, grid, cmaes, gp or qmc")
     pruner: str = _key("median", "median (after 5 trials and a quarter of training), hyperband, halving or none")
-    objective: Optional[str] = _key(None, "the metric to optimize; default: eval/accuracy, or eval/mse for regression")
-    direction: Optional[str] = _key(None, "maximize or minimize; default: maximize eval/accuracy, minimize eval/mse")
+    objective: Any = _key(None, "the metric to optimize, or a list of them ([eval/accuracy,cost/parameters]: a "
+                                "Pareto front; runs record cost/parameters and cost/train_seconds); default: "
+                                "eval/accuracy, or eval/mse for regression")
+    direction: Any = _key(None, "maximize or minimize, a list for a list of objectives; default: each metric's "
+                                "(maximize eval/accuracy, minimize eval/mse and cost/*)")
     study: Optional[str] = _key(None, "the study's name, also its parent run's; default: derived from the sweep's "
                                       "overrides, so the same command resumes it")
     storage: Optional[str] = _key(None, "Optuna storage: a journal file or a database URL (postgresql://...); "

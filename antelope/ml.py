@@ -5,9 +5,11 @@
 
 From the model's `learn` back to the caller: learn <- trainer.train <- run <- ml.
 """
+import contextlib
 import os
 import shlex
 import sys
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -19,7 +21,7 @@ from .errors import ConfigError
 from .imports import qualified_name
 from .log import Log
 from .replay import Replay, ReplayBuffer
-from .spec import spec_of
+from .spec import PARAMETERS, TRAIN_SECONDS, spec_of
 from .update import Update
 
 
@@ -70,11 +72,14 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
                 log = Log(sinks, pending)
                 schedule = trainer.Schedule(cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps,
                                             cfg.save_per_steps, cfg.learn_per_steps)
-                metrics = trainer.train(task.model, task.replay, task.update, log, _evaluation(cfg, task, tracked),
-                                        schedule, step, metrics, cfg.grad_accumulation, cfg.precision,
-                                        _saver(cfg, task, tracked, log, group), task.collect,
-                                        trial.stop if trial is not None else None,
-                                        f"trial {trial.number}" if trial is not None else "")
+                tracked.log_metrics({PARAMETERS: sum(p.numel() for p in task.model.parameters())}, 0)
+                with _timed(tracked, resumed):
+                    metrics = trainer.train(task.model, task.replay, task.update, log,
+                                            _evaluation(cfg, task, tracked), schedule, step, metrics,
+                                            cfg.grad_accumulation, cfg.precision,
+                                            _saver(cfg, task, tracked, log, group), task.collect,
+                                            trial.stop if trial is not None else None,
+                                            f"trial {trial.number}" if trial is not None else "")
                 if group is not None:
                     distributed.check_in_sync(group, task.model)
                 _log_model(cfg, task, tracked, resolved, metrics)
@@ -86,6 +91,18 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
         print(f"ml: run {tracked.run_id} finished: {summary}\n"
               f"    see it with: ml ui   (or: ml runs, ml plot)", file=sys.stderr)
     return Result(tracked.run_id, tracked.experiment_id, task.model, metrics, resolved)
+
+
+@contextlib.contextmanager
+def _timed(tracked, resumed):
+    """Records the seconds spent training, added to those of the run's earlier stretches (a resumed run),
+    also when training stops on a signal or an error."""
+    before = (tracking.last_metric(resumed.run_id, TRAIN_SECONDS) or 0.0) if resumed is not None else 0.0
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        tracked.log_metrics({TRAIN_SECONDS: before + time.perf_counter() - started}, 0)
 
 
 @dataclass

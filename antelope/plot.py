@@ -13,10 +13,11 @@ What is drawn, for the runs `antelope.runs(experiment, filter)` selects:
   the trials of each sweep together; one figure per task (`learning_curves_<task>.png` where runs of
   several tasks, e.g. classification and generate, share an experiment);
 - for each sweep: the objective of every trial by trial number with the best value so far, and each
-  swept parameter against the objective.
+  swept parameter against the objective; a sweep of several objectives also its Pareto front.
 Each figure is also logged, under `plots/`, on the run it describes: a sweep's on its parent run, the
 learning curves of a lone run on that run. Curves comparing several runs outside a sweep describe no
-single run and stay local files.
+single run and stay local files. The module is longer than the others: it is every figure antelope draws,
+each checked to hold its labels inside it.
 """
 import argparse
 import math
@@ -284,13 +285,13 @@ def _count(frame, members):
 
 def _sweep_figures(parent, trials, folder):
     """The figures of one sweep from its runs: its parent run's row, its trials' rows."""
-    objective = _parent_param(parent, "sweep.objective")
+    objective = (_parent_param(parent, "sweep.objective") or "").split(",")[0] or None  # the first of several
     if objective is None or objective not in trials.columns:
         candidates = [m for m in DIRECTIONS if m in trials.columns]
         objective = objective if not candidates else candidates[0]
     if objective not in trials.columns:
         return []
-    direction = _parent_param(parent, "sweep.direction") or DIRECTIONS.get(objective, "minimize")
+    direction = (_parent_param(parent, "sweep.direction") or "").split(",")[0] or DIRECTIONS.get(objective, "minimize")
     space = {key: str(_parent_param(parent, f"space.{key}") or "") for key in _swept_keys(parent, trials)}
     return sweep_figures(parent["run_name"], objective, direction, trials, space, folder)
 
@@ -350,6 +351,35 @@ def draw_sweep(name, objective, direction, trials, space, folder, run_id=None):
 
     with matplotlib.style.context("default"):
         return _save(sweep_figures(name, objective, direction, trials, space, folder), run_id)
+
+
+def pareto_figure(name, objectives, directions, trials, folder):
+    """A sweep of several objectives: every complete trial by its first two objectives, the Pareto front's
+    members joined and labelled by trial number. `trials` has columns `trial`, `front` (bool) and each
+    objective."""
+    x, y = objectives[:2]
+    figure = _new_figure(6, 4.5)
+    ax = figure.subplots()
+    front = trials[trials["front"]].sort_values(x)
+    others = trials[~trials["front"]]
+    ax.scatter(others[x], others[y], color="C7", label="trial", zorder=3)
+    ax.plot(front[x], front[y], color="C3", marker="o", label="Pareto front", zorder=4)
+    for _, row in front.iterrows():
+        ax.annotate(str(int(row["trial"])), (row[x], row[y]), textcoords="offset points", xytext=(4, 4),
+                    fontsize="small")
+    rest = f" (of {len(objectives)} objectives)" if len(objectives) > 2 else ""
+    ax.set(title=f"sweep {name}: Pareto front{rest}", xlabel=f"{x} ({directions[0]})", ylabel=f"{y} ({directions[1]})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return [_Figure(figure, os.path.join(folder, "pareto_front.png"))]
+
+
+def draw_pareto(name, objectives, directions, trials, folder, run_id=None):
+    """`pareto_figure` saved as a PNG into `folder` (and logged under `plots/` on run `run_id`); its path."""
+    import matplotlib.style
+
+    with matplotlib.style.context("default"):
+        return _save(pareto_figure(name, objectives, directions, trials, folder), run_id)
 
 
 def _log_ticks(low, high):

@@ -20,6 +20,7 @@ import sys
 from . import tracking, workers
 from .errors import ConfigError
 from .interrupts import REQUEUE, Interrupted
+from .report import finish
 
 JOBS = "antelope.slurm.jobs"  # the parent run's tag: the ids of the worker jobs submitted for the sweep
 LIVE = ("PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SUSPENDED", "CONFIGURING",
@@ -48,8 +49,6 @@ class Worker:
             if stopped.requeue:  # Slurm's warning: hand the signal to submitit, which requeues this job and exits
                 signal.raise_signal(REQUEUE)
             raise
-        from .sweep import finish
-
         finish(study, self.plan)  # the parent run ends FINISHED once no trial runs anywhere
 
     def checkpoint(self, *args, **kwargs):

@@ -50,7 +50,10 @@ class Spec:
 METRICS = {"classification": "eval/accuracy", "regression": "eval/mse", "rl": "eval/return",
            "generate": "eval/moment_error"}
 DIRECTIONS = {"eval/accuracy": "maximize", "eval/mse": "minimize", "eval/return": "maximize",
-              "eval/moment_error": "minimize"}
+              "eval/moment_error": "minimize", "cost/train_seconds": "minimize", "cost/parameters": "minimize"}
+# What every run records of its cost (at step 0), for a sweep to weigh against its main metric: the model's
+# parameter count, and the seconds spent training (summed over the run's resumes).
+PARAMETERS, TRAIN_SECONDS = "cost/parameters", "cost/train_seconds"
 
 
 def spec_of(obs, label, num_classes):

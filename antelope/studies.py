@@ -130,18 +130,21 @@ def pruner(name, train_steps, evaluate_every):
     return optuna.pruners.NopPruner()
 
 
-def create_or_load(storage, name, direction, sampler, pruner):
-    """(study, created): the study `name`, created, or loaded to resume (then its sampler is the one given)."""
+def create_or_load(storage, name, directions, sampler, pruner):
+    """(study, created): the study `name` of one objective per direction ('maximize', 'minimize'), created,
+    or loaded to resume (then its sampler is the one given)."""
     import optuna
 
+    directions = [directions] if isinstance(directions, str) else list(directions)
     try:
-        return optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
+        return optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
                                    pruner=pruner), True
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    if study.direction.name.lower() != direction:
-        raise ConfigError(f"study {name!r} exists and is to {study.direction.name.lower()}; "
-                          f"sweep.direction={direction} needs another sweep.study")
+    found = [d.name.lower() for d in study.directions]
+    if found != directions:
+        raise ConfigError(f"study {name!r} exists and is to {','.join(found)}; sweep.direction={','.join(directions)} "
+                          f"needs another sweep.study")
     return study, False
 
 

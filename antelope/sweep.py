@@ -18,17 +18,16 @@ import hashlib
 import math
 import os
 import pickle
-import shlex
 import sys
-import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, overrides as lines, studies, tracking, workers
+from .report import finish, summary
 from .errors import ConfigError
 from .imports import did_you_mean
 from .model import resolve
-from .plot import draw_sweep
 from .space import Space, grid
 from .spec import DIRECTIONS, METRICS
 
@@ -37,7 +36,6 @@ from .spec import DIRECTIONS, METRICS
 _PACKAGE = Path(__file__).resolve().parent
 PRESETS = _PACKAGE / "sweeps" if (_PACKAGE / "sweeps").is_dir() else _PACKAGE.parent / "sweeps"
 PARENT_RUN = "mlflow_parent_run_id"  # the study's user attribute naming its MLflow parent run
-FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
 LAUNCHERS = ("local", "slurm")  # sweep.launcher: worker processes here, or Slurm jobs (antelope.slurm)
 
 
@@ -83,8 +81,8 @@ class Plan:
     sampler: str
     pruner: str
     seed: int
-    objective: str
-    direction: str
+    objectives: tuple  # the metrics optimized, the first also reported to the pruner (one objective) and drawn
+    directions: tuple  # 'maximize' or 'minimize', one per objective
     train_steps: int  # 0 when trials count epochs
     evaluate_per_steps: int
     experiment: str
@@ -92,6 +90,19 @@ class Plan:
     heartbeat: int = 30
     register: str = None  # the registered model that the best trial's model becomes a version of
     parent_run_id: str = None
+
+    @property
+    def objective(self):
+        return self.objectives[0]
+
+    @property
+    def direction(self):
+        return self.directions[0]
+
+    @property
+    def multi(self):
+        """Several objectives: Optuna's multi-objective study, a Pareto front rather than a best trial."""
+        return len(self.objectives) > 1
 
     def new_sampler(self, offset=0):
         """The sampler, seeded apart for each worker and resume (`offset`), so none draws another's values."""
@@ -122,8 +133,13 @@ def _sweep(given, objects):
     if count > 1 or launcher == "slurm":
         _check_picklable(plan)
     storage = studies.open_storage(plan.storage, count)
-    study, created = studies.create_or_load(storage, plan.study, plan.direction, plan.new_sampler(), plan.new_pruner())
-    if not created:
+    study, created = studies.create_or_load(storage, plan.study, plan.directions, plan.new_sampler(),
+                                            plan.new_pruner())
+    if created:
+        with warnings.catch_warnings():  # experimental in Optuna 5
+            warnings.simplefilter("ignore")
+            study.set_metric_names(list(plan.objectives))  # the front's columns in summaries and the dashboard
+    else:
         study.sampler = plan.new_sampler(len(study.trials))  # a resumed sweep's sampler draws anew
     plan.parent_run_id = _parent_run(study, plan, created)
     if launcher == "slurm":
@@ -214,20 +230,51 @@ def _plan(cfg, space, objects, settings):
     if sampler == "grid":
         trials = min(trials, math.prod(len(values) for values in grid(space).values()))  # a grid has so many points
     resolve(objects.get("model", cfg.model._target_))  # an unknown model is bad input, not a failed trial
-    objective = s.objective or _main_metric(cfg, objects)
-    direction = (s.direction or DIRECTIONS.get(objective, "")).lower()
-    if direction not in ("maximize", "minimize"):
-        given = f"sweep.direction={s.direction!r} is not valid" if s.direction else \
-            f"sweep.objective={objective} has no known direction"
-        raise ConfigError(f"{given}: give sweep.direction=maximize or sweep.direction=minimize")
+    objectives, directions = _objectives(cfg, objects)
+    if len(objectives) > 1:
+        if sampler == "cmaes":
+            raise ConfigError(f"sweep.sampler=cmaes optimizes one objective, not {len(objectives)} "
+                              f"({', '.join(objectives)}); choose tpe, random, grid, gp or qmc")
+        if s.register:
+            raise ConfigError(f"sweep.register={s.register} needs one best trial; a sweep of {len(objectives)} "
+                              f"objectives has a Pareto front: register one of its runs with ml register=...")
+        if pruner != "none":
+            print(f"ml: sweep.pruner={pruner} is off: Optuna prunes trials of one objective only", file=sys.stderr)
+            pruner = "none"
     if s.heartbeat < 1:
         raise ConfigError(f"sweep.heartbeat={s.heartbeat} must be at least 1 (seconds)")
     experiment = config.experiment_name(cfg)  # the one its trials' runs go to
     storage = s.storage or os.path.abspath(studies.JOURNAL)
     name = s.study or _default_study_name(experiment, space, settings)
-    return Plan(name, storage, space, objects, trials, sampler, pruner, s.seed, objective, direction,
+    return Plan(name, storage, space, objects, trials, sampler, pruner, s.seed, objectives, directions,
                 cfg.train_steps if cfg.epochs is None else 0, cfg.evaluate_per_steps, experiment,
                 tracking.tracking_uri(redacted=False), s.heartbeat, s.register)
+
+
+def _objectives(cfg, objects):
+    """(objectives, directions): sweep.objective as a tuple of metrics (default: the task's main metric),
+    sweep.direction one per metric (default: each metric's known direction)."""
+    from omegaconf import ListConfig
+
+    s = cfg.sweep
+
+    def listed(value):
+        return tuple(value) if isinstance(value, (list, tuple, ListConfig)) else (value,) if value else ()
+
+    objectives, given = listed(s.objective) or (_main_metric(cfg, objects),), listed(s.direction)
+    if len(set(objectives)) < len(objectives):
+        raise ConfigError(f"sweep.objective={list(objectives)} names a metric twice")
+    if given and len(given) != len(objectives):
+        raise ConfigError(f"sweep.direction={list(given)} gives {len(given)} directions for {len(objectives)} "
+                          f"objectives ({', '.join(objectives)}): give one per objective, in the same order")
+    directions = tuple(str(d).lower() for d in given) or tuple(DIRECTIONS.get(o, "") for o in objectives)
+    for objective, direction, said in zip(objectives, directions, given or [None] * len(objectives)):
+        if direction not in ("maximize", "minimize"):
+            problem = f"sweep.direction={said!r} is not valid" if said else \
+                f"sweep.objective={objective} has no known direction"
+            raise ConfigError(f"{problem}: give sweep.direction=maximize or sweep.direction=minimize"
+                              + (" (a list, one per objective)" if len(objectives) > 1 else ""))
+    return objectives, directions
 
 
 def _main_metric(cfg, objects):
@@ -263,8 +310,8 @@ def _parent_run(study, plan, created):
         time.sleep(0.2)
         run_id = study.user_attrs.get(PARENT_RUN)
     params = {**{f"space.{k}": v for k, v in plan.space.describe().items()},
-              "sweep.sampler": plan.sampler, "sweep.pruner": plan.pruner, "sweep.objective": plan.objective,
-              "sweep.direction": plan.direction, "sweep.study": plan.study, "sweep.seed": plan.seed,
+              "sweep.sampler": plan.sampler, "sweep.pruner": plan.pruner, "sweep.objective": ",".join(plan.objectives),
+              "sweep.direction": ",".join(plan.directions), "sweep.study": plan.study, "sweep.seed": plan.seed,
               "sweep.storage": tracking.redact(plan.storage), "fixed": " ".join(plan.space.fixed)}
     tags = {"antelope.sweep": plan.study, "antelope.role": "sweep", "antelope.sweep.trials": str(plan.trials)}
     opened = tracking.open_parent_run(plan.experiment, plan.study, params, tags, run_id)
@@ -280,64 +327,3 @@ def _check_picklable(plan):
         raise ConfigError(f"sweep.workers > 1 runs trials in other processes, which cannot receive the model "
                           f"or dataset object ({error}); define it in an importable module, or use "
                           f"sweep.workers=1") from None
-
-
-def finish(study, plan):
-    """The parent run's artifacts (trials.csv, the sweep's plots); FINISHED unless trials still run elsewhere,
-    with the best trial's model registered under `sweep.register=`."""
-    from optuna.trial import TrialState
-
-    with tempfile.TemporaryDirectory() as folder:
-        study.trials_dataframe().to_csv(os.path.join(folder, "trials.csv"), index=False)
-        draw_sweep(plan.study, plan.objective, plan.direction, _trial_table(study, plan),
-                        plan.space.describe(), os.path.join(folder, "plots"))
-        tracking.log_artifacts(plan.parent_run_id, folder)
-    if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if plan.register and complete:
-            run_id = study.best_trial.user_attrs["mlflow_run_id"]
-            version = tracking.register_model(run_id, plan.register)
-            tracking.set_tags(plan.parent_run_id, {"antelope.registered": f"{plan.register}/{version}"})
-            print(f"ml: the best trial's model (run {run_id}) is registered as {plan.register} version {version} "
-                  f"(models:/{plan.register}/{version})", file=sys.stderr)
-        tracking.end_run(plan.parent_run_id, "FINISHED")
-
-
-def _trial_table(study, plan):
-    """The finished trials as `plot.sweep_figures` reads them: number, state, objective (a pruned trial's
-    last reported value), drawn values."""
-    import pandas as pd
-
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        if t.state.name not in FINAL_STATES or t.user_attrs.get("surplus"):
-            continue
-        value = t.value if t.value is not None else \
-            t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-        rows.append({"trial": t.number, "trial_state": t.state.name, plan.objective: value, **t.params})
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["trial", "trial_state", plan.objective])
-
-
-def summary(study, top=5):
-    """The best trials as a table, the best params and the `ml` command that reproduces the best trial."""
-    import optuna
-    import pandas as pd
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False)
-    counts = ", ".join(f"{sum(t.state.name == s for t in trials)} {s}" for s in FINAL_STATES)
-    text = [f"sweep {study.study_name}: {len(trials)} trials ({counts})"]
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        return "\n".join(text + ["no trial completed"])
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    complete.sort(key=lambda t: t.value, reverse=maximize)
-    table = pd.DataFrame([{"trial": t.number, "value": t.value, **t.params,
-                           "run": t.user_attrs.get("mlflow_run_id", "")} for t in complete[:top]])
-    best = complete[0]
-    text += [f"best trials ({'highest' if maximize else 'lowest'} first):", table.to_string(index=False),
-               f"best params: {best.params}",
-               f"reproduce the best trial (run {best.user_attrs.get('mlflow_run_id')}) with:",
-               f"  ml {shlex.join(lines.readable(line) for line in best.user_attrs['overrides'])}",
-               f"  (or: ml reproduce={best.user_attrs.get('mlflow_run_id')})"]
-    return "\n".join(text)

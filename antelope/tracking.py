@@ -28,14 +28,15 @@ MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 FLUSH_SECONDS = 10.0  # write buffered metrics at least this often (and at every evaluation)
 RETRY_SECONDS = float(os.environ.get("ANTELOPE_TRACKING_RETRY_SECONDS", 60))  # at the end, before giving up
-_CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]+):([^/@\s]+)@")
+_CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]*):([^/@\s]+)@")
+_USER_INFO = re.compile(r"(?<=://)([^/:@\s]*)(?::[^/@\s]*)?@")  # user:password@ of http://user:password@host
 VERSION_TAG, COMMIT_TAG = "antelope.version.", "mlflow.source.git.commit"  # + a package's name: its version
 MODEL = "model"  # the name of a run's logged model: runs:/<run_id>/model
 _CLIENTS, _EXPERIMENT_IDS = {}, {}  # per process: {tracking URI: MlflowClient}, {(URI, name): experiment id}
 
 
 def redact(text):
-    """'postgresql://user:secret@host/db' -> 'postgresql://user:***@host/db'."""
+    """'postgresql://user:secret@host/db' -> 'postgresql://user:***@host/db' (and so for http://)."""
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:***@", str(text))
 
 
@@ -54,24 +55,69 @@ def use(uri):
 
 
 def _client():
-    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers; one per URI
-    and process (creating one costs more than a sweep trial's logging)."""
+    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers and, the first
+    time, that it takes this process's login; one per URI and process (creating one costs more than a sweep
+    trial's logging)."""
     from mlflow import MlflowClient
 
     uri = tracking_uri(redacted=False)
-    if uri.startswith(("http://", "https://")):
+    server = uri.startswith(("http://", "https://"))
+    if server:
         import urllib.error
         import urllib.request
 
-        try:
-            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10).close()
+        try:  # without user:password@, which urllib would take for part of the host name
+            urllib.request.urlopen(_USER_INFO.sub("", uri, count=1).rstrip("/") + "/health", timeout=10).close()
         except (urllib.error.URLError, OSError) as error:
             raise ConfigError(f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)} "
                               f"({getattr(error, 'reason', error)}); start it or unset MLFLOW_TRACKING_URI "
                               f"to use ./mlflow.db") from None
     if uri not in _CLIENTS:
-        _CLIENTS[uri] = MlflowClient(uri)
+        client = MlflowClient(uri)
+        if server:
+            _check_login(client, uri)
+        _CLIENTS[uri] = client
     return _CLIENTS[uri]
+
+
+def _check_login(client, uri):
+    """A server with MLflow's login (tracking/server.sh opened to a network) answers /health to anyone and
+    everything else only to its users: one small request that needs a login tells now, in one line, what
+    would otherwise be a traceback in the middle of a run."""
+    if _USER_INFO.search(uri):
+        # MLflow prints each finished run's link on this URI, user:password@ and all.
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    with _refusals(uri, "read its experiments"):
+        client.search_experiments(max_results=1)
+
+
+@contextlib.contextmanager
+def _refusals(uri, doing):
+    """MLflow's refusals (401, 403) inside as one-line ConfigErrors; other errors as they are."""
+    try:
+        yield
+    except Exception as error:
+        refused = _refused(error, uri, doing)
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def _refused(error, uri, doing):
+    """MLflow's answer 401 (no login, or a wrong one) or 403 (a user without the permission) as a one-line
+    ConfigError naming the server and what to set; None for any other error."""
+    code = getattr(error, "error_code", None)
+    if code not in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return None
+    in_uri = _USER_INFO.search(uri)
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or (in_uri.group(1) if in_uri else None)
+    server = f"the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)}"
+    if code == "PERMISSION_DENIED":
+        return ConfigError(f"{server} does not let user {user!r} {doing}; its admin can give EDIT permission "
+                           f"(tracking/README.md)")
+    refused = f"refused the login of user {user!r}" if user else "asks for a login"
+    return ConfigError(f"{server} {refused}: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an "
+                       f"account on it (its admin creates accounts: tracking/README.md)")
 
 
 # --- a run's life ---------------------------------------------------------------------------------------
@@ -107,7 +153,11 @@ class Run:
         name = redact(run_name) if run_name else None
         try:
             run = client.create_run(experiment_id, run_name=name, tags=tags)
-        except Exception:  # the experiment id remembered by this process is gone (deleted): look it up again
+        except Exception as error:
+            refused = _refused(error, client.tracking_uri, f"record runs in experiment {experiment!r}")
+            if refused is not None:
+                raise refused from None
+            # The experiment id remembered by this process is gone (deleted): look it up again.
             _EXPERIMENT_IDS.clear()
             experiment_id = experiment_id_of(experiment)
             run = client.create_run(experiment_id, run_name=name, tags=tags)
@@ -232,7 +282,7 @@ class Run:
         unrecorded = self._writer.close(RETRY_SECONDS)
         try:
             if status == "FAILED":
-                self.client.log_text(self.run_id, "".join(traceback.format_exception(kind, error, trace)),
+                self.client.log_text(self.run_id, redact("".join(traceback.format_exception(kind, error, trace))),
                                      "traceback.txt")
             self.client.set_terminated(self.run_id, status)
         except Exception as problem:
@@ -302,7 +352,8 @@ def experiment_id_of(name):
     client = _client()
     key = (client.tracking_uri, name)
     if key not in _EXPERIMENT_IDS:
-        _EXPERIMENT_IDS[key] = _find_or_create_experiment(client, name)
+        with _refusals(client.tracking_uri, f"use experiment {name!r}"):
+            _EXPERIMENT_IDS[key] = _find_or_create_experiment(client, name)
     return _EXPERIMENT_IDS[key]
 
 
@@ -410,8 +461,9 @@ def load_model(run_or_uri, device=None):
     try:
         return mlflow.pytorch.load_model(uri, map_location=device)
     except MlflowException as error:
-        raise ConfigError(f"no model at {uri} in {tracking_uri()} ({str(error.message).splitlines()[0]}); give "
-                          f"a run id, runs:/<run_id>/model or models:/<name>/<version>") from None
+        reason = redact(str(error.message).splitlines()[0])
+        raise ConfigError(f"no model at {uri} in {tracking_uri()} ({reason}); give a run id, runs:/<run_id>/model "
+                          f"or models:/<name>/<version>") from None
     except (ModuleNotFoundError, AttributeError) as error:  # unpickling found no module or class by that name
         import mlflow.models
 
@@ -440,7 +492,7 @@ def register_model(run_id, name):
     try:
         version = mlflow.register_model(f"models:/{models[-1]}", name).version
     except MlflowException as error:
-        raise ConfigError(f"register={name}: {str(error.message).splitlines()[0]}") from None
+        raise ConfigError(f"register={name}: {redact(str(error.message).splitlines()[0])}") from None
     set_tags(run_id, {"antelope.registered": f"{name}/{version}"})
     return version
 
@@ -625,7 +677,8 @@ def open_parent_run(experiment, name, params, tags, run_id=None):
             return run_id
         except Exception:  # a parent run in another tracking store: start one here
             pass
-    run_id = client.create_run(experiment_id_of(experiment), run_name=name, tags=tags).info.run_id
+    with _refusals(client.tracking_uri, f"record runs in experiment {experiment!r}"):
+        run_id = client.create_run(experiment_id_of(experiment), run_name=name, tags=tags).info.run_id
     client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
     return run_id
 
@@ -698,7 +751,7 @@ def search_runs(experiments=None, filter=None):
         frame = mlflow.search_runs([existing[name] for name in names], filter or "",
                                    order_by=["attributes.start_time ASC"])
     except MlflowException as error:
-        message = str(error.message).splitlines()[0]
+        message = redact(str(error.message).splitlines()[0])
         raise ConfigError(f"bad filter {filter!r}: {message}; e.g. \"metrics.`eval/accuracy` > 0.9\" or "
                           f"\"params.`optim.lr` = '0.01'\" (backquote names with dots or slashes)") from None
     if not frame.empty:

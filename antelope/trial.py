@@ -23,7 +23,8 @@ class Trial:
 
     def __init__(self, study, storage, optuna_trial, plan, tags):
         self.study, self.storage, self.optuna = study, storage, optuna_trial
-        self.number, self.objective = optuna_trial.number, plan.objective
+        self.number = optuna_trial.number
+        self.objective = None if plan.multi else plan.objective  # reported to the pruner: one objective only
         self.id = studies.trial_id(storage, study, optuna_trial.number)
         self.parent_run_id, self.tags, self.run_name = plan.parent_run_id, tags, None
         self._reported = False  # whether the latest metrics write held the objective
@@ -94,25 +95,33 @@ def _train(trial, plan, lost, why):
         raise
     except Exception as failure:
         state, error = TrialState.FAIL, failure
-    value = None
+    values = None
     if result is not None:
-        value = result.metrics.get(plan.objective)
-        if value is None and result.run_id is not None:  # a train/ metric, say: its last value
-            value = tracking.last_metric(result.run_id, plan.objective)
-    if result is not None and value is None:
-        state, error = TrialState.FAIL, ConfigError(
-            f"sweep.objective={plan.objective} was never logged by trial {trial.number} (run {result.run_id}); "
-            f"its evaluation logged {', '.join(sorted(result.metrics)) or 'nothing'}: give "
-            f"sweep.objective=<a metric the run logs>")
-    elif value is not None and not math.isfinite(value):
-        state = TrialState.FAIL  # Optuna would fail a nan objective anyway; the run's tag must agree
-    _end(trial, plan, result.run_id if result else None, state, value)
+        values = [_value(result, objective) for objective in plan.objectives]
+        missing = [objective for objective, value in zip(plan.objectives, values) if value is None]
+        if missing:
+            state, values, error = TrialState.FAIL, None, ConfigError(
+                f"sweep.objective={missing[0]} was never logged by trial {trial.number} (run {result.run_id}); "
+                f"its evaluation logged {', '.join(sorted(result.metrics)) or 'nothing'}: give "
+                f"sweep.objective=<a metric the run logs>")
+        elif not all(math.isfinite(value) for value in values):
+            state = TrialState.FAIL  # Optuna would fail a nan objective anyway; the run's tag must agree
+    _end(trial, plan, result.run_id if result else None, state, values)
     if error is not None:
         finished = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         if isinstance(error, ConfigError) and (not finished or "sweep.objective" in str(error)):
             raise error  # bad input that every trial would hit: stop the sweep with its one-line message
         reason = (str(error).splitlines() or [""])[0]
         print(f"ml: trial {trial.number} failed ({type(error).__name__}: {reason}); the sweep goes on", file=sys.stderr)
+
+
+def _value(result, objective):
+    """The run's value of an objective: its final evaluation's, else the metric's last value (a train/ or
+    cost/ metric); None if the run never logged it."""
+    value = result.metrics.get(objective)
+    if value is None and result.run_id is not None:
+        value = tracking.last_metric(result.run_id, objective)
+    return value
 
 
 def _lost_run(trial, plan, why):
@@ -128,8 +137,9 @@ def _lost_run(trial, plan, why):
     return run_id
 
 
-def _end(trial, plan, run_id, state, value):
-    """Tag the trial's run with how it ended, tell the study, and record the best value so far."""
+def _end(trial, plan, run_id, state, values):
+    """Tag the trial's run with how it ended, tell the study (`values`: one per objective), and record the
+    best value so far (one objective)."""
     from optuna.trial import TrialState
 
     owner = studies.owner(trial.storage, trial.id)
@@ -142,7 +152,9 @@ def _end(trial, plan, run_id, state, value):
         tracking.set_tags(run_id, {"antelope.trial_state": state.name,
                                    **({"pruned": "true"} if state == TrialState.PRUNED else {})})
         trial.optuna.set_user_attr("mlflow_run_id", run_id)
-    trial.study.tell(trial.optuna, value if state == TrialState.COMPLETE else None, state=state)
+    trial.study.tell(trial.optuna, values if state == TrialState.COMPLETE else None, state=state)
+    if plan.multi:  # no one best value: the sweep's Pareto front is drawn when it ends
+        return
     try:
         best = trial.study.best_value
     except ValueError:  # no trial has completed yet

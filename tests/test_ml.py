@@ -174,11 +174,15 @@ def test_an_interrupted_run_resumes_as_the_same_run_and_matches_an_uninterrupted
         ml(model=SignalsItself, **keys)  # SIGINT at step 35
     stopped = runs().query(f"run_id != '{reference.run_id}'").iloc[0]
     assert stopped["status"] == "KILLED" and _checkpoints(stopped["run_id"]) == ["step_000000035.pt"]
+    first_stretch = stopped["metrics.cost/train_seconds"]
+    assert first_stretch > 0  # recorded on the way out too
 
     resumed = ml(model=Model, resume=stopped["run_id"])
     assert resumed.run_id == stopped["run_id"]
     client = mlflow.MlflowClient()
     run = client.get_run(resumed.run_id)
+    assert run.data.metrics["cost/train_seconds"] > first_stretch  # both stretches, added
+    assert run.data.metrics["cost/parameters"] == sum(p.numel() for p in resumed.model.parameters())
     assert run.info.status == "FINISHED" and run.data.tags["resume_count"] == "1"
     assert run.data.params["train_steps"] == "60"  # params recorded once, unchanged
     assert resumed.metrics == pytest.approx(reference.metrics, abs=1e-6)

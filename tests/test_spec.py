@@ -4,7 +4,7 @@ import torch
 from models import Deep
 
 from antelope import ConfigError
-from antelope.spec import DIRECTIONS, METRICS, Spec, construct, spec_of
+from antelope.spec import DIRECTIONS, METRICS, PARAMETERS, TRAIN_SECONDS, Spec, construct, spec_of
 
 
 def test_images_have_statistics_per_channel():
@@ -45,7 +45,8 @@ def test_every_task_names_a_main_metric_with_a_direction():
     names = [Spec(regression.obs, regression.action, None, task).task_name for task in ("rl", "generate")]
     assert names == ["rl", "generate"]
     assert set(METRICS) == {"classification", "regression", "rl", "generate"}
-    assert set(METRICS.values()) == set(DIRECTIONS)
+    assert set(METRICS.values()) | {PARAMETERS, TRAIN_SECONDS} == set(DIRECTIONS)  # and the costs every run records
+    assert DIRECTIONS[PARAMETERS] == DIRECTIONS[TRAIN_SECONDS] == "minimize"
     assert set(DIRECTIONS.values()) == {"maximize", "minimize"}
     assert DIRECTIONS[METRICS["classification"]] == "maximize" and DIRECTIONS[METRICS["regression"]] == "minimize"
 

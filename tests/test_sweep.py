@@ -11,6 +11,7 @@ from pathlib import Path
 
 import mlflow
 import optuna
+import pandas as pd
 import pytest
 import torch
 from conftest import ML, run_ml, runs
@@ -181,6 +182,53 @@ def test_bad_input_is_one_line_exit_2_before_any_trial(capsys):
         with pytest.raises(ConfigError, match=re.escape(message)):
             sweep(**kwargs, **QUICK)
     assert runs().empty  # no parent run, no trial
+
+
+def test_several_objectives_make_a_pareto_front_recorded_on_the_parent_run_and_printed(capsys):
+    from models import Deep
+
+    study = sweep("model.depth=1", space={"model.width": "int(interval(2, 64))"},
+                  objective=["eval/accuracy", "cost/parameters"], trials=5, **{**QUICK, "model": Deep})
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert study.metric_names == ["eval/accuracy", "cost/parameters"]
+    out, err = capsys.readouterr()
+    assert "ml: sweep.pruner=median is off: Optuna prunes trials of one objective only" in err
+    parent, children = parent_and_children(runs("Digits"))
+    assert (parent["params.sweep.objective"], parent["params.sweep.direction"]) == (
+        "eval/accuracy,cost/parameters", "maximize,minimize")
+    assert parent["params.sweep.pruner"] == "none" and parent["status"] == "FINISHED"
+    # each trial's values are its run's: the final accuracy and the parameter count it recorded
+    by_number = {t.number: t for t in study.trials}
+    for _, child in children.iterrows():
+        trial = by_number[int(child["tags.antelope.trial"])]
+        assert trial.values == [child["metrics.eval/accuracy"], child["metrics.cost/parameters"]]
+    front = {t.number for t in study.best_trials}
+    dominated = lambda t: any(o.values[0] >= t.values[0] and o.values[1] <= t.values[1] and o.values != t.values
+                              for o in study.trials)
+    assert front == {t.number for t in study.trials if not dominated(t)}  # Optuna's front is the real one
+    client = mlflow.MlflowClient()
+    table = pd.read_csv(client.download_artifacts(parent["run_id"], "pareto_front.csv"))
+    assert set(table["trial"]) == front and list(table.columns[:3]) == ["trial", "eval/accuracy", "cost/parameters"]
+    assert "plots/pareto_front.png" in {a.path for a in client.list_artifacts(parent["run_id"], "plots")}
+    assert f"Pareto front ({len(front)} of 5 complete trials; maximize eval/accuracy, minimize cost/parameters):" in out
+    commands = [line for line in out.splitlines() if line.startswith("  trial ")]
+    assert sorted(int(line.split()[1].rstrip(":")) for line in commands) == sorted(front)
+    assert all("model.width=" in line and " ml " in line for line in commands)
+
+
+def test_several_objectives_bad_input_is_one_line():
+    choices = {"lr": "0.1,0.01"}
+    for kwargs, message in [
+        (dict(objective=["eval/accuracy", "cost/parameters"], direction=["maximize"]),
+         "sweep.direction=['maximize'] gives 1 directions for 2 objectives"),
+        (dict(objective=["eval/accuracy", "train/loss"]), "sweep.objective=train/loss has no known direction"),
+        (dict(objective=["eval/accuracy", "eval/accuracy"]), "names a metric twice"),
+        (dict(objective=["eval/accuracy", "cost/parameters"], sampler="cmaes"), "sweep.sampler=cmaes optimizes one"),
+        (dict(objective=["eval/accuracy", "cost/parameters"], register="best"), "has a Pareto front"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            sweep(space=choices, **kwargs, **QUICK)
+    assert runs().empty
 
 
 def test_an_objective_that_is_never_logged_stops_after_the_first_trial():

@@ -206,3 +206,104 @@ def test_only_a_unique_constraint_error_is_taken_for_a_lost_insert_race():
     assert tracking._lost_insert_race(MlflowException(
         'duplicate key value violates unique constraint "datasets_pk"'))
     assert not tracking._lost_insert_race(MlflowException("Run 'abc' not found"))
+
+
+def test_a_password_in_an_http_tracking_uri_is_masked_and_kept_out_of_the_server_probe(monkeypatch):
+    assert tracking.redact("http://alice:s3cret@h:5000 https://:tok3n@h") == "http://alice:***@h:5000 https://:***@h"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cret@127.0.0.1:{port}")
+    with pytest.raises(ConfigError) as raised:
+        start()
+    message = str(raised.value)
+    assert f"MLFLOW_TRACKING_URI=http://alice:***@127.0.0.1:{port}" in message and "s3cret" not in message
+    assert "refused" in message  # the probe went to 127.0.0.1, not to a host named 'alice:s3cret@127.0.0.1'
+
+
+class _LoginServer:
+    """A stand-in for an MLflow server with its basic-auth app: /health for anyone; the REST API answers 401 to
+    a request without `login` (its Authorization header), 403 to creating a run, and a store with one
+    experiment otherwise. Real servers are tests/test_tracking_server.py's."""
+
+    def __init__(self, login):
+        import base64
+        import http.server
+        import json
+        import threading
+
+        expected = "Basic " + base64.b64encode(login.encode()).decode()
+        answers = {"/api/2.0/mlflow/experiments/search": {"experiments": []},
+                   "/api/2.0/mlflow/experiments/get-by-name": {"experiment": {
+                       "experiment_id": "1", "name": "exp", "lifecycle_stage": "active"}},
+                   "/api/2.0/mlflow/runs/search": {"runs": []}}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                path = self.path.split("?")[0]
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if path == "/health":
+                    status, body = 200, b"OK"
+                elif self.headers.get("Authorization") != expected:
+                    status, body = 401, b"You are not authenticated."
+                elif path in answers:
+                    status, body = 200, json.dumps(answers[path]).encode()
+                else:
+                    status, body = 403, b"Permission denied"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def login_server(monkeypatch):
+    server = _LoginServer("alice:right-password")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "false")  # put back as it was afterwards
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", os.getcwd())  # no ~/.mlflow/credentials of the machine's
+    yield server
+    server.close()
+
+
+def test_a_server_asking_for_a_login_is_a_one_line_error_naming_it_and_the_variables(login_server, monkeypatch):
+    with pytest.raises(ConfigError) as raised:
+        start()
+    assert str(raised.value) == (
+        f"the MLflow tracking server MLFLOW_TRACKING_URI={login_server.url} asks for a login: set "
+        f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an account on it (its admin creates accounts: "
+        f"tracking/README.md)")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong-password")
+    with pytest.raises(ConfigError, match=f"MLFLOW_TRACKING_URI={login_server.url} refused the login of user "
+                                          f"'alice': set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD") \
+            as raised:
+        start()
+    assert "wrong-password" not in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_user_without_permission_in_the_experiment_is_a_one_line_error(login_server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", login_server.url.replace("://", "://alice:right-password@"))
+    with pytest.raises(ConfigError) as raised:
+        start()  # the login is right (in the URI), the run is refused
+    assert str(raised.value) == (
+        f"the MLflow tracking server MLFLOW_TRACKING_URI={login_server.url.replace('://', '://alice:***@')} does "
+        f"not let user 'alice' record runs in experiment 'exp'; its admin can give EDIT permission "
+        f"(tracking/README.md)")
+    # MLflow would print each finished run's link on that URI, password and all
+    assert os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] == "true"

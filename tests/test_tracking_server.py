@@ -1,6 +1,7 @@
 """The shared tracking server of tracking/: a real `mlflow server` (started by tracking/server.sh) on 127.0.0.1
 with a PostgreSQL backend store, a real sweep recorded on it, read back through the REST API and seen in the
-MLflow UI by headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+MLflow UI by headless Chromium (Debian's /usr/bin/chromium, driven by Playwright); and the same script opened
+to the network, where it asks for a login (MLflow's basic-auth app) and `ml` gives one."""
 import json
 import os
 import re
@@ -9,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,12 +36,29 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rest(url, endpoint, body=None, **query):
-    """One call of MLflow's REST API: POST `body` as JSON, or GET with `query`."""
-    address = f"{url}/api/2.0/mlflow/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+def rest(url, endpoint, body=None, login=None, version="2.0", **query):
+    """One call of MLflow's REST API: POST `body` as JSON, or GET with `query`; as `login` ('user:password')."""
+    address = f"{url}/api/{version}/mlflow/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(address, data, {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if login is not None:
+        import base64
+
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+    request = urllib.request.Request(address, data, headers)
     return json.load(urllib.request.urlopen(request, timeout=30))
+
+
+def wait_until_up(url, process, log, seconds=180):
+    """Polls the server's /health until it answers; fails with its log if it exits or the deadline passes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2).close()
+            return
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, Path(log).read_text()
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +67,13 @@ def server(postgres_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tracking")
     database = postgres_server.database("mlflow_server")
     port = free_port()
-    env = {**os.environ, "BACKEND_STORE_URI": database, "ARTIFACTS": str(folder / "artifacts"), "PORT": str(port),
-           "WORKERS": "1", "MLFLOW": str(Path(sys.executable).parent / "mlflow")}
+    env = clean_env(BACKEND_STORE_URI=database, ARTIFACTS=str(folder / "artifacts"), PORT=str(port), WORKERS="1",
+                    MLFLOW=str(Path(sys.executable).parent / "mlflow"))  # no login: on 127.0.0.1, for this machine
     log = open(folder / "server.log", "w")
     process = subprocess.Popen([str(ROOT / "tracking" / "server.sh")], cwd=folder, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180  # MLflow's migrations of a new PostgreSQL database take a while
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, (folder / "server.log").read_text()
-            time.sleep(0.5)
+    wait_until_up(url, process, folder / "server.log")  # MLflow's migrations of a new PostgreSQL database take a while
     yield {"url": url, "database": database, "folder": folder}
     os.killpg(process.pid, signal.SIGTERM)  # the script and the server it started, nothing else
     process.wait(timeout=60)
@@ -214,7 +227,147 @@ def test_the_mlflow_ui_shows_the_sweep_and_its_trials(server, sweep, tmp_path):
             browser.close()
 
 
-def test_the_compose_file_runs_mlflow_on_postgresql_published_on_localhost():
+# --- opened to the network: a login -------------------------------------------------------------------------
+
+ADMIN_PASSWORD, ALICE_PASSWORD = f"admin-{uuid.uuid4().hex}", f"alice-{uuid.uuid4().hex}"  # found nowhere else
+MLFLOW_LOGIN = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
+                "MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_CONFIG_PATH",
+                "MLFLOW_FLASK_SERVER_SECRET_KEY")
+
+
+def clean_env(**settings):
+    """This process's environment without any login of the machine's, plus `settings`."""
+    return {**{k: v for k, v in os.environ.items() if k not in MLFLOW_LOGIN}, **settings}
+
+
+def ml(cwd, *args, **env):
+    return subprocess.run([ML, *args], cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def team_server(migrated_store, tmp_path_factory):
+    """tracking/server.sh opened to the network (HOST=0.0.0.0) with an admin password, on a copy of a migrated
+    SQLite store (the login does not depend on the store); the admin has created the user alice. Yields its URL."""
+    pytest.importorskip("flask_wtf", reason="MLflow's basic-auth app needs mlflow[auth] (Flask-WTF)")
+    import shutil
+
+    folder = tmp_path_factory.mktemp("team")
+    shutil.copy(migrated_store, folder / "mlflow.db")
+    port = free_port()
+    env = clean_env(HOST="0.0.0.0", PORT=str(port), DATA=str(folder / "data"), WORKERS="1",
+                    BACKEND_STORE_URI=f"sqlite:///{folder / 'mlflow.db'}", MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                    MLFLOW=str(Path(sys.executable).parent / "mlflow"))
+    with open(folder / "server.log", "w") as log:
+        process = subprocess.Popen([str(ROOT / "tracking" / "server.sh")], cwd=folder, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process, folder / "server.log")
+        rest(url, "users/create", {"username": "alice", "password": ALICE_PASSWORD}, login=f"admin:{ADMIN_PASSWORD}")
+        yield {"url": url, "folder": folder}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the server and its workers, nothing else
+        process.wait(timeout=60)
+    assert ADMIN_PASSWORD not in (folder / "server.log").read_text()
+
+
+def test_the_team_server_answers_nothing_but_its_health_without_a_login(team_server):
+    url = team_server["url"]
+    urllib.request.urlopen(f"{url}/health", timeout=10).close()  # for load balancers and `ml`'s own probe
+    for login in (None, f"alice:{ADMIN_PASSWORD}", "nobody:whatever-password"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            rest(url, "experiments/search", max_results=1, login=login)
+        assert refused.value.code == 401
+    assert "experiments" in rest(url, "experiments/search", max_results=1, login=f"alice:{ALICE_PASSWORD}")
+    auth = team_server["folder"] / "data" / "auth"
+    assert ADMIN_PASSWORD not in (auth / "basic_auth.ini").read_text()  # MLflow reads it from the environment
+    assert (auth / "users.db").exists() and os.stat(auth).st_mode & 0o077 == 0  # hashed passwords, for root only
+
+
+def test_ml_with_a_login_records_its_run_and_the_password_nowhere(team_server, tmp_path, monkeypatch):
+    import mlflow
+
+    url = team_server["url"]
+    done = ml(tmp_path, "train_steps=20", "experiment=team", MLFLOW_TRACKING_URI=url,
+              MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD)
+    assert done.returncode == 0, done.stderr
+    # The same with the login in the URI, which MLflow's client also takes (and prints in its run links).
+    in_uri = ml(tmp_path, "train_steps=20", "experiment=team", "seed=1",
+                MLFLOW_TRACKING_URI=url.replace("://", f"://alice:{ALICE_PASSWORD}@"))
+    assert in_uri.returncode == 0, in_uri.stderr
+    # A sweep's worker processes log in with the variables they inherit.
+    swept = ml(tmp_path, "-m", SPACE, "sweep.trials=2", "sweep.workers=2", "train_steps=10", "experiment=team",
+               MLFLOW_TRACKING_URI=url, MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD)
+    assert swept.returncode == 0, swept.stderr
+    for output in (done, in_uri, swept):
+        assert ALICE_PASSWORD not in output.stdout + output.stderr
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ALICE_PASSWORD)
+    client = mlflow.MlflowClient(url)
+    runs = client.search_runs([client.get_experiment_by_name("team").experiment_id])
+    assert len(runs) == 5  # two runs, a sweep's parent and its two trials
+    assert {r.data.tags["antelope.worker"] for r in runs if "antelope.trial" in r.data.tags} == {"0", "1"}
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        recorded = [run.info.run_name, *run.data.params.values(), *run.data.tags.values()]
+        assert not [value for value in recorded if ALICE_PASSWORD in value], run.info.run_id
+        folder = client.download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts" / run.info.run_id))
+        for path in Path(folder).rglob("*"):  # config.yaml, the model, checkpoints, plots
+            assert path.is_dir() or ALICE_PASSWORD.encode() not in path.read_bytes(), path
+    trained = [r for r in runs if "antelope.sweep" not in r.data.tags]
+    assert {r.data.params["seed"] for r in trained} == {"0", "1"}
+    assert "train_steps: 20" in Path(client.download_artifacts(trained[0].info.run_id, "config.yaml",
+                                                               str(tmp_path))).read_text()
+
+
+@pytest.mark.parametrize("password", [None, "not-alice-password"])
+def test_ml_without_the_right_login_is_a_one_line_error_naming_the_server(team_server, tmp_path, password):
+    url = team_server["url"]
+    login = {"MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": password} if password else {}
+    done = ml(tmp_path, "train_steps=20", MLFLOW_TRACKING_URI=url, HOME=str(tmp_path), **login)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    said = "refused the login of user 'alice'" if password else "asks for a login"
+    assert line.startswith(f"ml: error: the MLflow tracking server MLFLOW_TRACKING_URI={url} {said}: set "
+                           f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"), line
+    assert password is None or password not in line
+
+
+def test_a_user_without_permission_on_an_experiment_is_told_so_in_one_line(team_server, tmp_path):
+    url = team_server["url"]
+    admin = f"admin:{ADMIN_PASSWORD}"
+    experiment = rest(url, "experiments/create", {"name": "admins-only"}, login=admin)["experiment_id"]
+    rest(url, "users/permissions/grant", {"username": "alice", "resource_type": "experiment",
+                                          "resource_id": experiment, "permission": "DENY"}, login=admin, version="3.0")
+    done = ml(tmp_path, "train_steps=20", "experiment=admins-only", MLFLOW_TRACKING_URI=url,
+              MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"ml: error: the MLflow tracking server MLFLOW_TRACKING_URI={url} does not let user 'alice' use "
+        f"experiment 'admins-only'; its admin can give EDIT permission (tracking/README.md)"]
+
+
+def test_server_sh_opened_to_the_network_without_an_admin_password_does_not_start(tmp_path):
+    done = subprocess.run([str(ROOT / "tracking" / "server.sh")], cwd=tmp_path, capture_output=True, text=True,
+                          env=clean_env(HOST="0.0.0.0", PORT=str(free_port()), DATA=str(tmp_path / "data")),
+                          timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == ["tracking/server.sh: HOST=0.0.0.0 opens the server to the network: set "
+                                        "MLFLOW_AUTH_ADMIN_PASSWORD to make it ask for a login"]
+    assert not (tmp_path / "data").exists()  # nothing started (no PostgreSQL), nothing written
+
+
+def compose_environment(service, **shell):
+    """A compose service's `environment` as Compose would pass it, given the `shell`'s variables (the
+    ${NAME:-default} forms only, the ones compose.yaml uses)."""
+    def value(text):
+        return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: shell.get(m.group(1)) or m.group(2), str(text))
+
+    return {key: value(text) for key, text in service["environment"].items()}
+
+
+def test_the_compose_file_runs_server_sh_on_postgresql_published_on_localhost_unless_told(tmp_path):
     compose = yaml.safe_load((ROOT / "tracking" / "compose.yaml").read_text())
     services = compose["services"]
     assert set(services) == {"postgres", "mlflow"}
@@ -224,17 +377,40 @@ def test_the_compose_file_runs_mlflow_on_postgresql_published_on_localhost():
     assert any(v.endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])
     assert mlflow["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert mlflow["ports"] == ["${HOST:-127.0.0.1}:${PORT:-5000}:5000"]  # loopback unless HOST says otherwise
-    command = mlflow["command"]
-    options = dict(zip(command[2::2], command[3::2]))
-    assert command[:2] == ["mlflow", "server"]
-    assert options["--backend-store-uri"].startswith("postgresql+psycopg://mlflow:")
-    assert options["--backend-store-uri"].endswith("@postgres:5432/mlflow")
-    assert options["--artifacts-destination"] == "/artifacts" and "artifacts:/artifacts" in mlflow["volumes"]
-    assert set(compose["volumes"]) == {"postgres", "artifacts"}
-    accepted = subprocess.run([str(Path(sys.executable).parent / "mlflow"), "server", "--help"],
-                              capture_output=True, text=True).stdout
-    assert all(option in accepted for option in options)  # the installed MLflow knows every option
+    environment = mlflow["environment"]
+    assert environment["BACKEND_STORE_URI"].startswith("postgresql+psycopg://mlflow:")
+    assert environment["BACKEND_STORE_URI"].endswith("@postgres:5432/mlflow")
+    assert (environment["HOST"], environment["PORT"]) == ("0.0.0.0", "5000")  # inside; `ports` publishes it
+    assert environment["MLFLOW_AUTH_ADMIN_PASSWORD"] == "${MLFLOW_AUTH_ADMIN_PASSWORD:-}"  # the operator's, no default
+    volumes = dict(v.split(":") for v in mlflow["volumes"])
+    assert volumes == {"artifacts": environment["ARTIFACTS"], "auth": environment["DATA"]}
+    assert set(compose["volumes"]) == {"postgres", "artifacts", "auth"}
+    script = (ROOT / "tracking" / "server.sh").read_text()
+    assert all(re.search(rf"\$\{{?{key}\b", script) for key in environment), "a setting server.sh does not read"
     dockerfile = (ROOT / "tracking" / mlflow["build"] / "Dockerfile").read_text()
+    [command] = mlflow["command"]
+    assert f"COPY server.sh /usr/local/bin/{command}" in dockerfile
     import mlflow as installed
 
-    assert f'"mlflow=={installed.__version__.rsplit(".", 1)[0]}.*"' in dockerfile and "psycopg" in dockerfile
+    assert f'"mlflow[auth]=={installed.__version__.rsplit(".", 1)[0]}.*"' in dockerfile and "psycopg" in dockerfile
+
+    # What the script in the container does with that environment (`mlflow` a stand-in that shows its arguments):
+    # published on 127.0.0.1 it serves this machine as it is; published on the network, only with a login.
+    stand_in = tmp_path / "mlflow"
+    stand_in.write_text("#!/bin/sh\necho \"$@\"\n")
+    stand_in.chmod(0o755)
+
+    def start(**shell):
+        env = clean_env(**compose_environment(mlflow, **shell), MLFLOW=str(stand_in))
+        env["DATA"], env["ARTIFACTS"] = str(tmp_path / "data"), str(tmp_path / "artifacts")  # not / in this machine
+        return subprocess.run([str(ROOT / "tracking" / "server.sh")], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    local = start()
+    assert local.returncode == 0 and "--app-name" not in local.stdout and "--host 0.0.0.0" in local.stdout
+    opened = start(HOST="0.0.0.0")
+    assert opened.returncode == 2 and "MLFLOW_AUTH_ADMIN_PASSWORD" in opened.stderr and not opened.stdout
+    team = start(HOST="0.0.0.0", MLFLOW_AUTH_ADMIN_PASSWORD="a-long-password", ALLOWED_HOSTS="mlflow.lab.example")
+    assert team.returncode == 0 and team.stdout.startswith("server --app-name basic-auth ")
+    assert "--allowed-hosts mlflow.lab.example" in team.stdout
+    assert "http://0.0.0.0:5000" in team.stderr and "login required" in team.stderr

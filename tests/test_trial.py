@@ -8,7 +8,7 @@ from antelope import processes, studies
 from antelope.errors import Stop, TakenOver
 from antelope.trial import Trial
 
-PLAN = SimpleNamespace(objective="eval/accuracy", parent_run_id="parent")
+PLAN = SimpleNamespace(objective="eval/accuracy", multi=False, parent_run_id="parent")
 
 
 def trial(pruner):
