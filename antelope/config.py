@@ -61,6 +61,9 @@ class SweepConfig:
     slurm: SlurmConfig = field(default_factory=SlurmConfig, metadata={
         "doc": "Slurm job resources: .partition, .time, .cpus, .gpus, .mem, .sbatch, .folder, .wait"})
     seed: int = _key(0, "seeds the sampler")
+    enqueue: Optional[str] = _key(None, "a YAML file of configs ({key: value} over the sweep's keys) to run first")
+    warm_start: Optional[str] = _key(None, "an experiment or a study whose finished runs or trials a new study "
+                                           "starts with, as complete trials (not counted in sweep.trials)")
     register: Optional[str] = _key(None, "when the sweep ends, register its best trial's model in MLflow's model "
                                          "registry under this name (a new version)")
     heartbeat: int = _key(30, "seconds between a running trial's heartbeats in the study's storage; a trial whose "
@@ -136,7 +139,8 @@ class Config:
                                 "or a dotted path; none by default, but with env= cosine to 0 over train_steps")
     sweep: SweepConfig = field(default_factory=SweepConfig, metadata={
         "doc": "`ml -m` sweep settings: sweep.trials, .sampler, .pruner, .objective, .direction, .study, "
-               ".storage, .workers, .launcher, .slurm.*, .seed, .heartbeat, .register (see the README's Sweeps)"})
+               ".storage, .workers, .launcher, .slurm.*, .seed, .enqueue, .warm_start, .heartbeat, .register "
+               "(see the README's Sweeps)"})
 
 
 # env steps an RL run gets when train_steps is not given: what the default agent needs to solve the env,

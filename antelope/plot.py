@@ -30,9 +30,10 @@ from . import tracking
 from .errors import ConfigError
 from .imports import did_you_mean
 from .runs import param_columns, runs
-from .spec import DIRECTIONS, METRICS
+from .spec import DIRECTIONS, METRICS, PARAMETERS, TRAIN_SECONDS
 
-HIDDEN = {"train/epoch"}  # metrics not drawn unless asked for: the step axis says it already
+# metrics not drawn unless asked for: the step axis says the epoch already, and a run's costs are one value each
+HIDDEN = {"train/epoch", PARAMETERS, TRAIN_SECONDS}
 SYSTEM = "system/"  # MLflow's system metrics (CPU, memory, GPU): drawn when asked for; the MLflow UI charts them
 SEED = "seed"  # the one param that may differ between the runs averaged into one line
 LINESTYLES = ["-", "--", ":", "-."]  # after the 10 colors, so the 11th line is not read as the 1st

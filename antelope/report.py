@@ -97,17 +97,21 @@ def summary(study, top=5):
                  front.to_string(index=False), "reproduce a trial of the front with:"]
         by_number = {t.number: t for t in complete}
         for number in front["trial"]:
-            overrides = by_number[number].user_attrs["overrides"]
-            text.append(f"  trial {number}: ml {shlex.join(lines.readable(line) for line in overrides)}")
+            attrs = by_number[number].user_attrs
+            text.append(f"  trial {number}: ml {shlex.join(lines.readable(line) for line in attrs['overrides'])}"
+                        if "overrides" in attrs else f"  trial {number}: an earlier result ({attrs['warm_start_from']})")
         return "\n".join(text)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     complete.sort(key=lambda t: t.value, reverse=maximize)
     table = pd.DataFrame([{"trial": t.number, "value": t.value, **t.params,
                            "run": t.user_attrs.get("mlflow_run_id", "")} for t in complete[:top]])
-    best = complete[0]
+    best, run = complete[0], complete[0].user_attrs.get("mlflow_run_id")
     text += [f"best trials ({'highest' if maximize else 'lowest'} first):", table.to_string(index=False),
-               f"best params: {best.params}",
-               f"reproduce the best trial (run {best.user_attrs.get('mlflow_run_id')}) with:",
-               f"  ml {shlex.join(lines.readable(line) for line in best.user_attrs['overrides'])}",
-               f"  (or: ml reproduce={best.user_attrs.get('mlflow_run_id')})"]
+             f"best params: {best.params}"]
+    if "overrides" not in best.user_attrs:  # an earlier result a warm start added (antelope.warmstart)
+        return "\n".join(text + [f"the best is an earlier result ({best.user_attrs.get('warm_start_from')})"
+                                 + (f": reproduce it with ml reproduce={run}" if run else "")])
+    text += [f"reproduce the best trial (run {run}) with:",
+             f"  ml {shlex.join(lines.readable(line) for line in best.user_attrs['overrides'])}",
+             f"  (or: ml reproduce={run})"]
     return "\n".join(text)

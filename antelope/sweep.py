@@ -23,7 +23,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, overrides as lines, studies, tracking, workers
+from . import config, overrides as lines, studies, tracking, warmstart, workers
 from .report import finish, summary
 from .errors import ConfigError
 from .imports import did_you_mean
@@ -41,20 +41,21 @@ LAUNCHERS = ("local", "slurm")  # sweep.launcher: worker processes here, or Slur
 
 def sweep(*overrides, space=None, preset=None, trials=None, sampler=None, pruner=None, objective=None,
           direction=None, study=None, storage=None, workers=None, heartbeat=None, register=None, launcher=None,
-          slurm=None, **kwargs):
+          slurm=None, enqueue=None, warm_start=None, **kwargs):
     """Search hyperparameters with Optuna, each trial one `ml()` run; returns the `optuna.Study`.
 
     `space` maps config keys to sweep expressions in Hydra's grammar, as on the console
     (`{'lr': 'tag(log, interval(1e-5, 1e-1))', 'optim': 'choice(SGD, Adam)'}`), or to a list of choices;
     `preset` names a file in `sweeps/` (or a path). `trials`, `sampler`, `pruner`, `objective`,
     `direction`, `study`, `storage`, `workers`, `heartbeat`, `register` (the best trial's model, when the
-    sweep ends) and `launcher` are the `sweep.*` settings (defaults in `ml --help`); `slurm` maps
+    sweep ends), `launcher`, `enqueue` and `warm_start` are the `sweep.*` settings (defaults in `ml --help`); `slurm` maps
     `sweep.slurm.*` keys to values (`{'partition': 'gpu', 'gpus': 1}`).
     Every other keyword is a fixed key of `ml()` (`model=Model`, `dataset='Digits'`, `train_steps=500`).
     """
     settings = dict(trials=trials, sampler=sampler, pruner=pruner, objective=objective, direction=direction,
                     study=study, storage=storage, workers=workers, heartbeat=heartbeat, register=register,
-                    launcher=launcher, **{f"slurm.{key}": value for key, value in (slurm or {}).items()})
+                    launcher=launcher, enqueue=enqueue, warm_start=warm_start,
+                    **{f"slurm.{key}": value for key, value in (slurm or {}).items()})
     given = [f"sweep={preset}"] if preset else []
     for key, value in (space or {}).items():
         expression = value if isinstance(value, str) else f"choice({','.join(lines.format_value(v) for v in value)})"
@@ -90,6 +91,7 @@ class Plan:
     heartbeat: int = 30
     register: str = None  # the registered model that the best trial's model becomes a version of
     parent_run_id: str = None
+    warm_trials: int = 0  # the complete trials a warm start added (numbered first; not counted in `trials`)
 
     @property
     def objective(self):
@@ -139,8 +141,16 @@ def _sweep(given, objects):
         with warnings.catch_warnings():  # experimental in Optuna 5
             warnings.simplefilter("ignore")
             study.set_metric_names(list(plan.objectives))  # the front's columns in summaries and the dashboard
+        if cfg.sweep.warm_start:
+            warmstart.warm_start(study, storage, space, cfg.sweep.warm_start, plan.objectives, plan.directions)
     else:
         study.sampler = plan.new_sampler(len(study.trials))  # a resumed sweep's sampler draws anew
+        if cfg.sweep.warm_start:
+            print(f"ml: sweep.warm_start applies to a new study; study {plan.study} is resumed as it is",
+                  file=sys.stderr)
+    plan.warm_trials = study.user_attrs.get(warmstart.ADDED, 0)
+    if cfg.sweep.enqueue:
+        warmstart.enqueue(study, space, cfg.sweep.enqueue, plan.trials)
     plan.parent_run_id = _parent_run(study, plan, created)
     if launcher == "slurm":
         return _launch_on_slurm(study, plan, count, cfg.sweep.slurm)
@@ -164,7 +174,8 @@ def _launch_on_slurm(study, plan, count, settings):
     from . import slurm
 
     trials = study.get_trials(deepcopy=False)
-    if len(trials) >= plan.trials and not any(t.state == TrialState.RUNNING for t in trials):
+    if len(trials) - plan.warm_trials >= plan.trials and not any(
+            t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
         finish(study, plan)  # nothing left to run
         print(summary(study), flush=True)
         return study
@@ -174,7 +185,8 @@ def _launch_on_slurm(study, plan, count, settings):
         tracking.end_run(plan.parent_run_id, "FAILED")
         raise
     tracking.set_tags(plan.parent_run_id, {"antelope.pid": ""})  # not this process's: it returns, the jobs go on
-    print(f"ml: sweep {plan.study} (parent run {plan.parent_run_id}): {len(trials)} of {plan.trials} trials so far; "
+    print(f"ml: sweep {plan.study} (parent run {plan.parent_run_id}): {len(trials) - plan.warm_trials} of "
+          f"{plan.trials} trials so far; "
           + (f"worker jobs {', '.join(live)} still queued or running; " if live else "")
           + (f"submitted worker jobs {', '.join(submitted)}" if submitted else "no worker job submitted")
           + f" (logs in {os.path.abspath(settings.folder)}/<job id>)", flush=True)

@@ -57,7 +57,7 @@ def run_trial(study, storage, plan, tags, lost=None, why=None):
         optuna_trial = lost or study.ask()
     trial = Trial(study, storage, optuna_trial, plan, {**tags, "antelope.sweep": plan.study,
                                                         "antelope.trial": str(optuna_trial.number)})
-    if lost is None and trial.number >= plan.trials:  # another worker asked first: the study is full
+    if lost is None and trial.number - plan.warm_trials >= plan.trials:  # another worker asked first: it is full
         optuna_trial.set_user_attr("surplus", True)
         study.tell(optuna_trial, state=TrialState.FAIL)
         return

@@ -23,8 +23,8 @@ def work(study, storage, plan, tags):
         trials = study.get_trials(deepcopy=False)
         if lost is not None:
             run_trial(study, storage, plan, tags, lost, why)
-        elif len(trials) < plan.trials:
-            run_trial(study, storage, plan, tags)
+        elif len(trials) - plan.warm_trials < plan.trials or any(t.state == TrialState.WAITING for t in trials):
+            run_trial(study, storage, plan, tags)  # a new trial, or the next of those sweep.enqueue queued
         elif any(t.state == TrialState.RUNNING for t in trials):
             time.sleep(min(plan.heartbeat, 2))  # trials run elsewhere: one may yet lose its worker
         else:

@@ -106,7 +106,8 @@ def test_ml_plot_writes_pngs_and_rejects_unknown_metrics(ids, workdir):
     bad = run_ml("plot", "--metric", "eval/acuracy")
     assert bad.returncode == 2 and bad.stdout == ""
     assert re.fullmatch(r"ml: error: metric 'eval/acuracy' was not logged by these runs \(did you mean "
-                        r"'eval/accuracy'\?\); they logged: eval/accuracy, train/accuracy, train/epoch, "
+                        r"'eval/accuracy'\?\); they logged: cost/parameters, cost/train_seconds, eval/accuracy, "
+                        r"train/accuracy, train/epoch, "
                         r"train/loss, train/lr, \d+ system/\.\.\.", bad.stderr.strip()), bad.stderr  # MLflow's system
     # metrics are counted, not listed: which there are depends on the machine (a GPU adds some)
 

@@ -231,6 +231,57 @@ def test_several_objectives_bad_input_is_one_line():
     assert runs().empty
 
 
+def test_enqueued_configs_are_the_first_trials_and_are_not_queued_again(tmp_path):
+    (tmp_path / "first.yaml").write_text("- {optim.lr: 0.05, optim: SGD}\n- optim.lr: 0.002\n")
+    space = {"optim.lr": "tag(log, interval(1e-3, 1e-1))", "optim": "choice(SGD, Adam)"}
+    study = sweep(space=space, trials=2, enqueue=str(tmp_path / "first.yaml"), **QUICK)
+    assert [t.params["optim.lr"] for t in study.trials] == [0.05, 0.002]  # every trial enqueued: both ran
+    assert study.trials[0].params["optim"] == "SGD" and [t.state.name for t in study.trials] == ["COMPLETE"] * 2
+    again = sweep(space=space, trials=3, enqueue=str(tmp_path / "first.yaml"), **QUICK)  # resumed, one more
+    assert len(again.trials) == 3 and [t.params["optim.lr"] for t in again.trials[:2]] == [0.05, 0.002]
+    _, children = parent_and_children(runs("Digits"))
+    assert list(children["tags.antelope.trial"]) == ["0", "1", "2"]
+    assert float(children["params.optim.lr"].iloc[0]) == 0.05
+
+
+def test_enqueue_bad_input_is_one_line(tmp_path):
+    choices = {"optim.lr": "interval(1e-3, 1e-1)"}
+    for text, message in [("- {lr: 0.01}\n", "config 1 sets lr, which the sweep does not search"),
+                          ("- {optim.lr: 5}\n", "config 1 sets optim.lr=5, outside interval(1e-3, 1e-1)"),
+                          ("optim.lr: 0.01\n", "must be a YAML list of mappings"),
+                          ("- {optim.lr: 0.01}\n- {optim.lr: 0.02}\n", "has 2 configs, more than sweep.trials=1")]:
+        (tmp_path / "q.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            sweep(space=choices, trials=1, enqueue=str(tmp_path / "q.yaml"), **QUICK)
+    with pytest.raises(ConfigError, match="sweep.enqueue=nowhere.yaml: no such file"):
+        sweep(space=choices, trials=1, enqueue="nowhere.yaml", **QUICK)
+
+
+def test_a_warm_start_adds_earlier_runs_and_a_studys_trials_as_complete_trials_not_counted(capsys):
+    from antelope import ml
+
+    earlier = [ml(**QUICK, experiment="earlier", **{"optim.lr": lr}) for lr in (0.003, 0.03)]
+    ml(**QUICK, experiment="earlier", **{"optim.lr": 5.0})  # outside the space: left out
+    space = {"optim.lr": "tag(log, interval(1e-3, 1e-1))"}
+    study = sweep(space=space, trials=2, warm_start="earlier", **QUICK)
+    assert "ml: sweep.warm_start=earlier: 2 earlier results added as complete trials, 1 left out" in \
+        capsys.readouterr().err
+    warm, own = study.trials[:2], study.trials[2:]
+    assert [t.params["optim.lr"] for t in warm] == [0.003, 0.03]
+    assert [t.value for t in warm] == [r.metrics["eval/accuracy"] for r in earlier]
+    assert [t.user_attrs["warm_start_from"] for t in warm] == [f"run {r.run_id}" for r in earlier]
+    assert len(own) == 2 and all(t.state.name == "COMPLETE" for t in own)  # sweep.trials counts its own
+    _, children = parent_and_children(runs("Digits"))
+    assert list(children["tags.antelope.trial"]) == ["2", "3"]
+
+    # a study of the same storage: its complete trials (the 4 above) start another sweep of the same objective
+    other = sweep(space={"optim.lr": "interval(1e-3, 1e-1)"}, trials=1, warm_start=study.study_name, **QUICK)
+    assert [t.params["optim.lr"] for t in other.trials[:4]] == [t.params["optim.lr"] for t in study.trials]
+    assert len(other.trials) == 5
+    with pytest.raises(ConfigError, match="sweep.warm_start=nothing names no study in the sweep's storage"):
+        sweep(space=space, trials=1, warm_start="nothing", study="fresh", **QUICK)
+
+
 def test_an_objective_that_is_never_logged_stops_after_the_first_trial():
     with pytest.raises(ConfigError, match="sweep.objective=eval/acc was never logged by trial 0"):
         sweep(space={"lr": [0.1, 0.01]}, objective="eval/acc", direction="maximize", **QUICK)
