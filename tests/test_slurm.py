@@ -127,3 +127,13 @@ def test_a_job_slurm_refuses_is_a_one_line_error_and_leaves_no_run_running(slurm
               slurm={"partition": "nowhere", "cpus": 1}, train_steps=10)
     assert list(runs("Digits")["status"]) == ["FAILED"]  # the parent run; no trial started
     assert not slurm.jobs()
+
+
+def test_with_wait_the_console_returns_when_the_jobs_end_with_the_sweeps_summary(slurm):
+    done = run_ml("-m", f"model={MODELS}:Model", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
+                  "train_steps=30", "evaluate_per_steps=10", "log_per_steps=10", "sweep.slurm.wait=true", *SLURM)
+    jobs = _submitted(done)
+    assert f"ml: worker job {jobs[0]} ended" in done.stderr and not slurm.jobs()
+    assert "2 trials (2 COMPLETE, 0 PRUNED, 0 FAIL)" in done.stdout and "reproduce the best trial" in done.stdout
+    parent, children = parent_and_children(runs("Digits"))
+    assert parent["status"] == "FINISHED" and list(children["tags.antelope.trial"]) == ["0", "1"]
