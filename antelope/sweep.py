@@ -194,7 +194,12 @@ def _launch_on_slurm(study, plan, count, settings):
         print(f"ml: watch it with `squeue --jobs {','.join(live + submitted)}` or `ml runs`; the same command again "
               f"attaches to this sweep", flush=True)
         return study
-    slurm.wait(plan, live + submitted)
+    try:
+        slurm.wait(plan, live + submitted)
+    except KeyboardInterrupt:  # the jobs are Slurm's: they go on, and so does the parent run
+        print(f"ml: stopped waiting; the worker jobs go on (squeue --jobs {','.join(live + submitted)})",
+              file=sys.stderr)
+        return study
     print(summary(studies.load(studies.open_storage(plan.storage, 2), plan.study, plan.new_sampler(),
                                plan.new_pruner())), flush=True)
     return study
