@@ -11,6 +11,7 @@ it and retry it as a new trial, and its journal storage has none. Only Optuna's 
 import os
 import threading
 import time
+import weakref
 
 from . import processes, tracking
 from .errors import ConfigError
@@ -155,8 +156,15 @@ def load(storage, name, sampler, pruner):
 
 
 def trial_id(storage, study, number):
-    """The storage's id of trial `number` of `study` (Optuna's handles carry it privately)."""
-    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+    """The storage's id of trial `number` of `study` (Optuna's handles carry it privately); the study's id
+    asked of the storage once per process (a database query each time otherwise)."""
+    known = _STUDY_IDS.setdefault(storage, {})
+    if study.study_name not in known:
+        known[study.study_name] = storage.get_study_id_from_name(study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(known[study.study_name], number)
+
+
+_STUDY_IDS = weakref.WeakKeyDictionary()  # {storage: {study name: its id}}, forgotten with the storage
 
 
 class Heartbeat:
@@ -193,7 +201,7 @@ def _last_sign_of_life(trial):
     return max(trial.system_attrs.get(HEARTBEAT, 0), trial.datetime_start.timestamp(), float(claim))
 
 
-def claim_lost_trial(study, storage, interval):
+def claim_lost_trial(study, storage, interval, trials=None):
     """A RUNNING trial whose worker is lost, claimed for this process, with why it counts as lost; or
     (None, None). Lost: released by its worker (`release`), its recorded process on this machine is gone
     (both known at once), or no sign of life for GRACE heartbeats of `interval` seconds (any machine). Two workers may find the same one: each
@@ -203,7 +211,8 @@ def claim_lost_trial(study, storage, interval):
     from optuna.trial import TrialState
 
     me, now = processes.this_process(), time.time()
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    trials = study.get_trials(deepcopy=False) if trials is None else trials  # the caller's read, when it has one
+    for trial in (t for t in trials if t.state == TrialState.RUNNING):
         recorded = trial.user_attrs.get(PROCESS, "")
         if recorded and trial.user_attrs.get(RELEASED) == recorded:
             why = f"its worker {recorded} stopped it on a signal, with a checkpoint"

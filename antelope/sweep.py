@@ -144,7 +144,7 @@ def _sweep(given, objects):
         if cfg.sweep.warm_start:
             warmstart.warm_start(study, storage, space, cfg.sweep.warm_start, plan.objectives, plan.directions)
     else:
-        study.sampler = plan.new_sampler(len(study.trials))  # a resumed sweep's sampler draws anew
+        study.sampler = plan.new_sampler(len(study.get_trials(deepcopy=False)))  # a resumed sweep's draws anew
         if cfg.sweep.warm_start:
             print(f"ml: sweep.warm_start applies to a new study; study {plan.study} is resumed as it is",
                   file=sys.stderr)

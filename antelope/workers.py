@@ -19,8 +19,8 @@ def work(study, storage, plan, tags):
     # Runs left RUNNING by dead processes of this host, closed once here rather than by every trial's run
     tracking.close_stale_runs(tracking.experiment_id_of(plan.experiment))
     while True:
-        lost, why = studies.claim_lost_trial(study, storage, plan.heartbeat)
-        trials = study.get_trials(deepcopy=False)
+        trials = study.get_trials(deepcopy=False)  # one read of the study per trial this worker starts
+        lost, why = studies.claim_lost_trial(study, storage, plan.heartbeat, trials)
         if lost is not None:
             run_trial(study, storage, plan, tags, lost, why)
         elif len(trials) - plan.warm_trials < plan.trials or any(t.state == TrialState.WAITING for t in trials):
@@ -77,11 +77,8 @@ def join(plan, worker, tags):
     runs trials until the study has all of them; `tags` go on every run it trains. Returns the study."""
     tracking.use(plan.tracking_uri)
     storage = studies.open_storage(plan.storage, 2)
-    study = studies.load(storage, plan.study, plan.new_sampler(1000 * worker + len(_trials(storage, plan))),
-                         plan.new_pruner())
+    study = studies.load(storage, plan.study, None, plan.new_pruner())
+    # seeded apart from the other workers' and from earlier launches' (the study's size so far)
+    study.sampler = plan.new_sampler(1000 * worker + len(study.get_trials(deepcopy=False)))
     work(study, storage, plan, tags)
     return study
-
-
-def _trials(storage, plan):
-    return storage.get_all_trials(storage.get_study_id_from_name(plan.study), deepcopy=False)
