@@ -25,7 +25,7 @@ SOURCE = "warm_start_from"  # an added trial's user attribute: the run or study 
 
 
 def enqueue(study, space, path, trials):
-    """Queue the configs of the YAML file `path` as the study's next trials; returns how many are new."""
+    """Queue the configs of the YAML file `path` as the study's next trials (those not queued before)."""
     import yaml
 
     if not os.path.isfile(path):
@@ -37,7 +37,7 @@ def enqueue(study, space, path, trials):
         raise ConfigError(f"sweep.enqueue={path} must be a YAML list of mappings of the sweep's keys to values")
     if len(configs) > trials:
         raise ConfigError(f"sweep.enqueue={path} has {len(configs)} configs, more than sweep.trials={trials}")
-    before = len(study.get_trials(deepcopy=False))
+    queued = []  # every config checked before any is queued: a bad one leaves the study as it was
     for number, given in enumerate(configs, 1):
         params = lines.flatten(given)
         for key, value in params.items():
@@ -49,8 +49,9 @@ def enqueue(study, space, path, trials):
             if params[key] is None:
                 raise ConfigError(f"sweep.enqueue={path}: config {number} sets {key}={value}, outside "
                                   f"{space.dimensions[key].expression}")
+        queued.append(params)
+    for params in queued:
         study.enqueue_trial(params, skip_if_exists=True)
-    return len(study.get_trials(deepcopy=False)) - before
 
 
 def warm_start(study, storage, space, source, objectives, directions):

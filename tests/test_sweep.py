@@ -253,6 +253,11 @@ def test_enqueue_bad_input_is_one_line(tmp_path):
         (tmp_path / "q.yaml").write_text(text)
         with pytest.raises(ConfigError, match=re.escape(message)):
             sweep(space=choices, trials=1, enqueue=str(tmp_path / "q.yaml"), **QUICK)
+    (tmp_path / "q.yaml").write_text("- {optim.lr: 0.01}\n- {optim.lr: 5}\n")  # the second bad: none queued
+    with pytest.raises(ConfigError, match="config 2 sets optim.lr=5"):
+        sweep(space=choices, trials=2, enqueue=str(tmp_path / "q.yaml"), study="half", **QUICK)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal"))
+    assert optuna.load_study(study_name="half", storage=storage).trials == []
     with pytest.raises(ConfigError, match="sweep.enqueue=nowhere.yaml: no such file"):
         sweep(space=choices, trials=1, enqueue="nowhere.yaml", **QUICK)
 
