@@ -2,7 +2,8 @@
 
 Both doors become the same list of Hydra override strings (`optim=SGD`, `optim.lr=0.01`), composed
 by Hydra's compose API against `Config` below. `ml --help` prints these keys with their docs;
-`ml --cfg` prints the composed result.
+`ml --cfg` prints the composed result. Every key, with its default and its one-line doc, is here, so this
+module is longer than the others.
 """
 import dataclasses
 import os
@@ -106,6 +107,19 @@ class Config:
     augment: List[str] = field(default_factory=list, metadata={
         "doc": "image augmentation, per sample, batched on the device: [flip] (left-right), [shift] (by up to 1/8 "
                "of the image side), or both in order, e.g. augment=[flip,shift]"})
+    transform: List[Any] = field(default_factory=list, metadata={
+        "doc": "torchvision transforms (v2) for training, in order: names or {Name: {arg: value}}, e.g. "
+               "transform=[RandomHorizontalFlip,{RandomResizedCrop:{size:32}}]; on float32 images in [0, 1]"})
+    eval_transform: List[Any] = field(default_factory=list, metadata={
+        "doc": "torchvision transforms (v2) for evaluation, as transform= (e.g. [{CenterCrop:{size:224}}])"})
+    image_size: Any = _key(None, "resize every image as it is read: N (the shorter side to N, then the centre NxN) "
+                                 "or [H,W]; needed for images of different sizes")
+    stream: Optional[bool] = _key(None, "stream the data from disk with DataLoader workers (true) or hold it in "
+                                        "memory (false); null: in memory when it fits a quarter of the free memory")
+    data_workers: Optional[int] = _key(None, "DataLoader worker processes that read streamed data (0: in the "
+                                             "training process); null: one per CPU, at most 8")
+    bad_samples: str = _key("error", "a sample that cannot be read (a corrupt image): error names it; skip leaves "
+                                     "it out and counts it (data/skipped_samples)")
     env: Optional[str] = _key(None, "a Gymnasium environment id (CartPole-v1, Pendulum-v1; ALE/... with the atari "
                                     "extra, dm_control/... with dmc): reinforcement learning, one env step per step")
     discrete: Optional[bool] = _key(None, "RL action-space conversion: true bins a continuous env's actions, false "
@@ -150,7 +164,8 @@ DEFAULT_BUDGET = 100_000
 RANDOM_STEPS = 1000  # random_steps is a tenth of the budget, at most this
 
 _OPEN_MAPS = ("sweep.slurm.sbatch",)  # the user's own mappings: `key={...}` replaces one, `key.name=v` adds to it
-_CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16")}
+_CHOICES = {"scheduler_interval": ("epoch", "step"), "precision": ("fp32", "bf16", "fp16"),
+            "bad_samples": ("error", "skip")}
 _POSITIVE = ("train_steps", "epochs", "batch_size", "log_per_steps", "lr_decay_epochs", "grad_accumulation",
              "save_per_steps", "keep_checkpoints", "evaluate_episodes", "nstep", "replay_capacity", "envs",
              "learn_per_steps", "threads")
@@ -256,8 +271,9 @@ def normalize(overrides):
             line = f"++{key}={value_text}"  # an entry of the user's own mapping
         elif key in ("optim", "scheduler") and not override.is_sweep_override():
             optim.check_option(key, str(override.value()))
-        elif key == "augment" and not override.is_sweep_override() and isinstance(override.value(), str):
-            line = f"augment=[{value_text}]"  # one name is a list of one
+        elif key in ("augment", "transform", "eval_transform") and not override.is_sweep_override() \
+                and isinstance(override.value(), (str, dict)):
+            line = f"{key}=[{value_text}]"  # one item is a list of one
         keys.add(key)
         result.append(line)
     return result
@@ -330,6 +346,12 @@ def _validate(cfg, explicit):
     unknown = [name for name in cfg.augment if name not in augment.AUGMENTATIONS]
     if unknown:
         raise ConfigError(f"augment={unknown[0]!r} is not valid: choose from {', '.join(augment.AUGMENTATIONS)}")
+    size = cfg.image_size
+    sizes = list(size) if isinstance(size, (list, tuple)) or type(size).__name__ == "ListConfig" else [size]
+    if size is not None and not (len(sizes) in (1, 2) and all(isinstance(n, int) and n > 0 for n in sizes)):
+        raise ConfigError(f"image_size={size} is not valid: give N (a positive integer) or [H,W]")
+    if cfg.data_workers is not None and cfg.data_workers < 0:
+        raise ConfigError(f"data_workers={cfg.data_workers} must be >= 0 (0: read in the training process)")
     device = cfg.device
     if not (device in ("auto", "cpu", "cuda", "mps") or device.startswith("cuda:") and device[5:].isdigit()):
         raise ConfigError(f"device={device!r} is not valid: choose auto, cpu, cuda, cuda:N or mps")

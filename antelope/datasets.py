@@ -1,17 +1,21 @@
-"""Datasets by name, loaded into tensors: a training split and a test split.
+"""Datasets by name: opened as a training and a test split, read into memory or streamed (antelope.stream).
 
 `dataset=` takes
 - `Digits`: scikit-learn's 8x8 handwritten digits (ships offline). It has no official split: a fixed
   20% (seeded, the same every run) is held out for testing.
-- any `torchvision.datasets` class by name (`CIFAR10`, `MNIST`, ...): downloaded once into
-  `dataset_root/<name>` (default `~/.cache/antelope/datasets`, or `$ANTELOPE_DATA`), its own train/test split.
+- any `torchvision.datasets` class by name (`CIFAR10`, `MNIST`, `ImageNet`, ...): downloaded once into
+  `dataset_root/<name>` (default `~/.cache/antelope/datasets`, or `$ANTELOPE_DATA`), its own train/test
+  (or train/val) split; one that cannot be downloaded (ImageNet) is read from the files put there.
 - a `.csv` / `.parquet` file read with pandas: `label_column` is the label, every other column a feature.
   Integer, string or boolean labels make a classification task, float labels a regression task.
-- a folder of images in class subfolders (torchvision's ImageFolder); with `train/` and `test/` (or
-  `val/`) subfolders those are the splits.
+- a folder of images (JPEG, PNG, ...) in class subfolders; with `train/` and `test/` (or `val/`)
+  subfolders those are the splits. Images of different sizes need `image_size=`.
 - a `torch.utils.data.Dataset` class (dotted path or object; given `train=True/False` or
   `split='train'/'test'` when it takes them) or instance, yielding (x, y) pairs.
 Without a test split of its own a dataset is split 80/20 with a fixed seed, unless `test_dataset=` names one.
+
+Opening a dataset reads nothing but tables and Digits; antelope.samples reads the samples, into memory or
+streamed.
 """
 import functools
 import inspect
@@ -31,15 +35,27 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 @dataclass
 class Split:
-    obs: torch.Tensor    # (N, *obs_shape) float32
+    """A split held in memory, itself a Dataset of (x, y)."""
+    obs: torch.Tensor    # (N, *obs_shape) float32, or uint8 pixels (N, C, H, W)
     label: torch.Tensor  # (N,) int64 class or (N,)/(N, k) float32 target
+
+    def __len__(self):
+        return len(self.obs)
+
+    def __getitem__(self, index):
+        return self.obs[index], self.label[index]
 
 
 @dataclass
 class Data:
-    train: Split
-    test: Split
+    train: object  # a Split in memory, or a Dataset to stream
+    test: object
     num_classes: Optional[int]  # None: a regression task
+
+
+def as_float(obs):
+    """Batches as the model sees them: uint8 pixels as float32 in [0, 1], other data as it is."""
+    return obs.float().div_(255) if obs.dtype == torch.uint8 else obs
 
 
 def digest(split):
@@ -55,15 +71,45 @@ def digest(split):
     return hashed.hexdigest()
 
 
-def load(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_column="label", objects=None):
-    """The train and test splits of `dataset` (a name, a path, a Dataset class or instance)."""
+def fingerprint(dataset, sample):
+    """A streamed split's digest, without reading it: its type and length, its files and their classes when
+    it has them (an image folder), and the content of `sample`, some of its samples in memory."""
+    import hashlib
+
+    hashed = hashlib.blake2b(digest_size=8)
+    hashed.update(f"{name_of(dataset)}{len(dataset)}".encode())
+    inner, indices = dataset, range(len(dataset))
+    while isinstance(inner, torch.utils.data.Subset):
+        indices = [inner.indices[i] for i in indices]
+        inner = inner.dataset
+    files = getattr(inner, "samples", None)
+    if isinstance(files, list):
+        hashed.update("\n".join(f"{files[i][0]}\0{files[i][1]}" for i in indices).encode())
+    hashed.update(digest(sample).encode())
+    return hashed.hexdigest()
+
+
+def load(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_column="label", objects=None,
+         image_size=None, workers=0, bad_samples="error"):
+    """The train and test splits of `dataset` (a name, a path, a Dataset class or instance), read into memory."""
+    from .samples import into_memory
+
+    opened = open_splits(dataset, test_dataset, root, label_column, objects)
+    train = into_memory(opened.train, image_size, workers, bad_samples)
+    test = into_memory(opened.test, image_size, workers, bad_samples)
+    return Data(train, test, num_classes(opened.train, train.label))
+
+
+def open_splits(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_column="label", objects=None):
+    """Data whose splits are opened but not read (tables and Digits, read whole, are Splits already);
+    num_classes is left None for `num_classes()` to tell once labels are known."""
     objects = objects or {}
     source = objects.get("dataset", dataset)
     test_source = objects.get("test_dataset", test_dataset)
     if isinstance(source, str) and source.endswith(TABLE_SUFFIXES):
         return _table(source, test_source, label_column)
     if isinstance(source, str) and source == "Digits":
-        return _digits()
+        return _holdout(_digits_tensors(), 10)
     root = os.path.expanduser(root)
     if isinstance(source, str):
         source = _dataset_class_or_folder(source, root)
@@ -77,14 +123,23 @@ def load(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_co
         test = _dataset_class_or_folder(test_source, root) if isinstance(test_source, str) else test_source
         if isinstance(test, type):
             test = _instantiate(test, root)[0]
-    train_split, num_classes = _tensors(train)
+        elif isinstance(test, _Pair):
+            test = test.train
+    if len(train) == 0:
+        raise ConfigError(f"dataset {name_of(train)} is empty")
     if test is None:
-        return _holdout(train_split, num_classes)
-    return Data(train_split, _tensors(test)[0], num_classes)
+        return _holdout(train, None)
+    return Data(train, test, None)
 
 
-def _digits():
-    return _holdout(_digits_tensors(), 10)
+def num_classes(dataset, labels):
+    """The dataset's classes (its `classes`, else the largest label + 1), or None for float labels (regression)."""
+    if labels.dtype.is_floating_point:
+        return None
+    classes = getattr(dataset, "classes", None)
+    if classes is None and isinstance(dataset, torch.utils.data.Subset):
+        classes = getattr(dataset.dataset, "classes", None)
+    return len(classes) if classes else int(labels.max()) + 1
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,11 +152,16 @@ def _digits_tensors():
     return Split(obs, torch.tensor(digits.target, dtype=torch.int64))
 
 
-def _holdout(split, num_classes):
-    order = torch.randperm(len(split.obs), generator=torch.Generator().manual_seed(SPLIT_SEED))
+def _holdout(dataset, classes):
+    """A fixed TEST_FRACTION of the samples held out for testing: indexed in memory, or Subsets of a Dataset."""
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(SPLIT_SEED))
     n_test = max(1, int(len(order) * TEST_FRACTION))
     test, train = order[:n_test], order[n_test:]
-    return Data(Split(split.obs[train], split.label[train]), Split(split.obs[test], split.label[test]), num_classes)
+    if isinstance(dataset, Split):
+        return Data(Split(dataset.obs[train], dataset.label[train]), Split(dataset.obs[test], dataset.label[test]),
+                    classes)
+    subset = torch.utils.data.Subset
+    return Data(subset(dataset, train.tolist()), subset(dataset, test.tolist()), classes)
 
 
 def _table(path, test_path, label_column):
@@ -124,10 +184,10 @@ def _table(path, test_path, label_column):
             label = torch.tensor(frame[label_column].to_numpy("float32"))
         return Split(obs, label)
 
-    num_classes = len(categories) if classification else None
+    num = len(categories) if classification else None
     if test is None:
-        return _holdout(split(train), num_classes)
-    return Data(split(train), split(test), num_classes)
+        return _holdout(split(train), num)
+    return Data(split(train), split(test), num)
 
 
 def _concat(a, b):
@@ -175,16 +235,24 @@ def _dataset_class_or_folder(name, root):
                       f"an image folder or a dotted path to a Dataset class")
 
 
+def read_image(path):
+    """An image file as uint8 (C, H, W), RGB, decoded by PIL (JPEG, PNG, WebP, BMP, TIFF, ...)."""
+    from PIL import Image
+    from torchvision.transforms.v2.functional import pil_to_tensor
+
+    with Image.open(path) as image:
+        return pil_to_tensor(image.convert("RGB"))
+
+
 def _image_folder(path):
     from torchvision.datasets import ImageFolder
-    from torchvision.transforms import ToTensor
 
     train_dir = os.path.join(path, "train")
     test_dir = next((os.path.join(path, n) for n in ("test", "val") if os.path.isdir(os.path.join(path, n))), None)
-    if os.path.isdir(train_dir) and test_dir:
-        return _Pair(ImageFolder(train_dir, transform=ToTensor()), ImageFolder(test_dir, transform=ToTensor()))
     try:
-        return ImageFolder(path, transform=ToTensor())
+        if os.path.isdir(train_dir) and test_dir:
+            return _Pair(ImageFolder(train_dir, loader=read_image), ImageFolder(test_dir, loader=read_image))
+        return ImageFolder(path, loader=read_image)
     except (FileNotFoundError, RuntimeError) as error:
         raise ConfigError(f"image folder {path!r}: {error}") from None
 
@@ -198,33 +266,40 @@ class _Pair:
 
 def _instantiate(cls, root):
     """(train, test) instances of a Dataset class, downloading torchvision data on first use."""
-    from torchvision.transforms import ToTensor
+    from torchvision.datasets import DatasetFolder
 
     parameters = inspect.signature(cls).parameters
     common = {}
     if "root" in parameters:
         common["root"] = os.path.join(root, cls.__name__)
-    if "transform" in parameters:
-        common["transform"] = ToTensor()
+    if issubclass(cls, DatasetFolder):  # ImageNet and its kin: files decoded as tensors, not PIL images
+        common["loader"] = read_image
     if "train" in parameters:
         splits = ({"train": True}, {"train": False})
     elif "split" in parameters:
-        splits = ({"split": "train"}, {"split": "test"})
+        splits = ({"split": "train"}, {"split": "test"}, {"split": "val"})
     else:
         splits = ({}, None)
-    instances = []
-    for split in splits:
-        if split is None:
-            instances.append(None)
-        else:
-            instances.append(_open(cls, {**common, **split}, "download" in parameters))
-    return instances
+    downloadable = "download" in parameters
+    train = _open(cls, {**common, **splits[0]}, downloadable)
+    if splits[1] is None:
+        return train, None
+    try:
+        return train, _open(cls, {**common, **splits[1]}, downloadable)
+    except ValueError:  # split='test' is not one of its splits (ImageNet has train and val)
+        if len(splits) < 3:
+            raise
+        return train, _open(cls, {**common, **splits[2]}, downloadable)
 
 
 def _open(cls, kwargs, downloadable):
     """An instance from the cache folder, downloading it there when it is not cached yet."""
     if not downloadable:
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except (FileNotFoundError, RuntimeError) as error:
+            where = f" in {kwargs['root']}" if "root" in kwargs else ""
+            raise ConfigError(f"{cls.__name__} cannot be read{where}: {str(error).splitlines()[0]}") from None
     try:
         return cls(**kwargs, download=False)
     except RuntimeError:
@@ -239,55 +314,9 @@ def _open(cls, kwargs, downloadable):
                           f"internet and copy that folder), or set dataset_root= / ANTELOPE_DATA") from None
 
 
-def _tensors(dataset):
-    """(Split, num_classes) of a Dataset yielding (x, y): from its `.data`/`.targets` arrays when those
-    match what it yields, else by iterating over it once."""
-    if len(dataset) == 0:
-        raise ConfigError(f"dataset {type(dataset).__name__} is empty")
-    split = _from_arrays(dataset) or _by_iteration(dataset)
-    if split.label.dtype.is_floating_point:
-        return split, None
-    classes = getattr(dataset, "classes", None)
-    return split, len(classes) if classes else int(split.label.max()) + 1
+def name_of(dataset):
+    """The class name of a dataset (of the one a Subset takes from)."""
+    inner = dataset.dataset if isinstance(dataset, torch.utils.data.Subset) else dataset
+    return type(inner).__name__
 
 
-def _from_arrays(dataset):
-    data, targets = getattr(dataset, "data", None), getattr(dataset, "targets", getattr(dataset, "labels", None))
-    if data is None or targets is None or not hasattr(data, "shape") or len(data) != len(dataset):
-        return None
-    obs = torch.as_tensor(data)
-    obs = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()
-    if obs.dim() == 3:  # (N, H, W) grayscale
-        obs = obs.unsqueeze(1)
-    elif obs.dim() == 4 and obs.shape[-1] in (1, 3, 4) and obs.shape[1] not in (1, 3, 4):  # (N, H, W, C)
-        obs = obs.permute(0, 3, 1, 2).contiguous()
-    first = _as_tensor(dataset[0][0])
-    if first.shape != obs.shape[1:] or not torch.allclose(first, obs[0], atol=1e-6):
-        return None  # the arrays are not what the dataset yields (a transform, another layout)
-    return Split(obs, _label_tensor(torch.as_tensor(targets)))
-
-
-def _by_iteration(dataset):
-    samples = [dataset[i] for i in range(len(dataset))]
-    try:
-        obs = torch.stack([_as_tensor(x) for x, _ in samples])
-    except RuntimeError as error:
-        raise ConfigError(f"dataset {type(dataset).__name__}: samples differ in shape ({error}); "
-                          f"resize them to one shape") from None
-    except (TypeError, ValueError):
-        raise ConfigError(f"dataset {type(dataset).__name__} must yield (x, y) pairs") from None
-    return Split(obs, _label_tensor(torch.stack([torch.as_tensor(y) for _, y in samples])))
-
-
-def _as_tensor(x):
-    from PIL.Image import Image
-
-    if isinstance(x, Image):
-        from torchvision.transforms.functional import pil_to_tensor
-
-        return pil_to_tensor(x).float() / 255.0
-    return torch.as_tensor(x).float()
-
-
-def _label_tensor(label):
-    return label.float() if label.dtype.is_floating_point else label.long()

@@ -78,10 +78,15 @@ def share(group, value):
 
 def shard(group, obs, label, batch_size):
     """This rank's samples and per-rank batch size."""
+    return obs[group.rank::group.world], label[group.rank::group.world], per_rank(group, batch_size)
+
+
+def per_rank(group, batch_size):
+    """The samples each rank takes per batch (a streamed dataset's rank reads every world-th sample)."""
     if batch_size % group.world:
         raise ConfigError(f"batch_size={batch_size} must divide by the {group.world} processes (torchrun "
                           f"--nproc-per-node); each takes batch_size / processes samples per batch")
-    return obs[group.rank::group.world], label[group.rank::group.world], batch_size // group.world
+    return batch_size // group.world
 
 
 def broadcast(group, model):

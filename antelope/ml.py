@@ -4,6 +4,9 @@
     ml(model=Model, dataset='CIFAR10', lr=1e-2, lr_decay_epochs=1000)
 
 From the model's `learn` back to the caller: learn <- trainer.train <- run <- ml.
+
+This is the one place where config values become pieces (the data, in memory or streamed, the model, the
+optimizer, the tracking run), so it is longer than the others; the pieces themselves live in their modules.
 """
 import contextlib
 import os
@@ -14,8 +17,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import augment, checkpoint, config, datasets, distributed, environment, generative, optim, threads
-from . import tracking, trainer
+from . import augment, checkpoint, config, datasets, distributed, environment, generative, optim, samples, stream
+from . import threads
+from . import tracking, trainer, transforms
 from . import model as models, overrides as lines
 from .errors import ConfigError
 from .imports import qualified_name
@@ -57,7 +61,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
     resumed = _resumable(cfg, explicit)
     cfg, source = _reproduction(resumed.config if resumed is not None else cfg, explicit)
     device, group = distributed.join(_device(cfg.device))  # group: None unless launched by torchrun
-    finished = False
+    finished, task = False, None
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(cfg.seed)
@@ -80,11 +84,14 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
                                             _saver(cfg, task, tracked, log, group), task.collect,
                                             trial.stop if trial is not None else None,
                                             f"trial {trial.number}" if trial is not None else "")
+                _log_skipped(task, tracked, schedule.steps)
                 if group is not None:
                     distributed.check_in_sync(group, task.model)
                 _log_model(cfg, task, tracked, resolved, metrics)
         finished = True
     finally:
+        if task is not None:
+            task.close()
         distributed.leave(group, together=finished)
     if tracked.run_id is not None:
         summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
@@ -106,15 +113,30 @@ def _timed(tracked, resumed):
 
 
 @dataclass
+class _Reading:
+    """How a run reads its dataset: held in memory or streamed, and why; the transforms and worker processes."""
+    streaming: bool
+    why: str
+    image_size: object  # None, N or (H, W)
+    transform: object  # the training transform (a callable), or None
+    eval_transform: object
+    workers: int  # DataLoader worker processes
+    sample: datasets.Split  # samples in memory: the training split itself, or a sample of a streamed one
+    skipped: int = 0  # samples left out while reading into memory (bad_samples=skip)
+
+
+@dataclass
 class _Task:
     """What a run trains: the model, its data (a replay and a test split, or an environment), its update."""
     model: torch.nn.Module
     spec: object  # antelope.spec.Spec
-    replay: object  # Replay or ReplayBuffer
+    replay: object  # Replay, Stream or ReplayBuffer
     device: torch.device
     update: Update = None  # None: the model optimizes itself
-    data: datasets.Data = None  # with a dataset
-    test: datasets.Split = None  # the test split, on the run's device
+    data: datasets.Data = None  # with a dataset: its splits, in memory or to stream
+    reading: _Reading = None  # with a dataset
+    evaluation: stream.Evaluation = None  # with a dataset: the test split's batches
+    examples: torch.Tensor = None  # with a dataset: a few model inputs, on the device
     env: environment.Environment = None  # with env=
 
     @property
@@ -123,6 +145,12 @@ class _Task:
         if self.env is None:
             return None
         return lambda step, log: self.env.collect(self.model, self.replay, step, log)
+
+    def close(self):
+        """Stops the worker processes that read streamed data."""
+        for reader in (self.replay, self.evaluation):
+            if callable(getattr(reader, "close", None)):
+                reader.close()
 
 
 def _build(cfg, objects, explicit, device, group):
@@ -133,17 +161,15 @@ def _build(cfg, objects, explicit, device, group):
     # model=runs:/<id>/model: another run's trained model, to train on (fine-tune, fork)
     source = tracking.load_model(target, device) if tracking.is_model_uri(target) else models.resolve(target)
     model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"}
-    data, env, spec = _data(cfg, objects)
+    data, reading, env, spec = _data(cfg, objects, device)
     model = models.build(source, spec, model_kwargs).to(device)
     if env is not None:
         if group is not None:
             raise ConfigError("env= with several processes (torchrun) is not supported; run one process per env")
         task = _Task(model, spec, ReplayBuffer(cfg.replay_capacity, cfg.batch_size, device, cfg.seed), device, env=env)
     else:
-        replay, test = _replay(cfg, data, device, group)
-        if cfg.channels_last and test.obs.dim() == 4:
-            model, test.obs = model.to(memory_format=torch.channels_last), test.obs.to(memory_format=torch.channels_last)
-        task = _Task(model, spec, replay, device, data=data, test=test)
+        task = _Task(model, spec, None, device, data=data, reading=reading)
+        _read(cfg, task, group)
     if cfg.epochs is not None:
         cfg.train_steps = cfg.epochs * len(task.replay)
     task.update = _update(model, cfg, explicit, device, group)
@@ -152,35 +178,103 @@ def _build(cfg, objects, explicit, device, group):
     return task
 
 
-def _data(cfg, objects):
-    """(data, env, spec): a dataset (classification, regression, or generate=true) or, with env=, an environment."""
+def _data(cfg, objects, device):
+    """(data, reading, env, spec): a dataset (classification, regression, or generate=true), held in memory or
+    streamed, or, with env=, an environment."""
     if cfg.env is not None:
         if cfg.epochs is not None or cfg.generate:
             raise ConfigError(f"env={cfg.env}: {'epochs' if cfg.epochs is not None else 'generate'}= does not "
                               f"apply to reinforcement learning; give train_steps= (env steps)")
         env = environment.Environment(cfg.env, cfg.seed, cfg.discrete, cfg.action_bins, cfg.nstep, cfg.discount,
                                       cfg.random_steps, cfg.envs)
-        return None, env, env.spec
+        return None, None, env, env.spec
     if cfg.discrete is not None:
         raise ConfigError(f"discrete={cfg.discrete} converts an environment's action space; it needs env=")
-    data = datasets.load(cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects)
-    spec = spec_of(data.train.obs, data.train.label, data.num_classes)
-    return data, None, generative.spec_of(spec) if cfg.generate else spec
+    data = datasets.open_splits(cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects)
+    size = _image_size(cfg.image_size)
+    streaming, why = stream.choose(cfg.stream, data, device, size, cfg.bad_samples, cfg.generate)
+    if streaming and cfg.generate:
+        raise ConfigError("generate=true compares its samples with the test split held in memory; drop stream=true")
+    workers = stream.default_workers() if cfg.data_workers is None else cfg.data_workers
+    reading = _Reading(streaming, why, size, transforms.build(objects.get("transform", list(cfg.transform))),
+                       transforms.build(objects.get("eval_transform", list(cfg.eval_transform))), workers, None)
+    if streaming:
+        reading.sample = samples.sample(data.train, size, cfg.bad_samples)
+    else:
+        def skipped(n):
+            reading.skipped += n
+        data.train = samples.into_memory(data.train, size, workers, cfg.bad_samples, skipped)
+        data.test = samples.into_memory(data.test, size, workers, cfg.bad_samples, skipped)
+        reading.sample = data.train
+    if data.num_classes is None:
+        data.num_classes = datasets.num_classes(data.train, reading.sample.label)
+    obs = reading.sample.obs
+    if reading.transform is not None:  # the spec describes what the model gets: transformed samples
+        obs = transforms.Batched(reading.transform)(datasets.as_float(obs[:samples.SPEC_SAMPLES]), cfg.seed)
+    spec = spec_of(obs, reading.sample.label[:len(obs)], data.num_classes)
+    return data, reading, None, generative.spec_of(spec) if cfg.generate else spec
 
 
-def _replay(cfg, data, device, group):
-    """(replay, test split on the device): the training split in memory (this process's shard of it
-    under torchrun)."""
-    obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
-    if cfg.augment and obs.dim() != 4:
-        raise ConfigError(f"augment={list(cfg.augment)} needs images (N, C, H, W); dataset={cfg.dataset} has "
-                          f"obs of shape {tuple(obs.shape)}")
-    if group is not None:
-        obs, label, batch_size = distributed.shard(group, obs, label, batch_size)
-    if cfg.channels_last and obs.dim() == 4:
-        obs = obs.contiguous(memory_format=torch.channels_last)  # the replay's batches keep the format
-    test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
-    return Replay(obs, label, batch_size, device, cfg.seed, augment.compose(cfg.augment)), test
+def _image_size(value):
+    """image_size= as resizing takes it: None, N, or (H, W)."""
+    if value is None or isinstance(value, int):
+        return value
+    return tuple(value) if len(value) == 2 else int(value[0])
+
+
+def _read(cfg, task, group):
+    """The task's replay (its training split's batches), evaluation (its test split's) and input examples:
+    from memory (this process's shard of it under torchrun), or streamed."""
+    data, reading, device = task.data, task.reading, task.device
+    shape = tuple(task.spec.obs.shape)
+    if reading.streaming:
+        rank, world = (group.rank, group.world) if group is not None else (0, 1)
+        batch_size = distributed.per_rank(group, cfg.batch_size) if group is not None else cfg.batch_size
+        task.replay = stream.Stream(data.train, batch_size, device, cfg.seed, shape, reading.image_size,
+                                    reading.transform, reading.workers, cfg.bad_samples, rank, world)
+        task.evaluation = stream.Evaluation(data.test, device, cfg.seed, reading.image_size, reading.eval_transform,
+                                            reading.workers, cfg.bad_samples, _eval_shape(data.test, reading))
+        examples = reading.sample.obs[:5]
+    else:
+        obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
+        if cfg.augment and obs.dim() != 4:
+            raise ConfigError(f"augment={list(cfg.augment)} needs images (N, C, H, W); dataset={cfg.dataset} has "
+                              f"obs of shape {tuple(obs.shape)}")
+        if group is not None:
+            obs, label, batch_size = distributed.shard(group, obs, label, batch_size)
+        if cfg.channels_last and obs.dim() == 4:
+            obs = obs.contiguous(memory_format=torch.channels_last)  # the replay's batches keep the format
+        batched = transforms.Batched(reading.transform) if reading.transform is not None else None
+        task.replay = Replay(obs, label, batch_size, device, cfg.seed, augment.compose(cfg.augment), batched)
+        test = datasets.Split(data.test.obs.to(device), data.test.label.to(device))
+        if cfg.channels_last and test.obs.dim() == 4:
+            task.model = task.model.to(memory_format=torch.channels_last)
+            test.obs = test.obs.to(memory_format=torch.channels_last)
+        task.evaluation = stream.Evaluation(test, device, cfg.seed, transform=reading.eval_transform)
+        examples = test.obs[:5]
+    task.examples = datasets.as_float(examples.to(device))
+    if reading.eval_transform is not None:
+        task.examples = transforms.Batched(reading.eval_transform)(task.examples, cfg.seed)
+    print(f"ml: data: {'streamed by ' + str(reading.workers) + ' worker processes' if reading.streaming else 'in memory'}"
+          f" ({reading.why})", file=sys.stderr)
+
+
+def _eval_shape(test, reading):
+    """The shape of a test sample as the model gets it (after image_size= and eval_transform=)."""
+    x, _ = samples.first_sample(test, reading.image_size)
+    if reading.eval_transform is not None:
+        x = transforms.Batched(reading.eval_transform)(datasets.as_float(x[None]), 0)[0]
+    return tuple(x.shape)
+
+
+def _log_skipped(task, tracked, step):
+    """How many unreadable samples were left out (bad_samples=skip), as data/skipped_samples, when any were."""
+    if task.reading is None:
+        return
+    skipped = task.reading.skipped + getattr(task.replay, "skipped", 0)
+    if skipped:
+        tracked.log_metrics({"data/skipped_samples": skipped}, step)
+        print(f"ml: {skipped} unreadable samples were left out (bad_samples=skip)", file=sys.stderr)
 
 
 def _update(model, cfg, explicit, device, group):
@@ -239,8 +333,10 @@ def _evaluation(cfg, task, tracked):
     if task.env is not None:
         return lambda step: task.env.evaluate(task.model, cfg.evaluate_episodes)
     if task.spec.task == "generate":
-        return generative.Evaluation(task.model, task.test, tracked.log_artifact)
-    return lambda step: trainer.evaluate(task.model, task.test, task.data.num_classes)
+        test = task.evaluation.test
+        return generative.Evaluation(task.model, datasets.Split(datasets.as_float(test.obs), test.label),
+                                     tracked.log_artifact)
+    return lambda step: trainer.evaluate(task.model, task.evaluation.batches(), task.data.num_classes)
 
 
 def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):
@@ -260,8 +356,10 @@ def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):
     if tracking.is_model_uri(cfg.model._target_):
         source = {**source, "antelope.forked_from": tracking.model_run_id(cfg.model._target_),
                   "antelope.forked_from_model": cfg.model._target_}
+    reading = {"antelope.data": "streamed" if task.reading.streaming else "in memory",
+               "antelope.data.why": task.reading.why} if task.reading is not None else {}
     tags = {"antelope.overrides": " ".join(overrides), "antelope.model": qualified_name(task.model),
-            "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(task.device),
+            "antelope.dataset": cfg.env or cfg.dataset, "antelope.device": str(task.device), **reading,
             "antelope.task": task.spec.task_name, "antelope.processes": str(group.world if group else 1),
             **source, **(trial.tags if trial is not None else {})}
     name = trial.run_name if trial is not None else _run_name(task.model, overrides)
@@ -270,11 +368,21 @@ def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):
                                  trial.parent_run_id if trial is not None else None, command)
     if task.data is not None:  # the data as MLflow dataset inputs (an env has none to record)
         splits = (("train", task.data.train, cfg.dataset), ("eval", task.data.test, cfg.test_dataset or cfg.dataset))
-        tracking.log_datasets(tracked.run_id, [
-            tracking.DatasetInput(os.path.basename(os.path.normpath(origin)), context, origin, datasets.digest(split),
-                                  split.obs, split.label) for context, split, origin in splits])
+        tracking.log_datasets(tracked.run_id, [_dataset_input(context, split, origin, task.reading)
+                                               for context, split, origin in splits])
     print(f"ml: run {tracked.run_id} started", file=sys.stderr)
     return tracked
+
+
+def _dataset_input(context, split, origin, reading):
+    """A split as an MLflow dataset input: one in memory by its content; a streamed one by its files (or its
+    length) and a sample of its content."""
+    name = os.path.basename(os.path.normpath(origin))
+    if isinstance(split, datasets.Split):
+        return tracking.DatasetInput(name, context, origin, datasets.digest(split), split.obs, split.label)
+    sample = reading.sample if context == "train" else samples.sample(split, reading.image_size, n=16)
+    return tracking.DatasetInput(name, context, origin, datasets.fingerprint(split, sample), sample.obs,
+                                 sample.label, len(split))
 
 
 def _system_metrics(cfg, tracked, group, resumed):
@@ -305,9 +413,9 @@ def _log_model(cfg, task, tracked, resolved, metrics):
               f"(models:/{cfg.register}/{version})", file=sys.stderr)
 
 
-def _inputs(task, rows=5):
+def _inputs(task):
     """A few samples of the model's input, on its device: test samples, or an env's current observation."""
-    return task.test.obs[:rows] if task.test is not None else task.env.observations().to(task.device)
+    return task.examples if task.examples is not None else task.env.observations().to(task.device)
 
 
 def _example(task):

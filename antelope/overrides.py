@@ -12,6 +12,7 @@ from .errors import ConfigError
 from .imports import qualified_name
 
 OBJECT_KEYS = ("model", "dataset", "test_dataset")  # keys that may be given a Python object, not only a name
+TRANSFORM_KEYS = ("transform", "eval_transform")  # keys that may be given transform objects (or a list of them)
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,9 +56,24 @@ def from_python(args, kwargs):
         elif name in OBJECT_KEYS and value is not None and not isinstance(value, str):
             objects[name] = value
             overrides.append(f"{'model._target_' if name == 'model' else name}={format_value(qualified_name(value))}")
+        elif name in TRANSFORM_KEYS and not _plain_config(value):
+            objects[name] = value
+            overrides.append(f"{name}={format_value(_described(value))}")
         else:
             overrides.append(f"{name}={format_value(value)}")
     return overrides, objects
+
+
+def _plain_config(value):
+    """Whether a transform value is config (names, {name: arguments}), not objects."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return all(isinstance(item, (str, dict)) or item is None for item in items)
+
+
+def _described(items):
+    """Transform objects as the config records them: by their repr (names and mappings as given)."""
+    items = items if isinstance(items, (list, tuple)) else [items]
+    return [item if isinstance(item, (str, dict)) else repr(item).replace("\n", " ") for item in items]
 
 
 def _component(group, value):

@@ -2,8 +2,11 @@
 
 The training split is held as tensors on the run's device and batched by index, with a fresh random
 permutation each epoch (no per-sample `__getitem__`, no collate). A batch has `batch.obs` (float32)
-and `batch.label` (int64 for classification, float32 for regression); `augment` (antelope.augment)
-transforms `batch.obs` on the device. Channels-last image data gives channels-last batches.
+and `batch.label` (int64 for classification, float32 for regression). Images held as uint8 stay uint8 (a
+quarter of float32's memory) and become float32 in [0, 1] batch by batch on the device; then `augment`
+(antelope.augment) and `transform` (antelope.transforms) transform `batch.obs` on the device.
+Channels-last image data gives channels-last batches. Data too large to hold is streamed instead
+(antelope.stream).
 
 Drawing a batch is a list lookup: the data is copied in shuffled order and cut into all its batches
 at once, for several epochs at a time when the data is small. Inside a training step an extra tensor
@@ -15,10 +18,13 @@ from typing import NamedTuple
 
 import torch
 
+from .datasets import as_float
+from .transforms import seed_for
+
 # Data up to this size is copied in shuffled order, so that each batch is a view rather than a gather:
 # one large copy costs far less than many small ones. Larger data is gathered batch by batch, so it
-# never needs twice its memory.
-SHUFFLED_COPY_BYTES = 1 << 30
+# never needs twice its memory (CIFAR-10's training images, 154 MB as uint8, are gathered).
+SHUFFLED_COPY_BYTES = 1 << 26
 # Small data is arranged up to this many batches ahead (whole epochs, each its own permutation), in
 # copies of at most ARRANGED_BYTES: larger copies fall out of the CPU's caches, and cost more per byte
 # inside the loop than the arrangements they save (a handful of Digits' epochs was the best trade).
@@ -32,9 +38,12 @@ class Batch(NamedTuple):
 
 
 class Replay:
-    def __init__(self, obs, label, batch_size, device, seed, augment=None):
+    def __init__(self, obs, label, batch_size, device, seed, augment=None, transform=None):
         self.obs, self.label = obs.to(device), label.to(device)
         self.augment = augment  # augment(obs, generator) -> obs, or None
+        self.transform = transform  # transform(obs, seed) -> obs (antelope.transforms.Batched), or None
+        self.seed = seed
+        self._as_stored = obs.dtype != torch.uint8 and augment is None and transform is None  # batches as held
         size, nbytes = len(self.obs), self.obs.nbytes + self.label.nbytes
         self.batch_size = min(batch_size, size)
         self.epoch = 0  # complete passes over the data so far
@@ -63,9 +72,14 @@ class Replay:
             self._next_epoch()
         batch = self._batches[self._offset + self._position]
         self._position += 1
+        if self._as_stored:
+            return batch
+        obs = as_float(batch.obs)
         if self.augment is not None:
-            return Batch(self.augment(batch.obs, self._generator).contiguous(memory_format=self._format), batch.label)
-        return batch
+            obs = self.augment(obs, self._generator)
+        if self.transform is not None:  # its randomness from where the batch is in the run: resumable as it is
+            obs = self.transform(obs, seed_for(self.seed, self.epoch, self._position))
+        return Batch(obs.contiguous(memory_format=self._format), batch.label)
 
     def _next_epoch(self):
         self.epoch += 1

@@ -6,6 +6,7 @@ classification one logit per class (shape (num_classes,), discrete, low 0, high 
 regression the target's shape and range.
 """
 import inspect
+import math
 from dataclasses import dataclass
 from math import prod
 from typing import Optional, Tuple
@@ -57,16 +58,32 @@ PARAMETERS, TRAIN_SECONDS = "cost/parameters", "cost/train_seconds"
 
 
 def spec_of(obs, label, num_classes):
-    """The Spec of a training split held as tensors: obs (N, *shape), label (N,) or (N, k)."""
+    """The Spec of a training split held as tensors: obs (N, *shape) (uint8 pixels as the float32 in [0, 1]
+    the model gets), label (N,) or (N, k)."""
     channel_first = obs.dim() >= 3  # (N, C, ...) images: statistics per channel
-    reduce = [d for d in range(obs.dim()) if d != 1] if channel_first else [0]
-    observation = Datum(shape=tuple(obs.shape[1:]), mean=obs.mean(reduce), stddev=obs.std(reduce),
-                        low=obs.min().item(), high=obs.max().item())
+    mean, stddev, low, high = _moments(obs, [d for d in range(obs.dim()) if d != 1] if channel_first else [0])
+    observation = Datum(shape=tuple(obs.shape[1:]), mean=mean, stddev=stddev, low=low, high=high)
     if num_classes is not None:
         action = Datum(shape=(num_classes,), low=0.0, high=float(num_classes - 1), discrete=True)
     else:
         action = Datum(shape=tuple(label.shape[1:]) or (1,), low=label.min().item(), high=label.max().item())
     return Spec(obs=observation, action=action, num_classes=num_classes)
+
+
+def _moments(obs, reduce, chunk=4096):
+    """(mean, stddev, low, high) over the dims `reduce`; uint8 pixels as float32 in [0, 1], converted a chunk
+    at a time (never the whole split as float32)."""
+    if obs.dtype != torch.uint8:
+        return obs.mean(reduce), obs.std(reduce), obs.min().item(), obs.max().item()
+    kept = [d for d in range(obs.dim()) if d not in reduce]
+    total = squares = 0
+    for start in range(0, len(obs), chunk):
+        part = obs[start:start + chunk].double() / 255
+        total, squares = total + part.sum(reduce), squares + (part ** 2).sum(reduce)
+    count = obs.numel() // math.prod(obs.shape[d] for d in kept)
+    mean = total / count
+    variance = (squares - count * mean ** 2) / max(count - 1, 1)
+    return mean.float(), variance.clamp(min=0).sqrt().float(), obs.min().item() / 255, obs.max().item() / 255
 
 
 def fillable(spec):

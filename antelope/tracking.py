@@ -508,6 +508,7 @@ class DatasetInput:
     digest: str
     features: object
     targets: object
+    rows: int = None  # None: len(features); a streamed split's features are a sample of its rows
 
 
 def log_datasets(run_id, inputs):
@@ -523,8 +524,9 @@ def log_datasets(run_id, inputs):
 
     def entity(data):
         schema = {"mlflow_tensorspec": {"features": spec(data.features), "targets": spec(data.targets)}}
-        profile = {"num_rows": len(data.features), "features_shape": list(data.features.shape),
-                   "targets_shape": list(data.targets.shape)}
+        rows = len(data.features) if data.rows is None else data.rows
+        profile = {"num_rows": rows, "features_shape": [rows, *data.features.shape[1:]],
+                   "targets_shape": [rows, *data.targets.shape[1:]]}
         local = os.path.exists(data.source)
         return Dataset(name=data.name, digest=data.digest, source_type="local" if local else "code",
                        source=json.dumps({"uri": redact(os.path.abspath(data.source) if local else data.source)}),

@@ -139,27 +139,38 @@ def _check_loss(loss, model):
 @torch.no_grad()
 def evaluate(model, test, num_classes, max_batch=1024):
     """Accuracy (classification) or MSE (regression) on the test split, with `model.act` if it has
-    one, else `model(obs)`."""
+    one, else `model(obs)`. `test`: a Split in memory, or an iterable of (obs, label) batches (a stream's);
+    either way it is evaluated batch by batch, summed on the device."""
+    from .datasets import Split, as_float
+
     predict = model.act if hasattr(model, "act") else model
+    batches = test
+    if isinstance(test, Split):
+        batches = ((as_float(test.obs[i:i + max_batch]), test.label[i:i + max_batch]) for i in range(0, len(test), max_batch))
     model.eval()
+    total, count = 0, 0
     try:
-        outputs = torch.cat([predict(test.obs[i:i + max_batch]) for i in range(0, len(test.obs), max_batch)])
+        for obs, label in batches:
+            outputs = predict(obs)
+            if num_classes is not None:
+                total = total + (_predicted(outputs, label, num_classes, model) == label).sum()
+            else:
+                if outputs.numel() != label.numel():
+                    raise ConfigError(f"{type(model).__name__} output has shape {tuple(outputs.shape[1:])} per sample; "
+                                      f"the regression target has {tuple(label.shape[1:]) or (1,)}")
+                total = total + ((outputs.reshape(label.shape).float() - label) ** 2).sum()
+            count += label.numel() if num_classes is None else len(label)
     finally:
         model.train()
-    if num_classes is not None:
-        return {"eval/accuracy": _accuracy(outputs, test.label, num_classes, model)}
-    if outputs.numel() != test.label.numel():
-        raise ConfigError(f"{type(model).__name__} output has shape {tuple(outputs.shape[1:])} per sample; "
-                          f"the regression target has {tuple(test.label.shape[1:]) or (1,)}")
-    return {"eval/mse": torch.mean((outputs.reshape(test.label.shape).float() - test.label) ** 2).item()}
+    value = float(total) / max(count, 1)
+    return {"eval/accuracy": value} if num_classes is not None else {"eval/mse": value}
 
 
-def _accuracy(outputs, label, num_classes, model):
+def _predicted(outputs, label, num_classes, model):
+    """The predicted class of each sample: act() may return class indices, forward one logit per class."""
     if outputs.shape == label.shape and not outputs.dtype.is_floating_point:
-        predicted = outputs  # act() returned class indices
-    elif outputs.dim() == 2 and outputs.shape[1] == num_classes:
-        predicted = outputs.argmax(1)
-    else:
-        raise ConfigError(f"{type(model).__name__} output has shape {tuple(outputs.shape[1:])} per sample; "
-                          f"expected ({num_classes},): one logit per class")
-    return (predicted == label).float().mean().item()
+        return outputs  # act() returned class indices
+    if outputs.dim() == 2 and outputs.shape[1] == num_classes:
+        return outputs.argmax(1)
+    raise ConfigError(f"{type(model).__name__} output has shape {tuple(outputs.shape[1:])} per sample; "
+                      f"expected ({num_classes},): one logit per class")

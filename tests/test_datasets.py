@@ -67,8 +67,8 @@ def test_image_folder_with_and_without_splits(workdir):
     _write_images(workdir / "flat", 20)
     data = load("flat")
     assert data.num_classes == 2 and data.train.obs.shape == (32, 3, 8, 8) and len(data.test.obs) == 8
-    assert 0 <= data.train.obs.min() and data.train.obs.max() <= 1
-    bright = data.train.obs.mean((1, 2, 3)) > 0.5  # 'light' images are class 1 (folders in sorted order)
+    assert data.train.obs.dtype == torch.uint8  # pixels stay bytes in memory (float32 in [0, 1] per batch)
+    bright = data.train.obs.float().mean((1, 2, 3)) > 127  # 'light' images are class 1 (folders in sorted order)
     assert torch.equal(bright, data.train.label.bool())
     _write_images(workdir / "split" / "train", 20)
     _write_images(workdir / "split" / "test", 5)
@@ -120,7 +120,8 @@ def test_torchvision_dataset_by_name_from_the_cache_folder(workdir):
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     data = load("MNIST", root=str(workdir / "datasets"))
     assert data.train.obs.shape == (120, 1, 28, 28) and len(data.test.obs) == 40 and data.num_classes == 10
-    lit = data.train.obs[:, 0].mean(2).argmax(1) // 2  # the first lit row pair names the class
+    assert data.train.obs.dtype == torch.uint8  # MNIST's bytes as they are (from its .data array)
+    lit = data.train.obs[:, 0].float().mean(2).argmax(1) // 2  # the first lit row pair names the class
     assert torch.equal(lit, data.train.label)
 
 

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "antelope"
 MODULES = {str(path.relative_to(PACKAGE).with_suffix("")).replace("/", "."): path
            for path in sorted(PACKAGE.rglob("*.py")) if path.name != "__init__.py" or path.parent != PACKAGE}
 SWEEP_ROOM = {"sweep", "workers", "slurm", "trial", "space", "studies", "report", "warmstart", "dashboard"}
-LOOP_AND_DATA = {"trainer", "update", "log", "progress", "interrupts", "threads", "replay", "augment", "spec", "model",
+LOOP_AND_DATA = {"trainer", "update", "log", "progress", "interrupts", "threads", "replay", "samples", "stream", "transforms", "augment", "spec", "model",
                  "datasets", "environment", "generative", "writer", "checkpoint"}
 CONFIG_ROOM = {"config", "overrides", "optim"}
 DOORS = {"__init__", "__main__", "cli"}

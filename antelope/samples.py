@@ -1,0 +1,240 @@
+"""Reading samples, the same for data read into memory (`into_memory`) and data streamed (antelope.stream).
+
+`Samples` reads each sample of a Dataset: x becomes a tensor, images (PIL images, uint8 arrays) stay uint8
+(C, H, W), resized to `image_size` (the shorter side, then the centre) when it is given; other data float32.
+A sample that cannot be read (the user's `__getitem__` raised, a corrupt file, another shape than the
+first sample's) comes back as a `Failure`, not raised in a worker process: `Reader` turns it into one line
+naming the sample (and its file), or skips and counts it (bad_samples=skip).
+"""
+import functools
+import os
+from typing import NamedTuple
+
+import torch
+
+from .datasets import Split, as_float, name_of
+from .errors import ConfigError
+
+SPEC_SAMPLES = 1000  # a streamed dataset's statistics (spec.obs mean, stddev, range) come from this many samples
+SPLIT_SEED = 0  # the sample of a streamed dataset is the same in every run
+
+class Failure(NamedTuple):
+    """A sample that could not be read: where it is (its index, and its file when it has one) and why."""
+    index: int
+    where: str
+    reason: str
+    shape: tuple = None  # when it read fine but its x has another shape than the first sample's
+
+
+class Samples(torch.utils.data.Dataset):
+    """A Dataset's samples as antelope reads them: `samples[index]` or `samples[(index, seed)]` is
+    (index, x, y), or a Failure. x: images uint8 (C, H, W) resized to `image_size` (an int: the shorter
+    side, then the centre crop; or (h, w)), other data float32; then `transform` (antelope.transforms: on
+    float32 images), drawing its randomness from `seed` alone, so that a sample looks the same whichever
+    worker process reads it, and a resumed run sees what an uninterrupted one would."""
+
+    def __init__(self, dataset, image_size=None, transform=None):
+        self.dataset, self.image_size, self.transform = dataset, image_size, transform
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        try:
+            x, y = self.dataset[index]
+            x = _as_tensor(x)
+            if self.image_size is not None and x.dim() == 3:
+                x = _resize(x, self.image_size)
+            y = torch.as_tensor(y)
+            if self.transform is not None:
+                with torch.random.fork_rng(devices=[]):
+                    if seed is not None:
+                        torch.manual_seed(seed)
+                    x = self.transform(as_float(x))
+        except Exception as error:  # the user's __getitem__, a corrupt file, a transform: named, not raised here
+            detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            return Failure(index, where(self.dataset, index), f"{type(error).__name__}: {detail}".rstrip(": "))
+        return index, x, y
+
+
+def where(dataset, index):
+    """'sample 17 (folder/cat/17.jpg)': a sample by its index in the dataset, with its file when it has one."""
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset, index = dataset.dataset, dataset.indices[index]
+    files = getattr(dataset, "samples", None) or getattr(dataset, "imgs", None)
+    try:
+        path = files[index][0]
+    except (TypeError, IndexError, KeyError):
+        return f"sample {index} of {type(dataset).__name__}"
+    return f"sample {index} ({path})" if isinstance(path, (str, os.PathLike)) else f"sample {index}"
+
+
+def _as_tensor(x):
+    from PIL.Image import Image
+
+    if isinstance(x, Image):
+        from torchvision.transforms.v2.functional import pil_to_tensor
+
+        return pil_to_tensor(x.convert("RGB") if x.mode not in ("L", "RGB") else x)
+    x = torch.as_tensor(x)
+    return x if x.dtype == torch.uint8 else x.float()
+
+
+def _resize(image, size):
+    """`image` (C, H, W) at `size`: an int scales the shorter side to it and crops the centre square."""
+    from torchvision.transforms.v2 import functional
+
+    if isinstance(size, int):
+        if tuple(image.shape[-2:]) == (size, size):
+            return image
+        image = functional.resize(image, size, antialias=True)
+        return functional.center_crop(image, [size, size])
+    return functional.resize(image, list(size), antialias=True)
+
+
+class Loaded(NamedTuple):
+    """Samples read together: their indices, obs and labels stacked, and the ones that failed."""
+    index: torch.Tensor
+    obs: torch.Tensor
+    label: torch.Tensor
+    failures: tuple
+
+
+def collate(samples, shape=None):
+    """A Loaded batch of (index, x, y) samples and Failures; a sample whose x is not of `shape` (that of the
+    dataset's first sample) is a Failure naming both shapes."""
+    good, failures = [], []
+    for sample in samples:
+        if isinstance(sample, Failure):
+            failures.append(sample)
+        elif shape is not None and tuple(sample[1].shape) != tuple(shape):
+            failures.append(Failure(sample[0], "", f"has shape {tuple(sample[1].shape)}, the first sample "
+                                                   f"{tuple(shape)}", tuple(sample[1].shape)))
+        else:
+            good.append(sample)
+    if not good:
+        return Loaded(torch.empty(0, dtype=torch.long), torch.empty(0), torch.empty(0), tuple(failures))
+    index, obs, label = zip(*good)
+    return Loaded(torch.tensor(index), torch.stack(obs), torch.stack(label), tuple(failures))
+
+
+class Reader:
+    """Checks each Loaded batch's failures: raises the first as one line (bad_samples=error), or counts them (skip)."""
+
+    def __init__(self, dataset, bad_samples="error", image_size=None):
+        self.dataset, self.bad_samples, self.image_size, self.skipped = dataset, bad_samples, image_size, 0
+
+    def check(self, batch):
+        for failure in batch.failures:
+            if self.bad_samples == "skip":
+                self.skipped += 1
+                continue
+            place = failure.where or where(self.dataset, failure.index)
+            if failure.shape is not None:
+                images = len(failure.shape) == 3 and self.image_size is None
+                fix = "give image_size= to resize the images to one size" if images else "make its samples one shape"
+                raise ConfigError(f"dataset {name_of(self.dataset)}: {place} {failure.reason}: samples differ in "
+                                  f"shape; {fix} (or bad_samples=skip to leave such samples out)")
+            raise ConfigError(f"dataset {name_of(self.dataset)}: {place} cannot be read: {failure.reason} "
+                              f"(bad_samples=skip leaves unreadable samples out)")
+        return batch
+
+
+def first_sample(dataset, image_size=None, bad_samples="error"):
+    """(x, y) of the first readable sample (x as read, before any transform): the shape and type every
+    other sample must have."""
+    samples, reader = Samples(dataset, image_size), Reader(dataset, bad_samples, image_size)
+    for index in range(len(dataset)):
+        batch = reader.check(collate([samples[index]]))
+        if len(batch.index):
+            return batch.obs[0], batch.label[0]
+    raise ConfigError(f"dataset {name_of(dataset)}: none of its {len(dataset)} samples can be read")
+
+
+def nbytes(dataset, image_size=None, bad_samples="error"):
+    """What the dataset takes held in memory: its length times its first sample's size (obs and label)."""
+    if isinstance(dataset, Split):
+        return dataset.obs.nbytes + dataset.label.nbytes
+    x, y = first_sample(dataset, image_size, bad_samples)
+    return len(dataset) * (x.nbytes + max(y.nbytes, 8))
+
+
+def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report=None):
+    """The dataset as a Split: from its `.data`/`.targets` arrays when those are what it yields, else read
+    with DataLoader worker processes into one preallocated tensor (uint8 for images). `report(skipped)` is
+    told how many samples were left out (bad_samples=skip)."""
+    if isinstance(dataset, Split):
+        return dataset
+    if image_size is None:
+        split = _from_arrays(dataset)
+        if split is not None:
+            return split
+    x, y = first_sample(dataset, image_size, bad_samples)
+    obs = torch.empty((len(dataset), *x.shape), dtype=x.dtype)
+    label = torch.empty((len(dataset), *y.shape), dtype=y.dtype)
+    reader, filled = Reader(dataset, bad_samples, image_size), 0
+    loader = torch.utils.data.DataLoader(Samples(dataset, image_size), batch_size=256, num_workers=workers,
+                                         collate_fn=functools.partial(collate, shape=x.shape))
+    try:
+        for batch in map(reader.check, _loaded(loader)):
+            obs[filled:filled + len(batch.index)] = batch.obs
+            label[filled:filled + len(batch.index)] = batch.label
+            filled += len(batch.index)
+    except TypeError:
+        raise ConfigError(f"dataset {name_of(dataset)} must yield (x, y) pairs") from None
+    if report is not None and reader.skipped:
+        report(reader.skipped)
+    return Split(obs[:filled], _label_tensor(label[:filled]))
+
+
+def _loaded(loader):
+    """The loader's batches; a worker process that died is one line naming it, not a traceback."""
+    iterator = iter(loader)
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except RuntimeError as error:
+            raise worker_died(error) from None
+
+
+def worker_died(error):
+    """DataLoader's error for a worker process that died (killed, out of memory, a crash in C) as one line;
+    other errors as they are."""
+    from .errors import TrainingError
+
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if "DataLoader worker (pid" not in message:  # not "Caught ... in DataLoader worker process": an error it re-raises
+        return error
+    return TrainingError(f"a data loading worker process died: {message} (out of memory? try fewer "
+                         f"data_workers= or a smaller batch_size=)")
+
+
+def sample(dataset, image_size=None, bad_samples="error", n=SPEC_SAMPLES):
+    """A seeded random sample of up to `n` samples in memory: a streamed dataset's statistics and schema."""
+    if len(dataset) > n:
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(SPLIT_SEED))[:n]
+        dataset = torch.utils.data.Subset(dataset, sorted(order.tolist()))
+    return into_memory(dataset, image_size, 0, bad_samples)
+
+
+def _from_arrays(dataset):
+    data, targets = getattr(dataset, "data", None), getattr(dataset, "targets", getattr(dataset, "labels", None))
+    if data is None or targets is None or not hasattr(data, "shape") or len(data) != len(dataset):
+        return None
+    obs = torch.as_tensor(data)
+    obs = obs if obs.dtype == torch.uint8 else obs.float()
+    if obs.dim() == 3:  # (N, H, W) grayscale
+        obs = obs.unsqueeze(1)
+    elif obs.dim() == 4 and obs.shape[-1] in (1, 3, 4) and obs.shape[1] not in (1, 3, 4):  # (N, H, W, C)
+        obs = obs.permute(0, 3, 1, 2).contiguous()
+    first = _as_tensor(dataset[0][0])
+    if first.shape != obs.shape[1:] or first.dtype != obs.dtype or not torch.equal(first, obs[0]):
+        return None  # the arrays are not what the dataset yields (a transform, another layout)
+    return Split(obs, _label_tensor(torch.as_tensor(targets)))
+
+
+def _label_tensor(label):
+    return label.float() if label.dtype.is_floating_point else label.long()
