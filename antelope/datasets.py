@@ -236,12 +236,11 @@ def _dataset_class_or_folder(name, root):
 
 
 def read_image(path):
-    """An image file as uint8 (C, H, W), RGB, decoded by PIL (JPEG, PNG, WebP, BMP, TIFF, ...)."""
+    """An image file opened by PIL (JPEG, PNG, WebP, BMP, TIFF, ...), decoded when first used: a JPEG read
+    at a smaller `image_size=` is decoded at a reduced scale (antelope.samples)."""
     from PIL import Image
-    from torchvision.transforms.v2.functional import pil_to_tensor
 
-    with Image.open(path) as image:
-        return pil_to_tensor(image.convert("RGB"))
+    return Image.open(path)
 
 
 def _image_folder(path):

@@ -255,8 +255,9 @@ def _read(cfg, task, group):
     task.examples = datasets.as_float(examples.to(device))
     if reading.eval_transform is not None:
         task.examples = transforms.Batched(reading.eval_transform)(task.examples, cfg.seed)
-    print(f"ml: data: {'streamed by ' + str(reading.workers) + ' worker processes' if reading.streaming else 'in memory'}"
-          f" ({reading.why})", file=sys.stderr)
+    workers = {0: "in the training process", 1: "by 1 worker process"}.get(reading.workers,
+                                                                          f"by {reading.workers} worker processes")
+    print(f"ml: data: {'streamed ' + workers if reading.streaming else 'in memory'} ({reading.why})", file=sys.stderr)
 
 
 def _eval_shape(test, reading):
@@ -459,7 +460,8 @@ class _Resumed:
     step: int = 0  # the checkpoint's, once loaded
 
 
-RESUMABLE = {"resume", "load", "device", "model._target_", "dataset", "experiment"}  # keys a resume may be given
+RESUMABLE = {"resume", "load", "device", "model._target_", "dataset", "experiment", "transform", "eval_transform"}
+# the keys a resume may be given: objects from Python (a model, a Dataset, transforms) the recorded config names but cannot hold
 
 
 def _resumable(cfg, explicit):

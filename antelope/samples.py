@@ -43,9 +43,7 @@ class Samples(torch.utils.data.Dataset):
         index, seed = key if isinstance(key, tuple) else (key, None)
         try:
             x, y = self.dataset[index]
-            x = _as_tensor(x)
-            if self.image_size is not None and x.dim() == 3:
-                x = _resize(x, self.image_size)
+            x = _as_tensor(_resize(x, self.image_size) if self.image_size is not None else x)
             y = torch.as_tensor(y)
             if self.transform is not None:
                 with torch.random.fork_rng(devices=[]):
@@ -82,15 +80,27 @@ def _as_tensor(x):
 
 
 def _resize(image, size):
-    """`image` (C, H, W) at `size`: an int scales the shorter side to it and crops the centre square."""
+    """`image` (a PIL image, or a (C, H, W) tensor) at `size`: an int scales the shorter side to it and crops
+    the centre square; (h, w) resizes to that. A JPEG not decoded yet is decoded at the smallest of its
+    built-in reduced scales that is still at least `size` (PIL's draft mode), far faster than in full."""
+    from PIL.Image import Image
     from torchvision.transforms.v2 import functional
 
+    if not isinstance(image, Image) and not (isinstance(image, torch.Tensor) and image.dim() == 3):
+        return image  # not an image: image_size does not apply
+    height, width = (size, size) if isinstance(size, int) else size
+    if isinstance(image, Image):
+        if image.format == "JPEG":
+            image.draft("RGB", (width, height))  # a no-op once the image is decoded
+        if image.mode not in ("L", "RGB"):
+            image = image.convert("RGB")
+    current = (image.height, image.width) if isinstance(image, Image) else tuple(image.shape[-2:])
+    if current == (height, width):
+        return image
     if isinstance(size, int):
-        if tuple(image.shape[-2:]) == (size, size):
-            return image
         image = functional.resize(image, size, antialias=True)
         return functional.center_crop(image, [size, size])
-    return functional.resize(image, list(size), antialias=True)
+    return functional.resize(image, [height, width], antialias=True)
 
 
 class Loaded(NamedTuple):

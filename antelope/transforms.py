@@ -4,7 +4,8 @@
     ml(transform=[v2.RandomHorizontalFlip(), v2.ColorJitter(0.4, 0.4)])        # objects, from Python
 
 Each item is a `torchvision.transforms.v2` class by name (or a dotted path to one), `{Name: {arg: value}}`
-with arguments, or, from Python, a transform object (any callable on a tensor). They see each image as
+with arguments (several names in one mapping run in its order), or, from Python, a transform object (any
+callable on a tensor). They see each image as
 float32 in [0, 1], (C, H, W), after `image_size=`'s resize, and run in order.
 
 Where they run: on data held in memory, on the run's device, batch by batch: a transform that draws nothing
@@ -31,7 +32,12 @@ def build(items):
 
     if not isinstance(items, (list, tuple)) and not isinstance(items, str) and callable(items):
         return items  # one transform object (a v2.Compose, say), from Python
-    steps = [_step(item) for item in (items if isinstance(items, (list, tuple)) else [items])]
+    steps = []
+    for item in items if isinstance(items, (list, tuple)) else [items]:
+        if hasattr(item, "items") and len(item) > 1:  # {A: {...}, B: {...}}: several steps, in order
+            steps += [_step({name: arguments}) for name, arguments in item.items()]
+        else:
+            steps.append(_step(item))
     return steps[0] if len(steps) == 1 else v2.Compose(steps)
 
 

@@ -92,3 +92,14 @@ def test_each_process_takes_every_world_th_sample_and_its_share_of_the_batch():
     assert mine.tolist() == [1., 3., 5., 7., 9.] and labels.tolist() == [1, 3, 5, 7, 9] and batch == 4
     with pytest.raises(ConfigError, match="batch_size=7 must divide by the 2 processes"):
         shard(Group(0, 2, True), obs, label, 7)
+
+
+@pytest.mark.slow
+def test_torchrun_with_streamed_data_each_process_streams_its_shard():
+    done = torchrun(f"model={MODELS}:Model", "stream=true", "data_workers=1", "train_steps=60", "lr=0.01",
+                    "evaluate_per_steps=0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("ml: data: streamed by 1 worker process (stream=true was given)") == 2  # each rank
+    [row] = [row for _, row in runs("Digits").iterrows()]
+    assert row["status"] == "FINISHED" and row["tags.antelope.data"] == "streamed"
+    assert row["metrics.eval/accuracy"] > 0.8
