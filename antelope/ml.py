@@ -196,6 +196,8 @@ def _data(cfg, objects, device):
     if streaming and cfg.generate:
         raise ConfigError("generate=true compares its samples with the test split held in memory; drop stream=true")
     workers = stream.default_workers() if cfg.data_workers is None else cfg.data_workers
+    # recorded as chosen: a resumed run reads its data as it did (a checkpoint's position is the path's own)
+    cfg.stream, cfg.data_workers = streaming, workers
     reading = _Reading(streaming, why, size, transforms.build(objects.get("transform", list(cfg.transform))),
                        transforms.build(objects.get("eval_transform", list(cfg.eval_transform))), workers, None)
     if streaming:

@@ -35,7 +35,7 @@ def default_workers():
 def choose(stream, data, device, image_size=None, bad_samples="error", generate=False):
     """(whether to stream, why): `stream` when given, else whether the data fits in memory."""
     if stream is not None:
-        return bool(stream), f"stream={str(bool(stream)).lower()} was given"
+        return bool(stream), f"stream={str(bool(stream)).lower()} was set"
     if isinstance(data.train, Split) and isinstance(data.test, Split):
         return False, "a table or Digits, read whole when opened"
     if generate:
@@ -78,7 +78,7 @@ class Stream:
         self.dataset, self.device, self.seed, self.workers = dataset, torch.device(device), seed, workers
         self.indices = torch.arange(rank, len(dataset), world)
         self.batch_size = min(batch_size, len(self.indices))
-        self.epoch, self._position = 0, 0  # complete passes; batches drawn in this one
+        self.epoch, self._position = 0, 0  # complete passes; batches drawn in the current one (up to _per_epoch)
         self._per_epoch = len(self.indices) // self.batch_size
         self._samples = Samples(dataset, image_size, transform)
         self._seeded = transform is not None
@@ -106,9 +106,9 @@ class Stream:
             except RuntimeError as error:
                 self.close()
                 raise worker_died(error) from None
-            self._position += 1
-            if self._position == self._per_epoch:
+            if self._position == self._per_epoch:  # the epoch counts as passed when the next one starts, as in Replay
                 self.epoch, self._position = self.epoch + 1, 0
+            self._position += 1
             if len(batch.index):  # empty only when every sample of it was unreadable and skipped
                 return Batch(as_float(batch.obs.to(self.device, non_blocking=True)),
                              batch.label.to(self.device, non_blocking=True))
