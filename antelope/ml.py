@@ -229,19 +229,20 @@ def _read(cfg, task, group):
     from memory (this process's shard of it under torchrun), or streamed."""
     data, reading, device = task.data, task.reading, task.device
     shape = tuple(task.spec.obs.shape)
+    if cfg.augment and len(shape) != 3:
+        raise ConfigError(f"augment={list(cfg.augment)} needs images (N, C, H, W); dataset={cfg.dataset} has "
+                          f"obs of shape {(len(task.data.train), *shape)}")
     if reading.streaming:
         rank, world = (group.rank, group.world) if group is not None else (0, 1)
         batch_size = distributed.per_rank(group, cfg.batch_size) if group is not None else cfg.batch_size
         task.replay = stream.Stream(data.train, batch_size, device, cfg.seed, shape, reading.image_size,
-                                    reading.transform, reading.workers, cfg.bad_samples, rank, world)
+                                    reading.transform, reading.workers, cfg.bad_samples, rank, world,
+                                    augment.compose(cfg.augment))
         task.evaluation = stream.Evaluation(data.test, device, cfg.seed, reading.image_size, reading.eval_transform,
                                             reading.workers, cfg.bad_samples, _eval_shape(data.test, reading))
         examples = reading.sample.obs[:5]
     else:
         obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
-        if cfg.augment and obs.dim() != 4:
-            raise ConfigError(f"augment={list(cfg.augment)} needs images (N, C, H, W); dataset={cfg.dataset} has "
-                              f"obs of shape {tuple(obs.shape)}")
         if group is not None:
             obs, label, batch_size = distributed.shard(group, obs, label, batch_size)
         if cfg.channels_last and obs.dim() == 4:

@@ -74,8 +74,9 @@ class Stream:
     `shape` is the samples' (that of the first), a sample of another shape an error naming it."""
 
     def __init__(self, dataset, batch_size, device, seed, shape, image_size=None, transform=None, workers=0,
-                 bad_samples="error", rank=0, world=1):
+                 bad_samples="error", rank=0, world=1, augment=None):
         self.dataset, self.device, self.seed, self.workers = dataset, torch.device(device), seed, workers
+        self.augment = augment  # augment(obs, generator) -> obs on the device (antelope.augment), or None
         self.indices = torch.arange(rank, len(dataset), world)
         self.batch_size = min(batch_size, len(self.indices))
         self.epoch, self._position = 0, 0  # complete passes; batches drawn in the current one (up to _per_epoch)
@@ -110,8 +111,12 @@ class Stream:
                 self.epoch, self._position = self.epoch + 1, 0
             self._position += 1
             if len(batch.index):  # empty only when every sample of it was unreadable and skipped
-                return Batch(as_float(batch.obs.to(self.device, non_blocking=True)),
-                             batch.label.to(self.device, non_blocking=True))
+                obs = as_float(batch.obs.to(self.device, non_blocking=True))
+                if self.augment is not None:  # drawn from where the batch is in the run: resumable as it is
+                    generator = torch.Generator(self.device)
+                    obs = self.augment(obs, generator.manual_seed(transforms.seed_for(self.seed, self.epoch,
+                                                                                      self._position)))
+                return Batch(obs, batch.label.to(self.device, non_blocking=True))
 
     def _loader(self):
         pinned = self.device.type == "cuda"
