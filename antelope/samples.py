@@ -74,9 +74,16 @@ def _as_tensor(x):
     if isinstance(x, Image):
         from torchvision.transforms.v2.functional import pil_to_tensor
 
-        return pil_to_tensor(x.convert("RGB") if x.mode not in ("L", "RGB") else x)
+        return pil_to_tensor(x if x.mode == _mode(x) else x.convert(_mode(x)))
     x = torch.as_tensor(x)
     return x if x.dtype == torch.uint8 else x.float()
+
+
+def _mode(image):
+    """The mode a PIL image is read in: an image file's is RGB (as torchvision's ImageFolder reads them: a
+    folder's few grayscale files get the others' channels); one a Dataset made itself stays grayscale (L)
+    if it is, else RGB."""
+    return "L" if image.mode == "L" and not getattr(image, "filename", None) else "RGB"
 
 
 def _resize(image, size):
@@ -92,8 +99,8 @@ def _resize(image, size):
     if isinstance(image, Image):
         if image.format == "JPEG":
             image.draft("RGB", (width, height))  # a no-op once the image is decoded
-        if image.mode not in ("L", "RGB"):
-            image = image.convert("RGB")
+        if image.mode != _mode(image):
+            image = image.convert(_mode(image))
     current = (image.height, image.width) if isinstance(image, Image) else tuple(image.shape[-2:])
     if current == (height, width):
         return image
@@ -187,27 +194,17 @@ def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report
     loader = torch.utils.data.DataLoader(Samples(dataset, image_size), batch_size=256, num_workers=workers,
                                          collate_fn=functools.partial(collate, shape=x.shape))
     try:
-        for batch in map(reader.check, _loaded(loader)):
+        for batch in map(reader.check, loader):
             obs[filled:filled + len(batch.index)] = batch.obs
             label[filled:filled + len(batch.index)] = batch.label
             filled += len(batch.index)
     except TypeError:
         raise ConfigError(f"dataset {name_of(dataset)} must yield (x, y) pairs") from None
+    except RuntimeError as error:  # torch's handler of a dead worker raises wherever the loop is
+        raise worker_died(error) from None
     if report is not None and reader.skipped:
         report(reader.skipped)
     return Split(obs[:filled], _label_tensor(label[:filled]))
-
-
-def _loaded(loader):
-    """The loader's batches; a worker process that died is one line naming it, not a traceback."""
-    iterator = iter(loader)
-    while True:
-        try:
-            yield next(iterator)
-        except StopIteration:
-            return
-        except RuntimeError as error:
-            raise worker_died(error) from None
 
 
 def worker_died(error):

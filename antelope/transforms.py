@@ -92,7 +92,8 @@ def seed_for(*keys):
     """A 63-bit seed from integers (the run's seed, an epoch, a position): each combination its own stream."""
     import numpy
 
-    return int(numpy.random.SeedSequence([k & _MASK for k in keys]).generate_state(2, numpy.uint64)[0]) & _MASK
+    entropy = [len(keys), *(k & _MASK for k in keys)]  # the count too: SeedSequence ignores trailing zeros
+    return int(numpy.random.SeedSequence(entropy).generate_state(2, numpy.uint64)[0]) & _MASK
 
 
 def sample_seed(base, index):

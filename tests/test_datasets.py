@@ -131,3 +131,70 @@ def test_offline_uncached_torchvision_dataset_says_where_to_put_files(workdir):
         load("CIFAR10", root=str(workdir / "datasets"))
     with pytest.raises(ConfigError, match=r"unknown dataset 'CIFAR1O' \(did you mean 'CIFAR10'"):
         load("CIFAR1O")
+
+
+def _write_mixed_images(folder, n, suffixes=("JPEG", "png"), classes=("dark", "light")):
+    """`n` images per class (dark, then light) in class subfolders, of mixed sizes, their formats in turn."""
+    rng = np.random.default_rng(len(str(folder)))
+    for name, level in zip(classes, (40, 210)):
+        (folder / name).mkdir(parents=True)
+        for i in range(n):
+            height, width = rng.integers(12, 40, 2)
+            pixels = np.clip(rng.normal(level, 20, size=(height, width, 3)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(folder / name / f"{i}.{suffixes[i % len(suffixes)]}")
+
+
+def test_image_folder_of_mixed_sizes_and_formats_at_image_size(workdir):
+    _write_mixed_images(workdir / "photos" / "train", 6)
+    _write_mixed_images(workdir / "photos" / "val", 3, suffixes=("jpg", "png"))
+    data = load("photos", image_size=16)
+    assert data.train.obs.shape == (12, 3, 16, 16) and data.test.obs.shape == (6, 3, 16, 16)  # val/ is the test split
+    assert data.train.obs.dtype == torch.uint8 and data.num_classes == 2
+    for split in (data.train, data.test):
+        assert torch.equal(split.obs.float().mean((1, 2, 3)) > 127, split.label.bool())  # light: class 1
+
+
+def test_folder_without_class_subfolders_names_the_folder(workdir):
+    (workdir / "loose").mkdir()
+    for i in range(3):
+        Image.fromarray(np.zeros((8, 8, 3), dtype="uint8")).save(workdir / "loose" / f"{i}.png")
+    with pytest.raises(ConfigError, match=r"image folder 'loose'.*class folder"):
+        load("loose")
+
+
+def _fake_imagenet(root):
+    """torchvision's ImageNet as it finds it once unpacked: meta.bin (wnid -> class names, the val wnids) and
+    train/ and val/ folders of JPEGs by wnid; n01 (cat) dark, n02 (dog) light."""
+    folder = root / "ImageNet"
+    folder.mkdir(parents=True)
+    torch.save(({"n01": ("cat",), "n02": ("dog",)}, ["n01"] * 3 + ["n02"] * 3), folder / "meta.bin")
+    for split, n in (("train", 8), ("val", 3)):
+        _write_mixed_images(folder / split, n, suffixes=("JPEG",), classes=("n01", "n02"))
+
+
+def test_imagenet_read_from_its_files(workdir):
+    _fake_imagenet(workdir / "data")
+    data = load("ImageNet", root=str(workdir / "data"), image_size=16)
+    assert data.num_classes == 2 and data.train.obs.shape == (16, 3, 16, 16) and data.test.obs.shape == (6, 3, 16, 16)
+    assert data.train.obs.dtype == torch.uint8 and data.train.label.tolist() == [0] * 8 + [1] * 8
+    assert torch.equal(data.test.obs.float().mean((1, 2, 3)) > 127, data.test.label.bool())
+
+
+def test_imagenet_run(workdir):
+    _fake_imagenet(workdir / "data")
+    result = ml(dataset="ImageNet", dataset_root=str(workdir / "data"), image_size=16, train_steps=20,
+                evaluate_per_steps=0, model=Model)
+    assert result.model.MLP[1].in_features == 3 * 16 * 16 and result.model.MLP[-1].out_features == 2
+    assert "eval/accuracy" in result.metrics and runs("ImageNet")["status"][0] == "FINISHED"
+
+
+def test_a_folder_of_colour_images_with_a_grayscale_one_reads_all_as_rgb(workdir):
+    """Image files are read as RGB, as torchvision's ImageFolder reads them (ImageNet has grayscale JPEGs)."""
+    for name in ("a", "b"):
+        (workdir / "gray" / name).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(np.full((20, 30, 3), 40 * i, np.uint8)).save(workdir / "gray" / name / f"{i}.jpg")
+    Image.fromarray(np.full((20, 30), 100, np.uint8)).save(workdir / "gray" / "b" / "9.jpg")  # mode L
+    data = load("gray", image_size=16)
+    assert len(data.train) + len(data.test) == 11 and data.train.obs.shape[1:] == (3, 16, 16)
+    assert load("gray").train.obs.shape[1:] == (3, 20, 30)
