@@ -99,14 +99,19 @@ class Stream:
         return self
 
     def __next__(self):
+        try:
+            return self._next()
+        except RuntimeError as error:  # torch's handler of a dead worker raises wherever this process is then
+            died = worker_died(error)
+            if died is not error:
+                self.close()
+            raise died from None
+
+    def _next(self):
         if self._batches is None:
             self._batches = iter(self._loader())
         while True:
-            try:
-                batch = self._reader.check(next(self._batches))
-            except RuntimeError as error:
-                self.close()
-                raise worker_died(error) from None
+            batch = self._reader.check(next(self._batches))
             if self._position == self._per_epoch:  # the epoch counts as passed when the next one starts, as in Replay
                 self.epoch, self._position = self.epoch + 1, 0
             self._position += 1
