@@ -139,6 +139,8 @@ def num_classes(dataset, labels):
     classes = getattr(dataset, "classes", None)
     if classes is None and isinstance(dataset, torch.utils.data.Subset):
         classes = getattr(dataset.dataset, "classes", None)
+    if isinstance(classes, int):
+        return classes
     return len(classes) if classes else int(labels.max()) + 1
 
 

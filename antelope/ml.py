@@ -239,7 +239,8 @@ def _read(cfg, task, group):
                                     reading.transform, reading.workers, cfg.bad_samples, rank, world,
                                     augment.compose(cfg.augment))
         task.evaluation = stream.Evaluation(data.test, device, cfg.seed, reading.image_size, reading.eval_transform,
-                                            reading.workers, cfg.bad_samples, _eval_shape(data.test, reading))
+                                            reading.workers, cfg.bad_samples,
+                                            _eval_shape(data.test, reading, cfg.bad_samples))
         examples = reading.sample.obs[:5]
     else:
         obs, label, batch_size = data.train.obs, data.train.label, cfg.batch_size
@@ -263,9 +264,9 @@ def _read(cfg, task, group):
     print(f"ml: data: {'streamed ' + workers if reading.streaming else 'in memory'} ({reading.why})", file=sys.stderr)
 
 
-def _eval_shape(test, reading):
+def _eval_shape(test, reading, bad_samples):
     """The shape of a test sample as the model gets it (after image_size= and eval_transform=)."""
-    x, _ = samples.first_sample(test, reading.image_size)
+    x, _ = samples.first_sample(test, reading.image_size, bad_samples)
     if reading.eval_transform is not None:
         x = transforms.Batched(reading.eval_transform)(datasets.as_float(x[None]), 0)[0]
     return tuple(x.shape)
@@ -275,7 +276,7 @@ def _log_skipped(task, tracked, step):
     """How many unreadable samples were left out (bad_samples=skip), as data/skipped_samples, when any were."""
     if task.reading is None:
         return
-    skipped = task.reading.skipped + getattr(task.replay, "skipped", 0)
+    skipped = task.reading.skipped + sum(getattr(reader, "skipped", 0) for reader in (task.replay, task.evaluation))
     if skipped:
         tracked.log_metrics({"data/skipped_samples": skipped}, step)
         print(f"ml: {skipped} unreadable samples were left out (bad_samples=skip)", file=sys.stderr)
@@ -372,19 +373,20 @@ def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):
                                  trial.parent_run_id if trial is not None else None, command)
     if task.data is not None:  # the data as MLflow dataset inputs (an env has none to record)
         splits = (("train", task.data.train, cfg.dataset), ("eval", task.data.test, cfg.test_dataset or cfg.dataset))
-        tracking.log_datasets(tracked.run_id, [_dataset_input(context, split, origin, task.reading)
+        tracking.log_datasets(tracked.run_id, [_dataset_input(context, split, origin, task.reading, cfg.bad_samples)
                                                for context, split, origin in splits])
+        task.reading.sample = None  # a streamed dataset's sample has served (spec, examples, this record)
     print(f"ml: run {tracked.run_id} started", file=sys.stderr)
     return tracked
 
 
-def _dataset_input(context, split, origin, reading):
+def _dataset_input(context, split, origin, reading, bad_samples):
     """A split as an MLflow dataset input: one in memory by its content; a streamed one by its files (or its
     length) and a sample of its content."""
     name = os.path.basename(os.path.normpath(origin))
     if isinstance(split, datasets.Split):
         return tracking.DatasetInput(name, context, origin, datasets.digest(split), split.obs, split.label)
-    sample = reading.sample if context == "train" else samples.sample(split, reading.image_size, n=16)
+    sample = reading.sample if context == "train" else samples.sample(split, reading.image_size, bad_samples, n=16)
     return tracking.DatasetInput(name, context, origin, datasets.fingerprint(split, sample), sample.obs,
                                  sample.label, len(split))
 

@@ -15,7 +15,8 @@ import torch
 from .datasets import Split, as_float, name_of
 from .errors import ConfigError
 
-SPEC_SAMPLES = 1000  # a streamed dataset's statistics (spec.obs mean, stddev, range) come from this many samples
+SPEC_SAMPLES = 1000  # a streamed dataset's statistics (spec.obs mean, stddev, range) come from this many samples,
+SPEC_BYTES = 64 << 20  # or fewer, in this many bytes at most
 SPLIT_SEED = 0  # the sample of a streamed dataset is the same in every run
 
 class Failure(NamedTuple):
@@ -48,7 +49,8 @@ class Samples(torch.utils.data.Dataset):
             if self.transform is not None:
                 with torch.random.fork_rng(devices=[]):
                     if seed is not None:
-                        torch.manual_seed(seed)
+                        torch.default_generator.manual_seed(seed)  # transforms draw on the CPU; torch.manual_seed
+                        # would also note the call for CUDA's deferred seeding, a stack trace per sample
                     x = self.transform(as_float(x))
         except Exception as error:  # the user's __getitem__, a corrupt file, a transform: named, not raised here
             detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
@@ -133,19 +135,28 @@ def collate(samples, shape=None):
     if not good:
         return Loaded(torch.empty(0, dtype=torch.long), torch.empty(0), torch.empty(0), tuple(failures))
     index, obs, label = zip(*good)
-    return Loaded(torch.tensor(index), torch.stack(obs), torch.stack(label), tuple(failures))
+    # default_collate stacks straight into shared memory in a worker process (torch.stack would build the batch
+    # on the worker's heap and copy it there: the heap grows batch after batch)
+    collated = torch.utils.data.default_collate
+    return Loaded(torch.tensor(index), collated(list(obs)), collated(list(label)), tuple(failures))
 
 
 class Reader:
     """Checks each Loaded batch's failures: raises the first as one line (bad_samples=error), or counts them (skip)."""
 
     def __init__(self, dataset, bad_samples="error", image_size=None):
-        self.dataset, self.bad_samples, self.image_size, self.skipped = dataset, bad_samples, image_size, 0
+        self.dataset, self.bad_samples, self.image_size = dataset, bad_samples, image_size
+        self._skipped = set()  # indices: a streamed sample left out in every epoch counts once
+
+    @property
+    def skipped(self):
+        """How many samples were left out (bad_samples=skip)."""
+        return len(self._skipped)
 
     def check(self, batch):
         for failure in batch.failures:
             if self.bad_samples == "skip":
-                self.skipped += 1
+                self._skipped.add(failure.index)
                 continue
             place = failure.where or where(self.dataset, failure.index)
             if failure.shape is not None:
@@ -193,8 +204,9 @@ def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report
     reader, filled = Reader(dataset, bad_samples, image_size), 0
     loader = torch.utils.data.DataLoader(Samples(dataset, image_size), batch_size=256, num_workers=workers,
                                          collate_fn=functools.partial(collate, shape=x.shape))
+    batches = iter(loader)
     try:
-        for batch in map(reader.check, loader):
+        for batch in map(reader.check, batches):
             obs[filled:filled + len(batch.index)] = batch.obs
             label[filled:filled + len(batch.index)] = batch.label
             filled += len(batch.index)
@@ -202,9 +214,22 @@ def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report
         raise ConfigError(f"dataset {name_of(dataset)} must yield (x, y) pairs") from None
     except RuntimeError as error:  # torch's handler of a dead worker raises wherever the loop is
         raise worker_died(error) from None
+    finally:
+        stop_workers(batches)
     if report is not None and reader.skipped:
         report(reader.skipped)
     return Split(obs[:filled], _label_tensor(label[:filled]))
+
+
+def stop_workers(batches):
+    """Stops the worker processes of a DataLoader's iterator now. DataLoader has no public way to: its iterator
+    stops them when it is collected, which an error's traceback (it holds the iterator) puts off until the
+    error is gone, or until the garbage collector breaks the cycle. So this calls the iterator's own
+    shutdown, the one private name used here (torch < 3 in pyproject.toml; tests/test_stream.py and
+    tests/test_samples.py check that no worker is left); without it, dropping the iterator is all there is."""
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
 
 
 def worker_died(error):
@@ -220,7 +245,10 @@ def worker_died(error):
 
 
 def sample(dataset, image_size=None, bad_samples="error", n=SPEC_SAMPLES):
-    """A seeded random sample of up to `n` samples in memory: a streamed dataset's statistics and schema."""
+    """A seeded random sample of up to `n` samples (and SPEC_BYTES) in memory: a streamed dataset's statistics
+    and schema."""
+    x, _ = first_sample(dataset, image_size, bad_samples)
+    n = max(1, min(n, SPEC_BYTES // max(x.nbytes, 1)))
     if len(dataset) > n:
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(SPLIT_SEED))[:n]
         dataset = torch.utils.data.Subset(dataset, sorted(order.tolist()))

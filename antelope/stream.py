@@ -13,18 +13,20 @@ checkpoint holds that, and a resumed run draws the same batches as an uninterrup
 worker reads what. Under torchrun each process streams its own shard (every world-th sample).
 """
 import functools
+import math
 import os
 
 import torch
 
 from . import transforms
 from .datasets import Split, as_float
-from .samples import Reader, Samples, collate, nbytes, worker_died
+from .samples import Reader, Samples, collate, nbytes, stop_workers, worker_died
 from .replay import Batch
 
 MEMORY_FRACTION = 0.25  # of the free memory, what data held in memory may take (it is briefly held twice while read)
 PREFETCH = 4  # batches each worker reads ahead
-EVAL_BATCH = 1024  # samples per evaluation batch
+EVAL_BATCH = 1024  # samples per evaluation batch,
+EVAL_BATCH_BYTES = 64 << 20  # or fewer, in this many bytes (as float32) at most: each worker holds a few ahead
 
 
 def default_workers():
@@ -126,10 +128,13 @@ class Stream:
     def _loader(self):
         pinned = self.device.type == "cuda"
         order = _Order(self.indices, self.batch_size, self.seed, self.epoch, self._position, self._seeded)
+        # its own generator: a loader draws its workers' base seed when started, which must not move the run's
+        # global random state (a resumed run starts it at another step than an uninterrupted one)
+        generator = torch.Generator().manual_seed(transforms.seed_for(self.seed, self.epoch, self._position))
         return torch.utils.data.DataLoader(
             self._samples, batch_sampler=order, num_workers=self.workers, collate_fn=self._collate,
             pin_memory=pinned, prefetch_factor=PREFETCH if self.workers else None,
-            persistent_workers=self.workers > 0)
+            persistent_workers=self.workers > 0, generator=generator)
 
     def state_dict(self):
         """Where the stream stands: resuming from it draws the same batches an uninterrupted run would."""
@@ -141,7 +146,8 @@ class Stream:
 
     def close(self):
         """Stops the worker processes (also when the stream is dropped); the next draw starts them again."""
-        self._batches = None  # the loader's iterator, collected now: it shuts its workers down as it goes
+        batches, self._batches = self._batches, None
+        stop_workers(batches)
 
 
 class _Order:
@@ -172,6 +178,8 @@ class Evaluation:
 
     def __init__(self, test, device, seed, image_size=None, transform=None, workers=0, bad_samples="error",
                  shape=None, batch_size=EVAL_BATCH):
+        if shape is not None:
+            batch_size = max(1, min(batch_size, EVAL_BATCH_BYTES // (4 * math.prod(shape))))
         self.test, self.device, self.seed, self.batch_size = test, torch.device(device), seed, batch_size
         self._in_memory = isinstance(test, Split)
         self._transform = transform
@@ -182,12 +190,17 @@ class Evaluation:
         base = transforms.seed_for(seed, 1 << 32)  # apart from every training epoch's
         keys = [(i, transforms.sample_seed(base, i)) for i in range(len(test))] if transform is not None else \
             list(range(len(test)))
-        self._loader = None  # made at the first evaluation; its workers stay for the next
+        self._loader = self._batches = None  # made at the first evaluation; its workers stay for the next
         self._arguments = dict(
             dataset=torch.utils.data.Subset(Samples(test, image_size, transform), keys), batch_size=batch_size,
             num_workers=workers, collate_fn=functools.partial(collate, shape=shape),
             pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
-            prefetch_factor=PREFETCH if workers else None)
+            prefetch_factor=PREFETCH if workers else None, generator=torch.Generator().manual_seed(seed))
+
+    @property
+    def skipped(self):
+        """Test samples left out for being unreadable (bad_samples=skip)."""
+        return 0 if self._in_memory else self._reader.skipped
 
     def batches(self):
         """(obs, label) batches of the whole test split, on the device."""
@@ -200,20 +213,23 @@ class Evaluation:
             return
         if self._loader is None:
             self._loader = torch.utils.data.DataLoader(**self._arguments)
-        batches = iter(self._loader)
+        batches = self._batches = iter(self._loader)  # with persistent workers, the same iterator every time
         while True:
             try:
                 batch = self._reader.check(next(batches))
             except StopIteration:
                 return
             except RuntimeError as error:
-                self.close()
-                raise worker_died(error) from None
+                died = worker_died(error)
+                if died is not error:
+                    self.close()
+                raise died from None
             if len(batch.index):
                 yield (as_float(batch.obs.to(self.device, non_blocking=True)),
                        batch.label.to(self.device, non_blocking=True))
 
     def close(self):
         """Stops the persistent worker processes."""
-        if not self._in_memory:
-            self._loader = None  # with it its iterator, which shuts the workers down as it is collected
+        if not self._in_memory and self._batches is not None:
+            stop_workers(self._batches)
+        self._loader = self._batches = None

@@ -111,7 +111,9 @@ class Batched:
     def __call__(self, obs, seed):
         devices = [obs.device] if obs.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)  # not torch.manual_seed: see antelope.samples.Samples
+            if obs.device.type == "cuda":
+                torch.cuda.manual_seed(seed)
             for step in self.steps:
                 obs = step(obs) if _deterministic(step) else torch.stack([step(x) for x in obs])
         return obs
