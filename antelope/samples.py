@@ -6,6 +6,7 @@ A sample that cannot be read (the user's `__getitem__` raised, a corrupt file, a
 first sample's) comes back as a `Failure`, not raised in a worker process: `Reader` turns it into one line
 naming the sample (and its file), or skips and counts it (bad_samples=skip).
 """
+import contextlib
 import functools
 import os
 from typing import NamedTuple
@@ -47,15 +48,21 @@ class Samples(torch.utils.data.Dataset):
             x = _as_tensor(_resize(x, self.image_size) if self.image_size is not None else x)
             y = torch.as_tensor(y)
             if self.transform is not None:
-                with torch.random.fork_rng(devices=[]):
-                    if seed is not None:
-                        torch.default_generator.manual_seed(seed)  # transforms draw on the CPU; torch.manual_seed
-                        # would also note the call for CUDA's deferred seeding, a stack trace per sample
-                    x = self.transform(as_float(x))
+                x = self._transformed(as_float(x), seed)
         except Exception as error:  # the user's __getitem__, a corrupt file, a transform: named, not raised here
             detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
             return Failure(index, where(self.dataset, index), f"{type(error).__name__}: {detail}".rstrip(": "))
         return index, x, y
+
+
+    def _transformed(self, x, seed):
+        """`transform(x)` drawing from `seed`: seeded as it is in a worker process (whose random state is its
+        own), with the random state put back after it in the training process (data_workers=0)."""
+        in_worker = torch.utils.data.get_worker_info() is not None
+        with contextlib.nullcontext() if in_worker else torch.random.fork_rng(devices=[]):
+            if seed is not None:  # transforms draw on the CPU; torch.manual_seed would also note the call for
+                torch.default_generator.manual_seed(seed)  # CUDA's deferred seeding, a stack trace per sample
+            return self.transform(x)
 
 
 def where(dataset, index):
