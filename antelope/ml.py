@@ -341,7 +341,12 @@ def _evaluation(cfg, task, tracked):
         test = task.evaluation.test
         return generative.Evaluation(task.model, datasets.Split(datasets.as_float(test.obs), test.label),
                                      tracked.log_artifact)
-    return lambda step: trainer.evaluate(task.model, task.evaluation.batches(), task.data.num_classes)
+
+    def evaluate(step):
+        if step == cfg.train_steps and isinstance(task.replay, stream.Stream):
+            task.replay.close()  # training is over: its workers would only idle beside the evaluation's
+        return trainer.evaluate(task.model, task.evaluation.batches(), task.data.num_classes)
+    return evaluate
 
 
 def _open_run(cfg, resolved, overrides, task, group, resumed, trial, source):

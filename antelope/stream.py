@@ -24,7 +24,7 @@ from .samples import Reader, Samples, collate, nbytes, stop_workers, worker_died
 from .replay import Batch
 
 MEMORY_FRACTION = 0.25  # of the free memory, what data held in memory may take (it is briefly held twice while read)
-PREFETCH = 4  # batches each worker reads ahead
+PREFETCH = 2  # batches each worker reads ahead (DataLoader's default; each is in shared memory until drawn)
 EVAL_BATCH = 1024  # samples per evaluation batch,
 EVAL_BATCH_BYTES = 64 << 20  # or fewer, in this many bytes (as float32) at most: each worker holds a few ahead
 

@@ -20,7 +20,7 @@ present (both sides), else the CPU. MLflow tracking is on, into a throwaway SQLi
    hand-written torch DataLoader over torchvision's ImageFolder (its PIL loader; Resize(64) of the shorter
    side, CenterCrop(64), RandomHorizontalFlip, to float in [0, 1], as a user writes it with torchvision's
    transforms on PIL images), the same W workers, pin_memory on a GPU, persistent workers, batch 128, shuffled
-   (prefetch_factor left at DataLoader's default, 2; antelope's workers read 4 batches ahead),
+   (prefetch_factor 2 on both sides, DataLoader's default),
    over the same training files (antelope's 80% of the folder), and a plain loop (the same model, Adam, cross
    entropy). Samples per second in the steady state: the time between step `first` and step S, stamped in the
    model's `learn` (ours) and at the top of the loop (the reference), so start-up (opening the folder, the
