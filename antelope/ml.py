@@ -72,6 +72,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             resolved = OmegaConf.to_container(cfg, resolve=True)  # final: train_steps is set from epochs
             with _open_run(cfg, resolved, overrides, task, group, resumed, trial, source) as tracked, \
                     _system_metrics(cfg, tracked, group, resumed), threads.using(cfg.threads):
+                _say_how_data_is_read(task.reading)
                 sinks = [s for s in (tracked.log_metrics if tracked.run_id else None, trial) if s is not None]
                 log = Log(sinks, pending)
                 schedule = trainer.Schedule(cfg.train_steps, cfg.log_per_steps, cfg.evaluate_per_steps,
@@ -259,6 +260,12 @@ def _read(cfg, task, group):
     task.examples = datasets.as_float(examples.to(device))
     if reading.eval_transform is not None:
         task.examples = transforms.Batched(reading.eval_transform)(task.examples, cfg.seed)
+
+
+def _say_how_data_is_read(reading):
+    """'ml: data: streamed by 2 worker processes (why)': once the run is open (an error before it stays one line)."""
+    if reading is None:
+        return
     workers = {0: "in the training process", 1: "by 1 worker process"}.get(reading.workers,
                                                                           f"by {reading.workers} worker processes")
     print(f"ml: data: {'streamed ' + workers if reading.streaming else 'in memory'} ({reading.why})", file=sys.stderr)
