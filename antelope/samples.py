@@ -13,12 +13,11 @@ from typing import NamedTuple
 
 import torch
 
-from .datasets import Split, as_float, name_of
+from .datasets import SPLIT_SEED, Split, as_float, name_of
 from .errors import ConfigError
 
 SPEC_SAMPLES = 1000  # a streamed dataset's statistics (spec.obs mean, stddev, range) come from this many samples,
 SPEC_BYTES = 64 << 20  # or fewer, in this many bytes at most
-SPLIT_SEED = 0  # the sample of a streamed dataset is the same in every run
 
 class Failure(NamedTuple):
     """A sample that could not be read: where it is (its index, and its file when it has one) and why."""
@@ -257,6 +256,7 @@ def sample(dataset, image_size=None, bad_samples="error", n=SPEC_SAMPLES):
     x, _ = first_sample(dataset, image_size, bad_samples)
     n = max(1, min(n, SPEC_BYTES // max(x.nbytes, 1)))
     if len(dataset) > n:
+        # the held-out split's fixed seed: the same sample in every run
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(SPLIT_SEED))[:n]
         dataset = torch.utils.data.Subset(dataset, sorted(order.tolist()))
     return into_memory(dataset, image_size, 0, bad_samples)
