@@ -10,12 +10,14 @@
     runs(experiment='CIFAR10')   # a pandas DataFrame: params, final metrics, sweep and trial info
     plot(experiment='CIFAR10')   # PNG learning curves and sweep plots in ./plots
     model = load(run_id)         # a run's trained nn.Module (also: mlflow.pytorch.load_model('runs:/<id>/model'))
+
+The package's rooms are its folders (antelope/README.md draws them).
 """
+
 from .errors import ConfigError
-from .ml import Result, ml
-from .plot import plot
-from .runs import runs
-from .sweep import sweep
+from .results import plot, runs
+from .run.ml import Result, ml
+from .sweeps.sweep import sweep
 from .tracking import load_model as load
 
 __all__ = ["ml", "sweep", "runs", "plot", "load", "Result", "ConfigError"]

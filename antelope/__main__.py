@@ -1,4 +1,5 @@
 """`python -m antelope k=v ...` is `ml k=v ...`."""
+
 import sys
 
 from .cli import main

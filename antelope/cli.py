@@ -5,18 +5,25 @@
     ml model=path/to/file.py:Model dataset=CIFAR10
     ml --cfg lr=0.1                       # print the resolved config and stop
     ml -m 'optim.lr=tag(log, interval(1e-5, 1e-1))' sweep.trials=20   # a sweep (antelope.sweep)
-    ml runs | ml plot | ml ui             # look at results (antelope.runs, antelope.plot, antelope.ui)
-    ml dashboard                          # a sweep's Optuna study in optuna-dashboard (antelope.dashboard)
+    ml runs | ml plot | ml ui             # look at results (antelope.results: table, plots, ui)
+    ml dashboard                          # a sweep's Optuna study in optuna-dashboard (antelope.sweeps.dashboard)
+
+`ml`'s own options are parsed by argparse; every other argument is an override, handed to Hydra as it is.
 """
+
+import argparse
 import importlib
 import os
 import sys
 import traceback
 
-# `ml <name> ...` hands its arguments to that module's main(argv).
-SUBCOMMANDS = {"runs": "antelope.runs", "plot": "antelope.plot", "ui": "antelope.ui",
-               "dashboard": "antelope.dashboard"}
-FLAGS = {"--help", "-h", "--cfg", "--verbose", "-v", "-m", "--multirun"}
+# `ml <name> ...` hands its arguments to that module's main(argv), which parses them with argparse.
+SUBCOMMANDS = {
+    "runs": "antelope.results.table",
+    "plot": "antelope.results.plots",
+    "ui": "antelope.results.ui",
+    "dashboard": "antelope.sweeps.dashboard",
+}
 
 USAGE = """usage: ml [--help] [--cfg] [--verbose] [-m|--multirun] [key=value ...]
        ml runs|plot|ui|dashboard ...
@@ -25,68 +32,84 @@ Trains a model and records the run in MLflow. Keys (key=value, Hydra override sy
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """Bad options as one line, as every other bad input."""
+        self.exit(2, f"{self.prog}: error: {message}; see ml --help\n")
+
+
+def _parser():
+    """`ml`'s own options; everything else is an override (key=value), handed to Hydra as it is."""
+    parser = _Parser(prog="ml", add_help=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("--cfg", action="store_true", help="print the resolved config and stop")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
+    parser.add_argument("-m", "--multirun", action="store_true", help="a sweep (antelope.sweep)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    return parser
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if "" not in sys.path and os.getcwd() not in sys.path:  # model=models.Net from the project's folder, as
-        sys.path.append(os.getcwd())                        # `python -m` finds it (a console script does not)
+        sys.path.append(os.getcwd())  # `python -m` finds it (a console script does not)
     if argv and argv[0] in SUBCOMMANDS:
         return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
-    flags = {a for a in argv if a.startswith("-")}
-    overrides = [a for a in argv if not a.startswith("-")]
-    verbose = bool(flags & {"--verbose", "-v"})
-    unknown = flags - FLAGS
-    if unknown:
-        print(f"ml: error: unknown option {sorted(unknown)[0]}; options: {', '.join(sorted(FLAGS))}", file=sys.stderr)
-        return 2
-    if flags & {"--help", "-h"}:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit:  # argparse printed its one line (ml: error: unrecognized arguments: ...)
+        return exit.code
+    if args.help:
         print(_help())
         return 0
     from .errors import ConfigError, TrainingError
 
     try:
-        if "--cfg" in flags:
+        if args.cfg:
             from omegaconf import OmegaConf
 
             from .config import compose
 
-            print(OmegaConf.to_yaml(compose(overrides)[0], resolve=True), end="")
+            print(OmegaConf.to_yaml(compose(args.overrides)[0], resolve=True), end="")
             return 0
-        if flags & {"-m", "--multirun"}:
-            from .sweep import main as sweep
+        if args.multirun:
+            from .sweeps.sweep import main as sweep
 
-            return sweep(overrides)
-        from .ml import ml
+            return sweep(args.overrides)
+        from .run.ml import ml
 
-        ml(*overrides)
+        ml(*args.overrides)
         return 0
     except ConfigError as error:
-        if verbose:
+        if args.verbose:
             traceback.print_exc()
         print(f"ml: error: {error}", file=sys.stderr)
         return 2
     except TrainingError as error:
-        if verbose:
+        if args.verbose:
             traceback.print_exc()
         print(f"ml: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupt:
-        again = ("run the same command again to continue the sweep" if flags & {"-m", "--multirun"}
-                 else "continue it with: ml resume=RUN_ID")
+        again = (
+            "run the same command again to continue the sweep"
+            if args.multirun
+            else "continue it with: ml resume=RUN_ID"
+        )
         print(f"ml: interrupted ({interrupt or 'Ctrl-C'}); the run is marked KILLED; {again}", file=sys.stderr)
         return 130
 
 
 def _help():
-    from . import optim
-    from .config import keys
+    from .config import keys, optimizers
 
-    optim.register_options()
+    optimizers.register_options()
     lines = [USAGE]
     for name, default, doc in keys():
         shown = "" if default is None else f" (default: {default})"
         lines.append(f"  {name:<20} {doc}{shown}")
     lines.append("\nGroups (pick with key=Name, tune with key.arg=value):")
-    lines.append(f"  optim: {', '.join(optim.options('optim'))}")
-    lines.append(f"  scheduler: none, {', '.join(optim.options('scheduler'))}")
+    lines.append(f"  optim: {', '.join(optimizers.options('optim'))}")
+    lines.append(f"  scheduler: none, {', '.join(optimizers.options('scheduler'))}")
     lines.append("\nMetrics are recorded as train/<name> (what learn writes to log) and eval/accuracy or eval/mse.")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 Nothing is evaluated: a name is imported, or it is an error.
 """
+
 import difflib
 import importlib
 import importlib.util
@@ -19,8 +20,10 @@ def import_target(path):
         return _import_from_file(*path.rsplit(":", 1))
     module_name, _, attribute = path.rpartition(".")
     if not module_name:
-        raise ConfigError(f"cannot import {path!r}: give a dotted path such as 'mypackage.models.Model' "
-                          f"or a file and a name such as 'path/to/file.py:Model'")
+        raise ConfigError(
+            f"cannot import {path!r}: give a dotted path such as 'mypackage.models.Model' "
+            f"or a file and a name such as 'path/to/file.py:Model'"
+        )
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -36,6 +39,8 @@ def _import_from_file(file, name):
         raise ConfigError(f"cannot import {file}:{name}: no such file {file!r}")
     module_name = FILE_MODULE_PREFIX + os.path.splitext(os.path.basename(file))[0]
     spec = importlib.util.spec_from_file_location(module_name, os.path.abspath(file))
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import {file}:{name}: {file!r} is not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # so pickling and dataclasses in the file work
     spec.loader.exec_module(module)

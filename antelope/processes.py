@@ -4,6 +4,7 @@ versions), as runs and trials record it, and whether it is still alive.
 A run left RUNNING by a process of this machine that is gone (kill -9) is stale, and a sweep trial
 whose recorded process is gone is lost: both are known at once, without waiting for a timeout.
 """
+
 import functools
 import os
 import socket

@@ -1,4 +1,5 @@
 """Every test gets its own MLflow store (a copy of one migrated SQLite file) and working directory."""
+
 import os
 import shutil
 import subprocess
@@ -79,7 +80,7 @@ def slurm(slurm_cluster, monkeypatch):
 @pytest.fixture
 def one_thread():
     """Tiny networks run fastest on one thread, above all on a shared 2-core machine."""
-    from antelope import threads
+    from antelope.train import threads
 
     with threads.using(1):
         yield
@@ -87,8 +88,8 @@ def one_thread():
 
 @pytest.fixture
 def two_threads():
-    """Two torch threads, whatever the machine: a run's own choice (antelope.threads) can then be seen."""
-    from antelope import threads
+    """Two torch threads, whatever the machine: a run's own choice (antelope.train.threads) can then be seen."""
+    from antelope.train import threads
 
     with threads.using(2):
         yield

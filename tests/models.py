@@ -1,4 +1,5 @@
 """Models the tests train: the seed page's three examples, and a few that break the rules."""
+
 from math import prod
 
 import torch
@@ -49,8 +50,9 @@ class SpecModel(SelfOptimizing):
     def __init__(self, spec):
         nn.Module.__init__(self)
         self.spec = spec
-        self.MLP = nn.Sequential(nn.Flatten(), nn.Linear(prod(spec.obs.shape), 32),
-                                 nn.Linear(32, prod(spec.action.shape)))
+        self.MLP = nn.Sequential(
+            nn.Flatten(), nn.Linear(prod(spec.obs.shape), 32), nn.Linear(32, prod(spec.action.shape))
+        )
         self.optim = torch.optim.Adam(self.MLP.parameters(), lr=1e-2)
         self.steps = 0
 
@@ -184,3 +186,21 @@ class SlowDQN(__import__("antelope.agents", fromlist=["DQN"]).DQN):
 
         time.sleep(0.004)
         return super().learn(replay, log)
+
+
+class Poison(Model):
+    """With poison=1, kills its own process (SIGKILL, as the OOM killer does) at its 3rd step, every time it is
+    run: a config that takes its worker down whenever a worker takes it."""
+
+    def __init__(self, in_features, out_features, poison=0):
+        super().__init__(in_features, out_features)
+        self.poison, self.calls = poison, 0
+
+    def learn(self, replay):
+        import os
+        import signal
+
+        self.calls += 1
+        if self.poison and self.calls == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().learn(replay)

@@ -4,6 +4,7 @@ refuses to run as root), on a free port on 127.0.0.1, in a temp folder; stopped 
     def test_x(postgres):      # the fixture from conftest: a URL for a fresh database
         url = postgres("mydb")  # postgresql+psycopg://postgres@127.0.0.1:PORT/mydb
 """
+
 import getpass
 import os
 import shutil
@@ -36,16 +37,26 @@ class Server:
         self.data, self.port = os.path.join(self.folder, "data"), _free_port()
         done = _as_postgres("initdb", "-D", self.data, "-A", "trust", "-U", "postgres")
         assert done.returncode == 0, done.stderr
-        done = _as_postgres("pg_ctl", "-D", self.data, "-w", "-l", os.path.join(self.folder, "log"), "-o",
-                            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1", "start")
+        done = _as_postgres(
+            "pg_ctl",
+            "-D",
+            self.data,
+            "-w",
+            "-l",
+            os.path.join(self.folder, "log"),
+            "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
+            "start",
+        )
         assert done.returncode == 0, done.stderr + open(os.path.join(self.folder, "log")).read()
 
     def database(self, name):
         """A new database's SQLAlchemy URL (psycopg 3 driver)."""
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 

@@ -5,6 +5,7 @@ Experiment 'Digits': optim.lr=1e-3 with seeds 0, 1, 2 and optim.lr=1e-2 with see
 one of them over three seeds), and a sweep 'lr-study' of three trials over optim.lr (a grid over TRIAL_LRS):
 its parent run and a child run per trial, as `sweep()` records them.
 """
+
 import os
 import shutil
 import tempfile
@@ -56,8 +57,10 @@ def populate():
     'trials': [ids by trial number], 'trial_lrs': [optim.lr by trial number]}."""
     from antelope import ml, sweep
 
-    ids = {"seeds": [ml(*FAST, "optim.lr=1e-3", f"seed={seed}").run_id for seed in (0, 1, 2)],
-           "other": ml(*FAST, "optim.lr=1e-2").run_id}
+    ids = {
+        "seeds": [ml(*FAST, "optim.lr=1e-3", f"seed={seed}").run_id for seed in (0, 1, 2)],
+        "other": ml(*FAST, "optim.lr=1e-2").run_id,
+    }
     study = sweep(*FAST, space={"optim.lr": TRIAL_LRS}, sampler="grid", pruner="none", study=STUDY)
     trials = sorted(study.trials, key=lambda t: t.number)
     ids["trials"] = [t.user_attrs["mlflow_run_id"] for t in trials]

@@ -5,6 +5,7 @@ are stopped by their pids at the end (munged only if this module started it).
     def test_x(slurm):          # the fixture from conftest: the Cluster, SLURM_CONF set for the test
         slurm.wait_for(lambda: ...)
 """
+
 import os
 import shutil
 import signal
@@ -50,8 +51,9 @@ class Cluster:
     def __init__(self):
         missing = [name for name in DAEMONS if shutil.which(name) is None]
         if missing:
-            pytest.skip(f"Slurm is not installed ({', '.join(missing)} not found; .ci/run installs slurm-wlm "
-                        f"and munge)")
+            pytest.skip(
+                f"Slurm is not installed ({', '.join(missing)} not found; .ci/run installs slurm-wlm and munge)"
+            )
         if os.geteuid() != 0:
             pytest.skip("the test cluster's daemons run as root (SlurmUser=root)")
         self.folder = tempfile.mkdtemp(prefix="antelope-slurm-")
@@ -76,8 +78,12 @@ class Cluster:
         shutil.chown(os.path.dirname(MUNGE_SOCKET), "munge", "munge")
         pidfile = os.path.join(self.folder, "munged.pid")
         os.chmod(self.folder, 0o755)
-        done = subprocess.run(["runuser", "-u", "munge", "--", "munged", "--force", "--pid-file", pidfile],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["runuser", "-u", "munge", "--", "munged", "--force", "--pid-file", pidfile],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         _wait_for(self._munge_answers, "munged")
         return pidfile
@@ -102,8 +108,8 @@ ReturnToService=2
 JobRequeue=1
 SlurmctldPort={controller}
 SlurmdPort={node}
-StateSaveLocation={paths['state']}
-SlurmdSpoolDir={paths['spool']}
+StateSaveLocation={paths["state"]}
+SlurmdSpoolDir={paths["spool"]}
 SlurmctldPidFile={self.folder}/slurmctld.pid
 SlurmdPidFile={self.folder}/slurmd.pid
 SlurmctldLogFile={self.folder}/slurmctld.log
@@ -119,14 +125,16 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         return conf
 
     def node_state(self):
-        found = subprocess.run(["sinfo", "--noheader", "--format=%T"], env=self.env, capture_output=True,
-                               text=True, timeout=30)
+        found = subprocess.run(
+            ["sinfo", "--noheader", "--format=%T"], env=self.env, capture_output=True, text=True, timeout=30
+        )
         return found.stdout.strip()
 
     def jobs(self):
         """{job id: state} of the jobs Slurm still knows (squeue)."""
-        found = subprocess.run(["squeue", "--noheader", "--format=%i %T"], env=self.env, capture_output=True,
-                               text=True, timeout=30)
+        found = subprocess.run(
+            ["squeue", "--noheader", "--format=%i %T"], env=self.env, capture_output=True, text=True, timeout=30
+        )
         return dict(line.split() for line in found.stdout.splitlines() if line.strip())
 
     def wait_for(self, condition, what, timeout=300):
@@ -148,7 +156,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             if pid is not None:
                 try:
                     os.kill(pid, signal.SIGTERM)
-                    _wait_for(lambda: not os.path.exists(f"/proc/{pid}"), f"{name} to stop", timeout=30)
+                    _wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}"), f"{name} to stop", timeout=30)
                 except ProcessLookupError:
                     pass
         if self.munged is not None:

@@ -1,5 +1,6 @@
 """antelope.agents: the default agent (AC2Agent) on datasets and environments, user models wrapped by it, and
 the example agents by name, each learning within a tiny budget; the README's RL commands on a shortened one."""
+
 import shlex
 
 import mlflow
@@ -10,8 +11,9 @@ from conftest import runs
 from sklearn.datasets import load_diabetes
 from torch import nn
 
-from antelope import ConfigError, config, ml
+from antelope import ConfigError, ml
 from antelope.agents import DDPG, DQN, AC2Agent, Classifier
+from antelope.config import schema
 
 RANDOM_CARTPOLE = 22  # the mean return of a uniformly random policy, about
 
@@ -58,6 +60,7 @@ def test_a_model_without_learn_becomes_the_agents_encoder():
     assert result.metrics["eval/accuracy"] > 0.8
 
 
+@pytest.mark.slow  # whole runs until the agent has learned: the end-to-end layer
 def test_the_classifier_example_runs_by_name():
     result = ml(agent="Classifier", **FAST)
     assert isinstance(result.model, Classifier)
@@ -74,9 +77,16 @@ def test_discrete_needs_an_env():
         ml(discrete=True)
 
 
+@pytest.mark.slow  # whole runs until the agent has learned: the end-to-end layer
 def test_default_agent_learns_cartpole():
-    result = ml(env="CartPole-v1", train_steps=2000, random_steps=500, evaluate_per_steps=1000, evaluate_episodes=5,
-                **{"model.explore_steps": 1000})
+    result = ml(
+        env="CartPole-v1",
+        train_steps=2000,
+        random_steps=500,
+        evaluate_per_steps=1000,
+        evaluate_episodes=5,
+        **{"model.explore_steps": 1000},
+    )
     assert isinstance(result.model, AC2Agent)
     # seeded, so this is one number (seeds 0-3 gave 447, 500, 479, 435): 10x a random policy is a wide margin
     assert result.metrics["eval/return"] > 10 * RANDOM_CARTPOLE
@@ -86,6 +96,7 @@ def test_default_agent_learns_cartpole():
     assert table["metrics.train/lr"][0] < 1e-5 and table["params.nstep"][0] == "3"  # the RL defaults: lr annealed
 
 
+@pytest.mark.slow  # whole runs until the agent has learned: the end-to-end layer
 def test_default_agent_acts_on_pendulum():
     # learning Pendulum takes a few thousand steps: tests/benchmarks/bench_agents.py measures it
     result = ml(env="Pendulum-v1", train_steps=400, random_steps=200, evaluate_episodes=1)
@@ -95,7 +106,9 @@ def test_default_agent_acts_on_pendulum():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env, steps, bar", [("CartPole-v1", CARTPOLE_STEPS, 475), ("Pendulum-v1", PENDULUM_STEPS, -250)])
+@pytest.mark.parametrize(
+    "env, steps, bar", [("CartPole-v1", CARTPOLE_STEPS, 475), ("Pendulum-v1", PENDULUM_STEPS, -250)]
+)
 def test_the_readmes_rl_commands_solve_their_envs(env, steps, bar):
     """`ml env=CartPole-v1` and `ml env=Pendulum-v1` as the README gives them (over seeds and against a
     reference: tests/benchmarks/bench_rl.py). Seeded, each reaches its bar at an evaluation. Where a run
@@ -110,12 +123,19 @@ def test_the_readmes_rl_commands_solve_their_envs(env, steps, bar):
     table = runs(env)
     evaluations = [m.value for m in mlflow.MlflowClient().get_metric_history(table["run_id"][0], "eval/return")]
     assert max(evaluations) >= bar, evaluations
-    assert table["params.random_steps"][0] == str(min(config.RANDOM_STEPS, steps // 10))  # a tenth, at most 1000
+    assert table["params.random_steps"][0] == str(min(schema.RANDOM_STEPS, steps // 10))  # a tenth, at most 1000
 
 
+@pytest.mark.slow  # whole runs until the agent has learned: the end-to-end layer
 def test_example_agents_run_by_name():
-    dqn = ml(agent="DQN", env="CartPole-v1", train_steps=1500, random_steps=300, evaluate_episodes=3,
-             **{"model.explore_steps": 1000})
+    dqn = ml(
+        agent="DQN",
+        env="CartPole-v1",
+        train_steps=1500,
+        random_steps=300,
+        evaluate_episodes=3,
+        **{"model.explore_steps": 1000},
+    )
     assert isinstance(dqn.model, DQN) and dqn.metrics["eval/return"] > RANDOM_CARTPOLE
     ddpg = ml(agent="DDPG", env="Pendulum-v1", train_steps=600, random_steps=300, evaluate_episodes=2)
     assert isinstance(ddpg.model, DDPG) and np.isfinite(ddpg.metrics["eval/return"])

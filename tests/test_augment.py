@@ -1,8 +1,9 @@
 """augment on its own, on tensors: each sample of a batch flipped or shifted on its own, seeded, composed in order."""
+
 import torch
 from torch.nn import functional
 
-from antelope.augment import compose, flip, shift
+from antelope.data.augment import compose, flip, shift
 
 
 def seeded(seed=0):
@@ -28,7 +29,7 @@ def test_shift_moves_each_sample_by_its_own_offset_and_keeps_the_shape():
     out = shift(obs, seeded())
     assert out.shape == obs.shape
     padded = functional.pad(obs, (1, 1, 1, 1), mode="replicate")  # 1 pixel: an eighth of 8
-    crops = torch.stack([padded[..., r:r + 8, c:c + 8] for r in range(3) for c in range(3)], 1)  # (N, 9, C, H, W)
+    crops = torch.stack([padded[..., r : r + 8, c : c + 8] for r in range(3) for c in range(3)], 1)  # (N, 9, C, H, W)
     offset = (crops == out[:, None]).flatten(2).all(2).float().argmax(1)  # which crop each output is
     assert torch.equal(crops[torch.arange(64), offset], out)  # every output is its own input, moved
     assert (offset != 4).sum() > 64 * 2 / 3  # most moved (4 is the crop that does not move; 1 in 9 draws it)

@@ -1,15 +1,16 @@
-"""antelope.checkpoint on its own: what a checkpoint holds, restoring it into fresh pieces, writing the newest
+"""antelope.train.checkpoint on its own: what a checkpoint holds, restoring it into fresh pieces, writing the newest
 k atomically, into a run's artifact folder or uploaded (no MLflow run)."""
+
 import os
 
 import pytest
 import torch
 
-from antelope import checkpoint
+from antelope.data.replay import Replay
 from antelope.errors import ConfigError
-from antelope.log import Log
-from antelope.replay import Replay
-from antelope.update import Update
+from antelope.train import checkpoint
+from antelope.train.log import Log
+from antelope.train.update import Update
 
 
 def pieces(seed):
@@ -18,7 +19,7 @@ def pieces(seed):
     model = torch.nn.Linear(2, 2)
     model.own = torch.optim.SGD(model.parameters(), lr=0.5)
     update = Update(torch.optim.Adam(model.parameters(), lr=0.01))
-    obs = torch.arange(40.).reshape(20, 2)
+    obs = torch.arange(40.0).reshape(20, 2)
     return model, update, Replay(obs, torch.arange(20) % 2, 4, torch.device("cpu"), seed=seed), Log()
 
 

@@ -14,9 +14,20 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])
 def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
     url = postgres("optuna") if storage == "postgresql" else None
-    study = sweep(model="models.Model", space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"}, trials=100,
-                  workers=4, storage=url, sampler="random", pruner="none", train_steps=2, evaluate_per_steps=0,
-                  log_per_steps=1, save_per_steps=1000, study=f"concurrency-{storage}")
+    study = sweep(
+        model="models.Model",
+        space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"},
+        trials=100,
+        workers=4,
+        storage=url,
+        sampler="random",
+        pruner="none",
+        train_steps=2,
+        evaluate_per_steps=0,
+        log_per_steps=1,
+        save_per_steps=1000,
+        study=f"concurrency-{storage}",
+    )
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(t.number for t in complete) == list(range(100))
@@ -30,16 +41,25 @@ def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
     assert sorted(t.user_attrs["mlflow_run_id"] for t in complete) == sorted(children["run_id"])
 
 
-
 def test_live_workers_keep_their_trials_on_a_short_heartbeat(capfd):
     """Trials longer than the heartbeat's grace (3 s at sweep.heartbeat=1) on two workers: each beats, so
     none is taken over. The journal's heartbeat is ours (Optuna's journal has none); without it the worker
     that finishes first would find the other's trial silent and take it (and the two would trade it)."""
-    from antelope.studies import HEARTBEAT, open_storage
+    from antelope.sweeps.studies import HEARTBEAT, open_storage
 
-    sweep(model="models.Sleepy", space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"}, trials=3, workers=2,
-          heartbeat=1, study="live", pruner="none", train_steps=100, evaluate_per_steps=0, log_per_steps=50)
-    assert "lost its process" not in capfd.readouterr().err  # 5 s a trial; the workers' output too
+    sweep(
+        model="models.Sleepy",
+        space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"},
+        trials=3,
+        workers=2,
+        heartbeat=1,
+        study="live",
+        pruner="none",
+        train_steps=100,
+        evaluate_per_steps=0,
+        log_per_steps=50,
+    )
+    assert "lost its worker" not in capfd.readouterr().err  # 5 s a trial; the workers' output too
     trials = optuna.load_study(study_name="live", storage=open_storage("optuna.journal")).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert all(HEARTBEAT in t.system_attrs for t in trials)  # each beat at least once

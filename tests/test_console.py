@@ -1,4 +1,5 @@
 """The `ml` console, in a subprocess, as a user types it (the end-to-end layer of antelope.cli)."""
+
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,15 @@ def test_default_job_trains_records_and_says_where_to_look():
 
 
 def test_seed_page_console_example_with_a_model_file():
-    done = run_ml(f"model={MODELS}:Model", "optim=SGD", "optim.lr=1e-2", "scheduler=CosineAnnealingLR",
-                  "scheduler.T_max=1000", "train_steps=50", "evaluate_per_steps=0")
+    done = run_ml(
+        f"model={MODELS}:Model",
+        "optim=SGD",
+        "optim.lr=1e-2",
+        "scheduler=CosineAnnealingLR",
+        "scheduler.T_max=1000",
+        "train_steps=50",
+        "evaluate_per_steps=0",
+    )
     assert done.returncode == 0, done.stderr
     row = runs("Digits").iloc[0]
     assert row["params.optim._target_"] == "torch.optim.sgd.SGD" and row["params.optim.lr"] == "0.01"
@@ -51,8 +59,14 @@ def test_progress_bar_on_a_terminal():
     from conftest import ML
 
     controller, terminal = pty.openpty()
-    process = subprocess.Popen([ML, "train_steps=300", "log_per_steps=50"], stdin=terminal, stdout=terminal,
-                               stderr=terminal, env=dict(os.environ), close_fds=True)
+    process = subprocess.Popen(
+        [ML, "train_steps=300", "log_per_steps=50"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=dict(os.environ),
+        close_fds=True,
+    )
     os.close(terminal)
     output = b""
     while True:

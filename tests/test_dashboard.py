@@ -1,6 +1,7 @@
 """`ml dashboard`: optuna-dashboard on a sweep's journal file, on 127.0.0.1, stopped by Ctrl-C or SIGTERM with
 nothing left behind; each bad input is one line. The errors go through the console's entry point in this
 process (antelope.cli.main, what the `ml` script calls); the slow test runs the `ml` script itself."""
+
 import json
 import os
 import signal
@@ -15,7 +16,8 @@ import psutil
 import pytest
 from conftest import ML
 
-from antelope import cli, studies
+from antelope import cli
+from antelope.sweeps import studies
 
 
 def free_port():
@@ -37,17 +39,24 @@ def dashboard(capsys, *args):
 
 def test_without_the_extra_it_says_what_to_install(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna_dashboard", None)  # what `import` meets when it is not installed
-    assert dashboard(capsys) == (2, "ml: error: ml dashboard needs optuna-dashboard: "
-                                    "pip install 'antelope[dashboard]'\n")
+    assert dashboard(capsys) == (
+        2,
+        "ml: error: ml dashboard needs optuna-dashboard: pip install 'antelope[dashboard]'\n",
+    )
 
 
 def test_without_a_journal_it_names_the_path_and_makes_none(capsys, workdir):
-    for given, path in (([], workdir / "optuna.journal"),
-                        (["--storage", "sweeps/s.journal"], workdir / "sweeps" / "s.journal")):
-        assert dashboard(capsys, *given) == (2, f"ml: error: no sweep journal at {path}: a sweep (`ml -m ...`) writes "
-                                                f"optuna.journal in the folder it runs in (or at sweep.storage=PATH); "
-                                                f"run `ml dashboard` there, or give --storage PATH or a database URL "
-                                                f"(--storage postgresql://user@host/db)\n")
+    for given, path in (
+        ([], workdir / "optuna.journal"),
+        (["--storage", "sweeps/s.journal"], workdir / "sweeps" / "s.journal"),
+    ):
+        assert dashboard(capsys, *given) == (
+            2,
+            f"ml: error: no sweep journal at {path}: a sweep (`ml -m ...`) writes "
+            f"optuna.journal in the folder it runs in (or at sweep.storage=PATH); "
+            f"run `ml dashboard` there, or give --storage PATH or a database URL "
+            f"(--storage postgresql://user@host/db)\n",
+        )
         assert not path.exists()
 
 
@@ -65,8 +74,10 @@ def test_a_busy_port_names_the_port_and_another(capsys):
         taken.listen()
         port = taken.getsockname()[1]
         assert dashboard(capsys, "--port", str(port)) == (
-            2, f"ml: error: cannot serve the dashboard on 127.0.0.1:{port} (Address already in use); "
-               f"give another --port, e.g. --port {port + 1}\n")
+            2,
+            f"ml: error: cannot serve the dashboard on 127.0.0.1:{port} (Address already in use); "
+            f"give another --port, e.g. --port {port + 1}\n",
+        )
 
 
 def test_another_host_is_served_with_a_warning_and_sigterm_stops_it(capsys):
@@ -88,10 +99,15 @@ def test_another_host_is_served_with_a_warning_and_sigterm_stops_it(capsys):
     finally:
         returned.set()
         stopper.join()
-    assert (status, err.splitlines()) == (0, [
-        f"ml: warning: the dashboard listens on 0.0.0.0, beyond this machine, and has no login: whoever reaches "
-        f"port {port} can rename and delete studies",
-        f"ml: Optuna dashboard at http://0.0.0.0:{port} (storage {os.path.abspath(studies.JOURNAL)}); Ctrl-C stops it"])
+    assert (status, err.splitlines()) == (
+        0,
+        [
+            f"ml: warning: the dashboard listens on 0.0.0.0, beyond this machine, and has no login: whoever reaches "
+            f"port {port} can rename and delete studies",
+            f"ml: Optuna dashboard at http://0.0.0.0:{port} (storage {os.path.abspath(studies.JOURNAL)}); "
+            f"Ctrl-C stops it",
+        ],
+    )
     assert not answers(port)
     assert signal.getsignal(signal.SIGTERM) is before
 
@@ -104,21 +120,29 @@ def test_ml_dashboard_lists_a_sweeps_study_and_ctrl_c_stops_it_and_all_it_starte
     trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True)
     study.tell(trial, 0.9)
     port = free_port()
-    process = subprocess.Popen([ML, "dashboard", "--storage", "sweeps/optuna.journal", "--port", str(port)],
-                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    process = subprocess.Popen(
+        [ML, "dashboard", "--storage", "sweeps/optuna.journal", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         deadline = time.monotonic() + 120
         while True:  # until the API answers (the console imports MLflow and Optuna first)
-            assert process.poll() is None and time.monotonic() < deadline, \
+            assert process.poll() is None and time.monotonic() < deadline, (
                 process.stderr.read() if process.poll() is not None else "no answer in 120 s"
+            )
             try:
                 listed = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=10))
                 break
             except OSError:
                 time.sleep(0.2)
         assert [s["study_name"] for s in listed["study_summaries"]] == ["digits-lr"]
-        detail = json.load(urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/api/studies/{listed['study_summaries'][0]['study_id']}", timeout=30))
+        detail = json.load(
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/studies/{listed['study_summaries'][0]['study_id']}", timeout=30
+            )
+        )
         assert [(t["values"], [p["name"] for p in t["params"]]) for t in detail["trials"]] == [([0.9], ["optim.lr"])]
         started = psutil.Process(process.pid).children(recursive=True)
     finally:
@@ -127,6 +151,7 @@ def test_ml_dashboard_lists_a_sweeps_study_and_ctrl_c_stops_it_and_all_it_starte
     assert status == 0
     assert process.stderr.read().splitlines()[-1] == (
         f"ml: Optuna dashboard at http://127.0.0.1:{port} (storage {workdir / 'sweeps' / 'optuna.journal'}); "
-        f"Ctrl-C stops it")
+        f"Ctrl-C stops it"
+    )
     assert psutil.wait_procs(started, timeout=30)[1] == []  # whatever it started went with it
     assert not answers(port)

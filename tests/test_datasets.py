@@ -1,5 +1,6 @@
 """antelope.datasets: datasets by name and by path (tables, image folders, torchvision, user Datasets) loaded
 into train and test splits, without training. One table run goes through ml() to its experiment."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +10,7 @@ from models import Model
 from PIL import Image
 
 from antelope import ConfigError, ml
-from antelope.datasets import load
+from antelope.data import load
 
 FAST = dict(train_steps=40, evaluate_per_steps=0)
 
@@ -114,8 +115,8 @@ def test_torchvision_dataset_by_name_from_the_cache_folder(workdir):
     for prefix, n in (("train", 120), ("t10k", 40)):
         labels = rng.integers(0, 10, n)
         images = np.zeros((n, 28, 28))
-        for image, label in zip(images, labels):
-            image[2 * label:2 * label + 2] = 255  # the lit rows encode the class
+        for image, label in zip(images, labels, strict=True):
+            image[2 * label : 2 * label + 2] = 255  # the lit rows encode the class
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     data = load("MNIST", root=str(workdir / "datasets"))
@@ -126,8 +127,9 @@ def test_torchvision_dataset_by_name_from_the_cache_folder(workdir):
 
 
 def test_offline_uncached_torchvision_dataset_says_where_to_put_files(workdir):
-    with pytest.raises(ConfigError, match="CIFAR10 is not in .*datasets/CIFAR10 and could not be downloaded.*"
-                                          "cifar-10-python.tar.gz"):
+    with pytest.raises(
+        ConfigError, match="CIFAR10 is not in .*datasets/CIFAR10 and could not be downloaded.*cifar-10-python.tar.gz"
+    ):
         load("CIFAR10", root=str(workdir / "datasets"))
     with pytest.raises(ConfigError, match=r"unknown dataset 'CIFAR1O' \(did you mean 'CIFAR10'"):
         load("CIFAR1O")
@@ -136,7 +138,7 @@ def test_offline_uncached_torchvision_dataset_says_where_to_put_files(workdir):
 def _write_mixed_images(folder, n, suffixes=("JPEG", "png"), classes=("dark", "light")):
     """`n` images per class (dark, then light) in class subfolders, of mixed sizes, their formats in turn."""
     rng = np.random.default_rng(len(str(folder)))
-    for name, level in zip(classes, (40, 210)):
+    for name, level in zip(classes, (40, 210), strict=True):
         (folder / name).mkdir(parents=True)
         for i in range(n):
             height, width = rng.integers(12, 40, 2)
@@ -182,8 +184,14 @@ def test_imagenet_read_from_its_files(workdir):
 
 def test_imagenet_run(workdir):
     _fake_imagenet(workdir / "data")
-    result = ml(dataset="ImageNet", dataset_root=str(workdir / "data"), image_size=16, train_steps=20,
-                evaluate_per_steps=0, model=Model)
+    result = ml(
+        dataset="ImageNet",
+        dataset_root=str(workdir / "data"),
+        image_size=16,
+        train_steps=20,
+        evaluate_per_steps=0,
+        model=Model,
+    )
     assert result.model.MLP[1].in_features == 3 * 16 * 16 and result.model.MLP[-1].out_features == 2
     assert "eval/accuracy" in result.metrics and runs("ImageNet")["status"][0] == "FINISHED"
 

@@ -1,5 +1,6 @@
-"""antelope.distributed: several processes, one run. Gradient averaging and sharding on their own; torchrun
+"""antelope.train.distributed: several processes, one run. Gradient averaging and sharding on their own; torchrun
 with 2 CPU processes (gloo) in the end-to-end layer."""
+
 import os
 import subprocess
 import sys
@@ -15,8 +16,13 @@ MODELS = Path(__file__).parent / "models.py"
 
 
 def torchrun(*args):
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-                           "-m", "antelope", *args], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "antelope", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
 
 @pytest.mark.slow
@@ -29,26 +35,32 @@ def test_torchrun_is_one_run_and_one_stopped_on_one_process_resumes_under_torchr
     assert row["params.batch_size"] == "64"  # the global batch: 32 per process
     assert row["metrics.eval/accuracy"] > 0.8 and done.stderr.count("finished:") == 1  # one report, from rank 0
     system = [k for k in row.index if k.startswith("metrics.system/") and k.endswith("/cpu_utilization_percentage")]
-    assert sorted(system) == ["metrics.system/rank0/cpu_utilization_percentage",
-                              "metrics.system/rank1/cpu_utilization_percentage"]  # each process its own
+    assert sorted(system) == [
+        "metrics.system/rank0/cpu_utilization_percentage",
+        "metrics.system/rank1/cpu_utilization_percentage",
+    ]  # each process its own
     assert isinstance(mlflow.pytorch.load_model(f"runs:/{row['run_id']}/model"), torch.nn.Module)
 
     stopped = torchrun(f"model={MODELS}:SignalsOnRankOne", *keys)
     assert stopped.returncode != 0 and "stopped at step 40" in stopped.stderr  # SIGTERM at 35 on rank 1: both
-    reference, killed = runs("Digits").iloc[0], runs("Digits").iloc[1]       # ranks stop at the next log step
+    reference, killed = runs("Digits").iloc[0], runs("Digits").iloc[1]  # ranks stop at the next log step
     assert killed["status"] == "KILLED"
 
     from antelope.cli import main
 
     assert main([f"model={MODELS}:Model", f"resume={killed['run_id']}"]) == 2  # one process, in this one
-    assert "written by 2 process(es) and this run has 1; resume with the same number (torchrun " \
-           "--nproc-per-node=2 ...)" in capsys.readouterr().err
+    assert (
+        "written by 2 process(es) and this run has 1; resume with the same number (torchrun "
+        "--nproc-per-node=2 ...)" in capsys.readouterr().err
+    )
     resumed = torchrun(f"model={MODELS}:Model", f"resume={killed['run_id']}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     client = mlflow.MlflowClient()
     assert client.get_run(killed["run_id"]).info.status == "FINISHED"
-    history = {run_id: {m.step: m.value for m in client.get_metric_history(run_id, "train/loss")}
-               for run_id in (reference["run_id"], killed["run_id"])}
+    history = {
+        run_id: {m.step: m.value for m in client.get_metric_history(run_id, "train/loss")}
+        for run_id in (reference["run_id"], killed["run_id"])
+    }
     assert sorted(history[killed["run_id"]]) == [10, 20, 30, 40, 50, 60]
     assert history[killed["run_id"]] == pytest.approx(history[reference["run_id"]], rel=1e-5)
     accuracy = [client.get_run(r).data.metrics["eval/accuracy"] for r in (reference["run_id"], killed["run_id"])]
@@ -58,7 +70,7 @@ def test_torchrun_is_one_run_and_one_stopped_on_one_process_resumes_under_torchr
 def _average_in_two_processes(rank, folder):
     import torch.distributed as dist
 
-    from antelope.distributed import Group, average_gradients
+    from antelope.train.distributed import Group, average_gradients
 
     dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=2)
     torch.manual_seed(0)
@@ -71,6 +83,7 @@ def _average_in_two_processes(rank, folder):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two processes with gloo
 def test_averaged_gradients_equal_the_whole_batch_gradient(tmp_path):
     torch.multiprocessing.spawn(_average_in_two_processes, args=(str(tmp_path),), nprocs=2)
     torch.manual_seed(0)
@@ -79,25 +92,15 @@ def test_averaged_gradients_equal_the_whole_batch_gradient(tmp_path):
     model(data).pow(2).mean().backward()
     for rank in (0, 1):
         grads = torch.load(tmp_path / f"grads{rank}.pt")
-        for mine, whole in zip(grads, [p.grad for p in model.parameters()]):
+        for mine, whole in zip(grads, [p.grad for p in model.parameters()], strict=True):
             assert torch.allclose(mine, whole, atol=1e-6)
-
-
-def test_each_process_takes_every_world_th_sample_and_its_share_of_the_batch():
-    from antelope.distributed import Group, shard
-    from antelope.errors import ConfigError
-
-    obs, label = torch.arange(10.), torch.arange(10)
-    mine, labels, batch = shard(Group(1, 2, True), obs, label, 8)
-    assert mine.tolist() == [1., 3., 5., 7., 9.] and labels.tolist() == [1, 3, 5, 7, 9] and batch == 4
-    with pytest.raises(ConfigError, match="batch_size=7 must divide by the 2 processes"):
-        shard(Group(0, 2, True), obs, label, 7)
 
 
 @pytest.mark.slow
 def test_torchrun_with_streamed_data_each_process_streams_its_shard():
-    done = torchrun(f"model={MODELS}:Model", "stream=true", "data_workers=1", "train_steps=60", "lr=0.01",
-                    "evaluate_per_steps=0")
+    done = torchrun(
+        f"model={MODELS}:Model", "stream=true", "data_workers=1", "train_steps=60", "lr=0.01", "evaluate_per_steps=0"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("ml: data: streamed by 1 worker process (stream=true was set)") == 2  # each rank
     [row] = [row for _, row in runs("Digits").iterrows()]

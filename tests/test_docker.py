@@ -1,5 +1,6 @@
 """docker/: no Docker engine runs here, so the files are checked as data: the compose file's structure,
 and the Dockerfile's install step being the README's."""
+
 import re
 from pathlib import Path
 
@@ -14,8 +15,9 @@ def test_compose_starts_a_trainer_beside_mlflow_on_postgres_bound_to_localhost()
     assert set(services) == {"postgres", "mlflow", "trainer"}
     mlflow = services["mlflow"]
     assert mlflow["entrypoint"] == ["mlflow", "server"]
-    assert any(arg.startswith("--backend-store-uri=postgresql+psycopg://") and "@postgres/" in arg
-               for arg in mlflow["command"])
+    assert any(
+        arg.startswith("--backend-store-uri=postgresql+psycopg://") and "@postgres/" in arg for arg in mlflow["command"]
+    )
     assert all(port.startswith("127.0.0.1:") for port in mlflow["ports"])  # not exposed beyond this machine
     assert mlflow["depends_on"]["postgres"]["condition"] == "service_healthy"
     trainer = services["trainer"]

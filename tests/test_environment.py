@@ -1,6 +1,7 @@
-"""antelope.environment: Gymnasium environments for reinforcement learning (action spaces, n-step transitions,
+"""antelope.data.environment: Gymnasium environments for reinforcement learning (action spaces, n-step transitions,
 restarts), and RL runs through ml() with tiny budgets (resume, custom agents, errors). How well the agents
 learn is tests/test_agents.py's."""
+
 import os
 import signal
 import subprocess
@@ -11,19 +12,17 @@ import mlflow
 import numpy as np
 import pytest
 import torch
+from conftest import runs
 from gymnasium import spaces
 from torch import nn
 
-from conftest import runs
-
 from antelope import ConfigError, ml
-from antelope.errors import TrainingError
 from antelope.agents import DQN, AC2Agent
-from antelope.environment import Environment
-from antelope.interrupts import Interrupted
-from antelope.log import Log
-from antelope.replay import ReplayBuffer
-
+from antelope.data.environment import Environment
+from antelope.data.replay import ReplayBuffer
+from antelope.errors import TrainingError
+from antelope.train.interrupts import Interrupted
+from antelope.train.log import Log
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,9 +45,9 @@ def test_nstep_transitions_carry_their_discount():
         env.collect(None, replay, step, Log())
     batch = next(replay)
     assert set(batch._fields) == {"obs", "action", "reward", "next_obs", "done", "discount"}
-    full = torch.isclose(batch.discount, torch.tensor(0.9 ** 3))
+    full = torch.isclose(batch.discount, torch.tensor(0.9**3))
     assert full.any() and torch.allclose(batch.reward[full], torch.tensor(1 + 0.9 + 0.81))  # CartPole pays 1 a step
-    assert all(any(abs(d - 0.9 ** k) < 1e-6 for k in (1, 2, 3)) for d in batch.discount.tolist())
+    assert all(any(abs(d - 0.9**k) < 1e-6 for k in (1, 2, 3)) for d in batch.discount.tolist())
     assert batch.done.sum() > 0 and replay.epoch > 0  # episodes ended, and were counted
 
 
@@ -72,7 +71,7 @@ def test_each_env_keeps_its_own_nstep_returns_and_episodes():
     for step in range(1, 301):
         env.collect(None, replay, step, log)
     data = next(replay)  # with replacement, from all stored transitions
-    full = torch.isclose(data.discount, torch.tensor(0.9 ** 3))
+    full = torch.isclose(data.discount, torch.tensor(0.9**3))
     assert full.any() and torch.allclose(data.reward[full], torch.tensor(1 + 0.9 + 0.81))  # never mixed across envs
     done = data.done.bool()
     # a terminal transition leads to the episode's last observation (info["final_obs"]), not the reset one
@@ -101,6 +100,7 @@ def test_nstep_runs_learn_from_the_first_step():
 
 def stops_at_150(agent):
     """`agent`, sending itself SIGINT at its 150th learn, as Ctrl-C would."""
+
     class StopsAt150(agent):
         calls = 0
 
@@ -109,13 +109,22 @@ def stops_at_150(agent):
             if StopsAt150.calls == 150:
                 os.kill(os.getpid(), signal.SIGINT)
             return super().learn(replay, log)
+
     return StopsAt150
 
 
 @pytest.mark.parametrize("agent, counter, envs", [(AC2Agent, "steps", 1), (DQN, "acts", 1), (AC2Agent, "steps", 2)])
 def test_an_rl_run_resumes_as_the_same_run_and_ends_at_its_step(agent, counter, envs):
-    settings = dict(env="CartPole-v1", train_steps=300, random_steps=100, nstep=1, log_per_steps=50,
-                    evaluate_per_steps=0, evaluate_episodes=2, envs=envs)
+    settings = dict(
+        env="CartPole-v1",
+        train_steps=300,
+        random_steps=100,
+        nstep=1,
+        log_per_steps=50,
+        evaluate_per_steps=0,
+        evaluate_episodes=2,
+        envs=envs,
+    )
     with pytest.raises(Interrupted):
         ml(model=stops_at_150(agent), **settings)
     stopped = runs("CartPole-v1").iloc[0]
@@ -201,19 +210,28 @@ def test_dict_and_tuple_observations_are_flattened_into_one_vector(env_id, size)
 
 
 def test_spaces_the_agents_cannot_take_are_one_line_errors():
-    with pytest.raises(ConfigError, match=r"^env antelope-test/SequenceObs-v0 has a Sequence observation space, "
-                                          r"which does not flatten into a fixed-size vector"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^env antelope-test/SequenceObs-v0 has a Sequence observation space, "
+        r"which does not flatten into a fixed-size vector",
+    ):
         ml(env="antelope-test/SequenceObs-v0", train_steps=20)
-    with pytest.raises(ConfigError, match=r"^env antelope-test/MultiDiscreteActions-v0 has a MultiDiscrete action "
-                                          r"space; antelope's agents act in a Discrete or Box action space"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^env antelope-test/MultiDiscreteActions-v0 has a MultiDiscrete action "
+        r"space; antelope's agents act in a Discrete or Box action space",
+    ):
         ml(env="antelope-test/MultiDiscreteActions-v0", train_steps=20)
     assert runs().empty  # refused before any run began
 
 
 @pytest.mark.parametrize("envs", [1, 3])
 def test_an_env_that_raises_in_step_fails_the_run_with_one_line(envs):
-    with pytest.raises(TrainingError, match=r"^env antelope-test/Raises-v0 raised in step\(\) at step \d+: "
-                                            r"ValueError: the simulator lost its state$"):
+    with pytest.raises(
+        TrainingError,
+        match=r"^env antelope-test/Raises-v0 raised in step\(\) at step \d+: "
+        r"ValueError: the simulator lost its state$",
+    ):
         ml(env="antelope-test/Raises-v0", train_steps=200, random_steps=100, envs=envs)
     assert list(runs("antelope-test-Raises-v0")["status"]) == ["FAILED"]
 
@@ -230,8 +248,9 @@ def test_env_errors_are_one_line(monkeypatch):
     import importlib.util
 
     find_spec = importlib.util.find_spec  # the atari extra missing, whether or not it is installed here
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "ale_py" else find_spec(name, *args))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *args: None if name == "ale_py" else find_spec(name, *args)
+    )
     with pytest.raises(ConfigError, match=r"pip install 'antelope\[atari\]'"):
         ml(env="ALE/Pong-v5")
     with pytest.raises(ConfigError, match="give train_steps"):
@@ -239,8 +258,10 @@ def test_env_errors_are_one_line(monkeypatch):
 
 
 def test_importing_antelope_does_not_import_gymnasium():
-    code = ("import sys, antelope, antelope.ml, antelope.environment; "
-            "assert not {'gymnasium', 'ale_py', 'dm_control', 'shimmy', 'mujoco'} & set(sys.modules)")
+    code = (
+        "import sys, antelope, antelope.run.ml, antelope.data.environment; "
+        "assert not {'gymnasium', 'ale_py', 'dm_control', 'shimmy', 'mujoco'} & set(sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -1,6 +1,7 @@
 """Real processes, real signals: a run stopped by SIGTERM or kill -9, or a sweep worker killed or paused, is
 taken up to the end by another process: the test's own, through the console's entry point (cli.main), as
 the next `ml` command on the same machine would."""
+
 import os
 import re
 import signal
@@ -18,13 +19,13 @@ from antelope.cli import main
 
 MODELS = Path(__file__).parent / "models.py"
 pytestmark = pytest.mark.slow
-LONG = [f"model={MODELS}:Slow", "train_steps=600", "log_per_steps=20", "evaluate_per_steps=200",
-        "save_per_steps=50"]
+LONG = [f"model={MODELS}:Slow", "train_steps=600", "log_per_steps=20", "evaluate_per_steps=200", "save_per_steps=50"]
 
 
 def _start():
-    return subprocess.Popen([ML, *LONG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+    return subprocess.Popen(
+        [ML, *LONG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
 
 
 def _wait_for_step(process, step, timeout=120):
@@ -79,14 +80,23 @@ def test_kill_9_leaves_a_stale_run_the_next_run_closes_and_resume_completes(caps
     assert "RUNNING" not in set(runs()["status"])
 
 
-SWEEP = [ML, "-m", f"model={MODELS}:Slow", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
-         "sweep.pruner=none", "train_steps=400", "log_per_steps=20", "evaluate_per_steps=200", "save_per_steps=50"]
+SWEEP = [
+    ML,
+    "-m",
+    f"model={MODELS}:Slow",
+    "optim.lr=tag(log, interval(1e-3, 1e-1))",
+    "sweep.trials=2",
+    "sweep.pruner=none",
+    "train_steps=400",
+    "log_per_steps=20",
+    "evaluate_per_steps=200",
+    "save_per_steps=50",
+]
 
 
 def _kill_sweep_mid_trial(command, experiment="Digits"):
     """Start a sweep, kill -9 it once trial 0 is past its checkpoint at step 100; trial 0's child run."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     _wait_for_step(process, 120)
     process.kill()
     process.wait(timeout=30)
@@ -98,14 +108,26 @@ def _kill_sweep_mid_trial(command, experiment="Digits"):
 def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run_in_the_envs_experiment(capsys):
     """kill -9 of an RL sweep's worker mid-trial; the same command again takes the trial over at once (its
     process is gone), as the same trial and child run, in the experiment of the env (CartPole-v1)."""
-    command = [ML, "-m", "env=CartPole-v1", f"model={MODELS}:SlowDQN", "model.lr=tag(log, interval(1e-4, 1e-2))",
-               "sweep.trials=2", "sweep.pruner=none", "train_steps=400", "random_steps=50", "log_per_steps=20",
-               "evaluate_per_steps=200", "evaluate_episodes=1", "save_per_steps=50"]
+    command = [
+        ML,
+        "-m",
+        "env=CartPole-v1",
+        f"model={MODELS}:SlowDQN",
+        "model.lr=tag(log, interval(1e-4, 1e-2))",
+        "sweep.trials=2",
+        "sweep.pruner=none",
+        "train_steps=400",
+        "random_steps=50",
+        "log_per_steps=20",
+        "evaluate_per_steps=200",
+        "evaluate_episodes=1",
+        "save_per_steps=50",
+    ]
     child = _kill_sweep_mid_trial(command, experiment="CartPole-v1")
     assert main(command[1:]) == 0  # the same sweep command again, in this process
     err = capsys.readouterr().err
-    assert "trial 0 lost its process (its process " in err and "resumed at step 100" in err
-    assert f"; continuing it from run {child['run_id']}" in err
+    assert "ml: trial 0 lost its worker: its process " in err and "resumed at step 100" in err
+    assert f"ml: trial 0 continues from run {child['run_id']} (it lost its worker: its process " in err
     table = runs("CartPole-v1")  # the parent run and both trials: one experiment, the env's
     assert list(table["tags.antelope.role"].fillna("trial")) == ["sweep", "trial", "trial"]
     trials = table[table["tags.antelope.trial"].notna()]
@@ -114,8 +136,10 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run_in
     again = trials.set_index("tags.antelope.trial").loc["0"]
     assert again["run_id"] == child["run_id"] and again["tags.resume_count"] == "1"
     assert "RUNNING" not in set(table["status"]) and "Digits" not in [e.name for e in mlflow.search_experiments()]
-    study = optuna.load_study(study_name=child["tags.antelope.sweep"], storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend("optuna.journal")))
+    study = optuna.load_study(
+        study_name=child["tags.antelope.sweep"],
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal")),
+    )
     assert [(t.number, t.state.name) for t in study.trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
 
 
@@ -123,7 +147,7 @@ def test_a_sweep_trial_whose_process_died_continues_as_the_same_trial_and_run_in
 def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued(storage, postgres, capsys):
     """kill -9 of the worker, then its records made to name another machine: no pid can be checked, so
     only the stopped heartbeat tells that the trial is lost. The next worker takes it over."""
-    from antelope.studies import open_storage, trial_id
+    from antelope.sweeps.studies import open_storage, trial_id
 
     url = postgres("optuna") if storage == "postgresql" else os.path.abspath("optuna.journal")
     command = SWEEP + ["sweep.heartbeat=1", f"sweep.storage={url}"]
@@ -137,8 +161,8 @@ def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued
 
     assert main(command[1:]) == 0  # another worker: this process
     err = capsys.readouterr().err
-    assert "trial 0 lost its process (its heartbeat stopped (worker lost-machine:12345))" in err
-    assert f"continuing it from run {child['run_id']}" in err and "resumed at step 100" in err
+    assert "ml: trial 0 lost its worker: its heartbeat stopped (worker lost-machine:12345)" in err
+    assert f"trial 0 continues from run {child['run_id']}" in err and "resumed at step 100" in err
     table = runs("Digits")
     trials = table[table["tags.antelope.trial"].notna()]
     assert sorted(trials["tags.antelope.trial"]) == ["0", "1"]  # the same trial continued, none added
@@ -152,7 +176,7 @@ def test_a_sweep_trial_of_a_lost_machine_is_found_by_its_heartbeat_and_continued
 
 def _wait_until_silent(run_id, grace=3.0, timeout=120):
     """Until trial 0 of the run's sweep has shown no sign of life (heartbeat, start, claim) for `grace` s."""
-    from antelope.studies import HEARTBEAT
+    from antelope.sweeps.studies import HEARTBEAT
 
     study = runs("Digits").query(f"run_id == '{run_id}'").iloc[0]["tags.antelope.sweep"]
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal"))
@@ -182,7 +206,7 @@ def test_a_paused_worker_whose_trial_was_taken_over_stops_it_and_leaves_its_run(
     taken = capsys.readouterr().err
     _, woke = paused.communicate(timeout=300)
     assert paused.returncode == 0, woke
-    assert "trial 0 lost its process (its heartbeat stopped" in taken and f"continuing it from run {run_id}" in taken
+    assert "trial 0 lost its worker: its heartbeat stopped" in taken and f"trial 0 continues from run {run_id}" in taken
     assert f"ml: run {run_id} resumed at step 100" in taken
     assert f"trial 0 was taken over by {socket.gethostname()}:{os.getpid()}" in woke
     assert "this worker stops it at step 150" in woke  # its next checkpoint, which it does not write
@@ -194,6 +218,8 @@ def test_a_paused_worker_whose_trial_was_taken_over_stops_it_and_leaves_its_run(
     assert set(trials["tags.antelope.trial_state"]) == {"COMPLETE"} and "RUNNING" not in set(table["status"])
     folder = mlflow.MlflowClient().get_run(run_id).info.artifact_uri + "/checkpoints"
     assert sorted(os.listdir(folder)) == ["step_000000350.pt", "step_000000400.pt"]  # the taker's, untouched
-    study = optuna.load_study(study_name=again["tags.antelope.sweep"], storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend("optuna.journal")))
+    study = optuna.load_study(
+        study_name=again["tags.antelope.sweep"],
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal")),
+    )
     assert [(t.number, t.state.name) for t in study.trials] == [(0, "COMPLETE"), (1, "COMPLETE")]

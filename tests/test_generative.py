@@ -1,5 +1,6 @@
-"""antelope.generative: generate=true makes the dataset a generative task; its evaluation saves samples as the
+"""antelope.train.generative: generate=true makes the dataset a generative task; its evaluation saves samples as the
 run's artifacts and measures how their moments match the test split's."""
+
 import os
 
 import pytest
@@ -8,9 +9,8 @@ from mlflow import MlflowClient
 
 from antelope import ConfigError, ml
 from antelope.agents import GAN, AC2Agent
-from antelope.datasets import Split
-from antelope.generative import Evaluation
-
+from antelope.data.datasets import Split
+from antelope.train.generative import Evaluation
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,17 +1,18 @@
 """imports on its own: names from a config turned into objects, the errors for bad names, and names of objects."""
+
 import collections
 import sys
 
 import pytest
 
 from antelope import ConfigError
+from antelope.data.replay import Replay
 from antelope.imports import did_you_mean, import_target, qualified_name
-from antelope.replay import Replay
 
 
 def test_a_dotted_path_is_imported():
     assert import_target("collections.OrderedDict") is collections.OrderedDict
-    assert import_target("antelope.replay.Replay.state_dict") is Replay.state_dict  # a name inside a class
+    assert import_target("antelope.data.replay.Replay.state_dict") is Replay.state_dict  # a name inside a class
 
 
 def test_a_file_and_a_name_in_it_are_imported(workdir):
@@ -25,14 +26,22 @@ def test_a_file_and_a_name_in_it_are_imported(workdir):
         sys.modules.pop("antelope_user_tiny_net", None)
 
 
-@pytest.mark.parametrize("path, message", [
-    ("nosuchmodule.Model", "cannot import 'nosuchmodule.Model': no module named 'nosuchmodule'"),
-    ("collections.OrderedDictt",
-     "cannot import 'collections.OrderedDictt': collections has no 'OrderedDictt' (did you mean 'OrderedDict'?)"),
-    ("nowhere/net.py:Net", "cannot import nowhere/net.py:Net: no such file 'nowhere/net.py'"),
-    ("Model", "cannot import 'Model': give a dotted path such as 'mypackage.models.Model' "
-              "or a file and a name such as 'path/to/file.py:Model'"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("nosuchmodule.Model", "cannot import 'nosuchmodule.Model': no module named 'nosuchmodule'"),
+        (
+            "collections.OrderedDictt",
+            "cannot import 'collections.OrderedDictt': collections has no 'OrderedDictt' (did you mean 'OrderedDict'?)",
+        ),
+        ("nowhere/net.py:Net", "cannot import nowhere/net.py:Net: no such file 'nowhere/net.py'"),
+        (
+            "Model",
+            "cannot import 'Model': give a dotted path such as 'mypackage.models.Model' "
+            "or a file and a name such as 'path/to/file.py:Model'",
+        ),
+    ],
+)
 def test_bad_paths_are_one_line_errors(path, message):
     with pytest.raises(ConfigError) as error:
         import_target(path)
@@ -64,7 +73,7 @@ class Outer:
 
 
 def test_qualified_name_of_a_class_an_instance_and_a_function():
-    assert qualified_name(Replay) == "antelope.replay.Replay"
+    assert qualified_name(Replay) == "antelope.data.replay.Replay"
     assert qualified_name(collections.OrderedDict()) == "collections.OrderedDict"
     assert qualified_name(Outer.Inner()) == f"{__name__}.Outer.Inner"
     assert qualified_name(did_you_mean) == "antelope.imports.did_you_mean"

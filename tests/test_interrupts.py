@@ -1,13 +1,14 @@
 """stop_requests on its own: a first SIGINT/SIGTERM/SIGUSR2 is a request to stop, a second SIGINT/SIGTERM
 stops at once, SIGUSR2 (Slurm's and submitit's warning) marks the stop as one to requeue, and the handlers in
 place before are back afterwards."""
+
 import os
 import signal
 import threading
 
 import pytest
 
-from antelope.interrupts import Interrupted, stop_requests
+from antelope.train.interrupts import Interrupted, stop_requests
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGUSR2]
 
@@ -38,8 +39,9 @@ def test_a_first_signal_is_a_request_to_stop(outside, number):
     assert all(signal.getsignal(n) is record for n in SIGNALS)  # restored
 
 
-@pytest.mark.parametrize("first, second", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGINT),
-                                           (signal.SIGUSR2, signal.SIGTERM)])
+@pytest.mark.parametrize(
+    "first, second", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGINT), (signal.SIGUSR2, signal.SIGTERM)]
+)
 def test_a_second_signal_stops_at_once(outside, first, second):
     record, reached = outside
     with pytest.raises(Interrupted, match=f"stopped by signal {second.name}"):

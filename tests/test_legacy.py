@@ -2,6 +2,7 @@
 package was split into rooms) still load, fork, reproduce and resume: a moved module must not strand a
 researcher's records. The store is copied and its recorded absolute paths rewritten, as moving a folder
 that holds an MLflow store needs."""
+
 import shutil
 import sqlite3
 from pathlib import Path
@@ -26,8 +27,11 @@ def legacy(workdir, monkeypatch):
     store = workdir / "legacy"
     shutil.copytree(LEGACY, store)
     with sqlite3.connect(store / "mlflow.db") as db:
-        for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri"),
-                              ("logged_models", "artifact_location")):
+        for table, column in (
+            ("experiments", "artifact_location"),
+            ("runs", "artifact_uri"),
+            ("logged_models", "artifact_location"),
+        ):
             db.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (RECORDED_AT, str(store)))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     return store
@@ -42,8 +46,14 @@ def test_a_legacy_model_loads_both_ways(legacy):
 
 
 def test_a_legacy_model_is_forked(legacy):
-    result = ml(model=f"runs:/{FINISHED}/model", dataset="Digits", experiment="legacy", train_steps=10,
-                evaluate_per_steps=10, system_metrics=False)
+    result = ml(
+        model=f"runs:/{FINISHED}/model",
+        dataset="Digits",
+        experiment="legacy",
+        train_steps=10,
+        evaluate_per_steps=10,
+        system_metrics=False,
+    )
     tags = mlflow.MlflowClient().get_run(result.run_id).data.tags
     assert tags["antelope.forked_from"] == FINISHED
     assert result.metrics["eval/accuracy"] > 0.3

@@ -1,10 +1,11 @@
 """Log on its own: writing by attribute and by call, reducing to means, checks, sinks, pending values."""
+
 import math
 
 import pytest
 import torch
 
-from antelope.log import Log
+from antelope.train.log import Log
 
 
 def test_attributes_and_calls_reduce_to_float_means_and_start_over():
@@ -23,19 +24,22 @@ def test_attributes_and_calls_reduce_to_float_means_and_start_over():
 def test_the_last_value_reads_back_until_the_reduce():
     log = Log()
     with pytest.raises(AttributeError, match="'loss'"):
-        log.loss
+        _ = log.loss
     log.loss = 2.0
     log.loss = torch.tensor(4.0)
     assert log.loss == 4.0
     log.reduce()
     with pytest.raises(AttributeError, match="nothing logged as 'loss'"):
-        log.loss
+        _ = log.loss
 
 
-@pytest.mark.parametrize("value, message", [
-    (torch.ones(2, 3), r"log\.loss must be a scalar; got a tensor of shape \(2, 3\)"),
-    ("0.5", r"log\.loss must be a number or a scalar tensor; got str"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (torch.ones(2, 3), r"log\.loss must be a scalar; got a tensor of shape \(2, 3\)"),
+        ("0.5", r"log\.loss must be a number or a scalar tensor; got str"),
+    ],
+)
 def test_a_value_that_is_not_a_scalar_is_an_error_naming_it(value, message):
     log = Log()
     with pytest.raises(ValueError, match=message):

@@ -1,4 +1,5 @@
 """model on its own: what `model=` names, building it from the data, and models that keep their own optimizers."""
+
 import pytest
 import torch
 from models import Model, NoLearn, NotAModule, SelfOptimizing
@@ -6,8 +7,8 @@ from torch import nn
 
 from antelope import ConfigError
 from antelope.agents import MLP, AC2Agent
-from antelope.model import build, optimizes_itself, own_optimizers, resolve
-from antelope.spec import spec_of
+from antelope.data.spec import spec_of
+from antelope.train.model import build, optimizes_itself, own_optimizers, resolve
 
 DIGITS = spec_of(torch.rand(30, 1, 8, 8), torch.arange(30) % 10, num_classes=10)
 
@@ -20,13 +21,19 @@ def test_resolve_a_bundled_name_a_dotted_path_a_class_and_an_instance():
     assert resolve(instance) is instance
 
 
-@pytest.mark.parametrize("target, message", [
-    ("MPL", "unknown model 'MPL' (did you mean 'MLP'?): give one of AC2Agent, MLP, DQN, DDPG, GAN, Classifier, "
-            "a dotted path or path/to/file.py:ClassName"),
-    ("os.system", "model 'system' is not a torch.nn.Module class or instance"),
-    (NotAModule, "model 'NotAModule' is not a torch.nn.Module class or instance"),
-    (NotAModule(), "model 'NotAModule' is not a torch.nn.Module class or instance"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        (
+            "MPL",
+            "unknown model 'MPL' (did you mean 'MLP'?): give one of AC2Agent, MLP, DQN, DDPG, GAN, Classifier, "
+            "a dotted path or path/to/file.py:ClassName",
+        ),
+        ("os.system", "model 'system' is not a torch.nn.Module class or instance"),
+        (NotAModule, "model 'NotAModule' is not a torch.nn.Module class or instance"),
+        (NotAModule(), "model 'NotAModule' is not a torch.nn.Module class or instance"),
+    ],
+)
 def test_resolve_refuses_what_is_not_a_model(target, message):
     with pytest.raises(ConfigError) as error:
         resolve(target)
@@ -43,8 +50,11 @@ def test_build_constructs_from_the_spec_and_the_users_arguments():
 def test_build_takes_an_instance_as_it_is_and_refuses_constructor_arguments_for_it():
     instance = Model(64, 10)
     assert build(instance, DIGITS, {}) is instance
-    with pytest.raises(ConfigError, match="model.hidden: the model was given as an instance, so it takes no "
-                                          "constructor arguments; pass the class instead"):
+    with pytest.raises(
+        ConfigError,
+        match="model.hidden: the model was given as an instance, so it takes no "
+        "constructor arguments; pass the class instead",
+    ):
         build(instance, DIGITS, {"hidden": 12})
 
 

@@ -1,4 +1,5 @@
 """overrides: parsing `key=value` lines and writing Python values (`ml(k=v)`) in Hydra's override grammar."""
+
 import re
 
 import pytest
@@ -6,7 +7,7 @@ import torch
 from models import Model
 
 from antelope import ConfigError
-from antelope.overrides import format_value, from_python, key, parse, value_text
+from antelope.config.overrides import format_value, from_python, key, parse, value_text
 
 
 class Lion(torch.optim.SGD):
@@ -20,10 +21,13 @@ def test_parse_reads_a_line_with_hydras_grammar():
     assert parse("optim.lr=tag(log, interval(1e-5, 1e-1))").is_sweep_override()
 
 
-@pytest.mark.parametrize("line, message", [
-    ("lr==3", "cannot parse override 'lr==3': extraneous input '='"),
-    ("optim.lr=tag(log", "cannot parse override 'optim.lr=tag(log': no viable alternative"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("lr==3", "cannot parse override 'lr==3': extraneous input '='"),
+        ("optim.lr=tag(log", "cannot parse override 'optim.lr=tag(log': no viable alternative"),
+    ],
+)
 def test_an_unparsable_line_is_a_config_error_of_one_line(line, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as error:
         parse(line)
@@ -37,14 +41,38 @@ def test_key_is_the_dotted_key_without_hydras_prefix():
 
 
 def test_keyword_values_become_override_strings():
-    overrides, objects = from_python(["optim=SGD"], dict(
-        lr=0.01, train_steps=5, compile=True, grad_clip=None, augment=["flip", "shift"], betas=(0.9, 0.99),
-        experiment="1e3"))
-    assert overrides == ["optim=SGD", "lr=0.01", "train_steps=5", "compile=true", "grad_clip=null",
-                         "augment=['flip','shift']", "betas=[0.9,0.99]", "experiment='1e3'"]
+    overrides, objects = from_python(
+        ["optim=SGD"],
+        dict(
+            lr=0.01,
+            train_steps=5,
+            compile=True,
+            grad_clip=None,
+            augment=["flip", "shift"],
+            betas=(0.9, 0.99),
+            experiment="1e3",
+        ),
+    )
+    assert overrides == [
+        "optim=SGD",
+        "lr=0.01",
+        "train_steps=5",
+        "compile=true",
+        "grad_clip=null",
+        "augment=['flip','shift']",
+        "betas=[0.9,0.99]",
+        "experiment='1e3'",
+    ]
     assert objects == {}
-    assert [parse(line).value() for line in overrides[1:]] == [0.01, 5, True, None, ["flip", "shift"],
-                                                                [0.9, 0.99], "1e3"]
+    assert [parse(line).value() for line in overrides[1:]] == [
+        0.01,
+        5,
+        True,
+        None,
+        ["flip", "shift"],
+        [0.9, 0.99],
+        "1e3",
+    ]
 
 
 def test_a_model_or_dataset_object_travels_beside_the_config_under_its_qualified_name():
@@ -65,11 +93,14 @@ def test_model_and_agent_together_are_an_error():
 
 
 def test_optim_and_scheduler_become_group_overrides():
-    overrides, objects = from_python([], dict(optim={"_target_": torch.optim.AdamW, "lr": 1e-2},
-                                              scheduler=torch.optim.lr_scheduler.StepLR))
+    overrides, objects = from_python(
+        [], dict(optim={"_target_": torch.optim.AdamW, "lr": 1e-2}, scheduler=torch.optim.lr_scheduler.StepLR)
+    )
     assert overrides == ["optim=AdamW", "optim.lr=0.01", "scheduler=StepLR"] and objects == {}
     assert from_python([], dict(optim="torch.optim.SGD", scheduler="torch.optim.lr_scheduler.StepLR"))[0] == [
-        "optim=SGD", "scheduler=StepLR"]
+        "optim=SGD",
+        "scheduler=StepLR",
+    ]
     assert from_python([], dict(optim=Lion))[0] == ["optim=test_overrides.Lion"]  # not torch's: its dotted path
 
 
@@ -78,20 +109,42 @@ def test_an_optim_dict_without_a_target_is_an_error():
         from_python([], dict(optim={"lr": 0.1}))
 
 
-@pytest.mark.parametrize("value, text", [
-    (None, "null"), (True, "true"), (False, "false"), (3, "3"), (1e-5, "1e-05"), ("SGD", "'SGD'"),
-    ("it's", r"'it\'s'"), ("ends\\", r"'ends\\'"), ((1, 2), "[1,2]"), ({"a": [1, "x"]}, "{a:[1,'x']}"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, "null"),
+        (True, "true"),
+        (False, "false"),
+        (3, "3"),
+        (1e-5, "1e-05"),
+        ("SGD", "'SGD'"),
+        ("it's", r"'it\'s'"),
+        ("ends\\", r"'ends\\'"),
+        ((1, 2), "[1,2]"),
+        ({"a": [1, "x"]}, "{a:[1,'x']}"),
+    ],
+)
 def test_format_value_writes_hydras_grammar(value, text):
     assert format_value(value) == text
     expected = list(value) if isinstance(value, tuple) else value
     assert parse(f"k={text}").value() == expected  # read back as the same value
 
 
-@pytest.mark.parametrize("value, text", [
-    ("SGD", "SGD"), ("a b", "a b"), ("1e3", "'1e3'"), ("0.01", "'0.01'"), ("true", "'true'"), ("null", "'null'"),
-    ("1,2", "'1,2'"), (0.01, "0.01"), (3, "3"), (None, "null"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ("SGD", "SGD"),
+        ("a b", "a b"),
+        ("1e3", "'1e3'"),
+        ("0.01", "'0.01'"),
+        ("true", "'true'"),
+        ("null", "'null'"),
+        ("1,2", "'1,2'"),
+        (0.01, "0.01"),
+        (3, "3"),
+        (None, "null"),
+    ],
+)
 def test_value_text_is_bare_only_when_it_reads_back_as_the_same_string(value, text):
     assert value_text(value) == text
     assert parse(f"k={text}").value() == value
@@ -103,18 +156,34 @@ def test_a_backslash_inside_a_string_reads_back_as_one():
 
 
 def test_flatten_names_a_nested_config_by_its_dotted_keys():
-    from antelope.overrides import flatten
+    from antelope.config.overrides import flatten
 
-    assert flatten({"optim": {"lr": 0.1, "betas": [0.9, 0.99]}, "empty": {}, "seed": 0}) == \
-           {"optim.lr": 0.1, "optim.betas": [0.9, 0.99], "empty": {}, "seed": 0}
+    assert flatten({"optim": {"lr": 0.1, "betas": [0.9, 0.99]}, "empty": {}, "seed": 0}) == {
+        "optim.lr": 0.1,
+        "optim.betas": [0.9, 0.99],
+        "empty": {},
+        "seed": 0,
+    }
 
 
 def test_readable_lines_are_what_a_person_types_and_compose_the_same_config():
     from antelope import config
-    from antelope.overrides import readable
+    from antelope.config.overrides import readable
 
-    written = ["model._target_='tests.models.Model'", "dataset='Digits'", "optim.lr=0.01", "++model.depth=3",
-               "experiment='1e3'", "augment=[flip,shift]"]
-    assert [readable(line) for line in written] == ["model=tests.models.Model", "dataset=Digits", "optim.lr=0.01",
-                                                    "model.depth=3", "experiment='1e3'", "augment=[flip,shift]"]
+    written = [
+        "model._target_='tests.models.Model'",
+        "dataset='Digits'",
+        "optim.lr=0.01",
+        "++model.depth=3",
+        "experiment='1e3'",
+        "augment=[flip,shift]",
+    ]
+    assert [readable(line) for line in written] == [
+        "model=tests.models.Model",
+        "dataset=Digits",
+        "optim.lr=0.01",
+        "model.depth=3",
+        "experiment='1e3'",
+        "augment=[flip,shift]",
+    ]
     assert config.compose([readable(line) for line in written]) == config.compose(written)

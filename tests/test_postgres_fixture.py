@@ -1,8 +1,9 @@
 """The throwaway PostgreSQL server the sweep and tracking tests use really serves SQL."""
+
 import pytest
 import sqlalchemy
-pytestmark = pytest.mark.slow
 
+pytestmark = pytest.mark.slow
 
 
 def test_fresh_database_accepts_queries(postgres):

@@ -1,4 +1,5 @@
 """processes on its own: how a process is recorded, and whether a recorded process of this machine is gone."""
+
 import os
 import socket
 import subprocess

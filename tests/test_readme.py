@@ -1,5 +1,6 @@
 """The README's snippets run as a reader would run them: the Python blocks in order, in one namespace,
 and every `ml ...` and `torchrun ...` console line."""
+
 import os
 import re
 import shlex
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import runs
+
 pytestmark = pytest.mark.slow
 
 
@@ -49,8 +51,13 @@ def test_torchrun_snippets_run():
     lines = [line for code in blocks("console") for line in code.splitlines() if line.startswith("torchrun ")]
     assert lines
     for line in lines:  # torchrun is the venv's `python -m torch.distributed.run`
-        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *shlex.split(line)[1:], "train_steps=50"],
-                              capture_output=True, text=True, timeout=300, env=dict(os.environ))
+        done = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", *shlex.split(line)[1:], "train_steps=50"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=dict(os.environ),
+        )
         # the processes' own errors come before torchrun's summary of them: show both
         assert done.returncode == 0, (line, done.stderr[:3000], done.stderr[-1500:])
         assert "finished: eval/accuracy" in done.stderr

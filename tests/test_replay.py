@@ -1,19 +1,24 @@
 """Replay and ReplayBuffer on their own: batches, epochs, devices, augmentation, formats, resuming."""
+
 import numpy as np
 import pytest
 import torch
 
-from antelope import replay as replays
-from antelope.replay import Replay, ReplayBuffer
+from antelope.data import replay as replays
+from antelope.data.replay import Replay, ReplayBuffer
 
 CPU = torch.device("cpu")
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA device")])]
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+    ),
+]
 
 
 def numbered(n=50):
     """n samples whose obs are (2i, 2i + 1) and label i: each batch shows which samples it holds."""
-    return torch.arange(2. * n).reshape(n, 2), torch.arange(n)
+    return torch.arange(2.0 * n).reshape(n, 2), torch.arange(n)
 
 
 def test_len_is_full_batches_per_epoch_and_epochs_advance():
@@ -76,7 +81,7 @@ def test_channels_last_data_gives_channels_last_batches(augment):
 
 
 def test_replay_batches_are_the_same_copied_or_gathered_and_resume_mid_epoch(monkeypatch):
-    obs, label = torch.arange(100.).reshape(50, 2), torch.arange(50)
+    obs, label = torch.arange(100.0).reshape(50, 2), torch.arange(50)
 
     def draws(replay, n):
         return [next(replay) for _ in range(n)]
@@ -88,18 +93,21 @@ def test_replay_batches_are_the_same_copied_or_gathered_and_resume_mid_epoch(mon
     assert len(copied) == 3 and copied.epoch == 1  # 3 full batches per epoch: the 4th draw starts epoch 1
     assert all(torch.equal(b.obs[:, 0], 2 * b.label.float()) for b in first)  # each obs with its label
     assert len(set(torch.cat([b.label for b in first[:3]]).tolist())) == 48  # once each per epoch, 2 left out
-    assert all(torch.equal(a.obs, b.obs) and torch.equal(a.label, b.label) for a, b in zip(first, draws(gathered, 4)))
+    assert all(
+        torch.equal(a.obs, b.obs) and torch.equal(a.label, b.label)
+        for a, b in zip(first, draws(gathered, 4), strict=True)
+    )
     for replay in (copied, gathered):
         state = replay.state_dict()
         expected = draws(replay, 5)  # into epoch 2
         resumed = replays.Replay(obs, label, 16, torch.device("cpu"), seed=1)
         resumed.load_state_dict(state)
-        assert all(torch.equal(a.label, b.label) for a, b in zip(expected, draws(resumed, 5)))
+        assert all(torch.equal(a.label, b.label) for a, b in zip(expected, draws(resumed, 5), strict=True))
         assert resumed.epoch == replay.epoch == 2
 
 
 def test_replay_arranging_epochs_ahead_draws_what_one_epoch_at_a_time_does(monkeypatch):
-    obs, label = torch.arange(100.).reshape(50, 2), torch.arange(50)
+    obs, label = torch.arange(100.0).reshape(50, 2), torch.arange(50)
     ahead = replays.Replay(obs, label, 16, torch.device("cpu"), seed=0)
     monkeypatch.setattr(replays, "ARRANGED_BATCHES", 1)
     one_by_one = replays.Replay(obs, label, 16, torch.device("cpu"), seed=0)
@@ -135,7 +143,7 @@ def test_replay_buffer_wraps_around_dropping_the_oldest():
         add(buffer, i)
     assert len(buffer) == 5
     batch = next(buffer)
-    assert set(batch.obs[:, 0].tolist()) == {3., 4., 5., 6., 7.}  # 0, 1, 2 dropped; 64 draws see all 5 kept
+    assert set(batch.obs[:, 0].tolist()) == {3.0, 4.0, 5.0, 6.0, 7.0}  # 0, 1, 2 dropped; 64 draws see all 5 kept
     assert torch.equal(batch.action, batch.obs[:, 0].long() % 2)  # each transition's fields stay together
 
 
@@ -147,7 +155,7 @@ def test_replay_buffer_keeps_uint8_frames_and_samples_float32():
     batch = next(buffer)
     assert batch.obs.dtype == batch.next_obs.dtype == batch.reward.dtype == batch.discount.dtype == torch.float32
     assert batch.action.dtype == torch.int64 and batch.obs.shape == (4, 2, 4, 4)
-    assert (batch.obs == 255.).all()
+    assert (batch.obs == 255.0).all()
 
 
 def test_an_empty_replay_buffer_is_an_error():

@@ -1,6 +1,7 @@
-"""antelope.samples: each sample read as the runs read it (uint8 CHW images, image_size= resizing, seeded
+"""antelope.data.samples: each sample read as the runs read it (uint8 CHW images, image_size= resizing, seeded
 transforms), unreadable samples named in one line or skipped and counted, into_memory (worker processes,
 arrays, uint8 kept), nbytes, sample, and a data loading worker that dies."""
+
 import os
 import signal
 
@@ -13,10 +14,11 @@ from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 from antelope import ConfigError
-from antelope.datasets import Split, load, read_image
+from antelope.data import load
+from antelope.data.datasets import Split, read_image
+from antelope.data.samples import Failure, Reader, Samples, collate, into_memory, nbytes, sample, worker_died
+from antelope.data.transforms import sample_seed
 from antelope.errors import TrainingError
-from antelope.samples import Failure, Reader, Samples, collate, into_memory, nbytes, sample, worker_died
-from antelope.transforms import sample_seed
 
 
 class Items(torch.utils.data.Dataset):
@@ -76,9 +78,9 @@ def test_pil_images_become_uint8_chw():
 
 def test_image_size_int_scales_the_shorter_side_and_crops_the_centre():
     pixels = np.zeros((20, 40, 3), dtype=np.uint8)
-    pixels[:, :8, 0] = 255    # red on the left
+    pixels[:, :8, 0] = 255  # red on the left
     pixels[:, 8:32, 1] = 255  # green in the middle (the centre 20x20 and a margin)
-    pixels[:, 32:, 2] = 255   # blue on the right
+    pixels[:, 32:, 2] = 255  # blue on the right
     _, x, _ = Samples(Items([(Image.fromarray(pixels), 0)]), image_size=10)[0]
     assert x.shape == (3, 10, 10) and x.dtype == torch.uint8
     assert x[1].float().mean() > 250 and x[0].float().mean() < 5 and x[2].float().mean() < 5  # the green centre
@@ -103,8 +105,10 @@ def test_transform_sees_float_in_0_1_and_draws_from_the_key_alone():
 
     Samples(Items([(_image(8, 8), 0)]), transform=check)[0]
     assert seen[0][0] == torch.float32 and 0 <= seen[0][1] and seen[0][2] <= 1 and seen[0][2] > 0.9
-    samples = Samples(Items([(_image(16, 16, seed=i), 0) for i in range(6)]),
-                      transform=v2.Compose([v2.RandomResizedCrop(8), v2.RandomHorizontalFlip()]))
+    samples = Samples(
+        Items([(_image(16, 16, seed=i), 0) for i in range(6)]),
+        transform=v2.Compose([v2.RandomResizedCrop(8), v2.RandomHorizontalFlip()]),
+    )
     keys = [(i, sample_seed(123, i)) for i in range(6)]
     forward = {key: samples[key][1] for key in keys}
     backward = {key: samples[key][1] for key in reversed(keys)}
@@ -118,9 +122,12 @@ def test_getitem_that_raises_is_a_failure_then_one_line_naming_the_sample():
     failure = samples[3]
     assert failure == Failure(3, "sample 3 of Broken", "ValueError: no sample here")
     batch = collate([samples[i] for i in range(5)])
-    assert batch.index.tolist() == [0, 1, 2, 4] and batch.failures == (failure,)
-    with pytest.raises(ConfigError, match=r"^dataset Broken: sample 3 of Broken cannot be read: ValueError: "
-                                          r"no sample here .*bad_samples=skip") as error:
+    assert batch.indices.tolist() == [0, 1, 2, 4] and batch.failures == (failure,)
+    with pytest.raises(
+        ConfigError,
+        match=r"^dataset Broken: sample 3 of Broken cannot be read: ValueError: "
+        r"no sample here .*bad_samples=skip",
+    ) as error:
         Reader(dataset).check(batch)
     assert "\n" not in str(error.value)
     with pytest.raises(ConfigError, match="sample 3 of Broken cannot be read"):
@@ -134,14 +141,17 @@ def test_image_folder_failure_names_the_file(workdir):
 
     _folder(workdir / "images", [[(8, 8)] * 2])
     failure = Samples(Failing(str(workdir / "images")))[1]
-    assert failure.where == f"sample 1 ({workdir / 'images' / 'class0' / '001.png'})"
+    assert failure.place == f"sample 1 ({workdir / 'images' / 'class0' / '001.png'})"
 
 
 def test_corrupt_jpeg_is_named(workdir):
     _folder(workdir / "photos", [[(8, 8)] * 4, [(8, 8)] * 4], suffix="jpg")
     _corrupt(workdir / "photos" / "class1" / "x.jpg")
-    with pytest.raises(ConfigError, match=r"sample \d+ \(.*photos/class1/x\.jpg\) cannot be read: "
-                                          r"UnidentifiedImageError"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sample \d+ \(.*photos/class1/x\.jpg\) cannot be read: "
+        r"UnidentifiedImageError",
+    ):
         load("photos")
 
 
@@ -219,8 +229,11 @@ def test_worker_died_is_one_line_other_errors_as_they_are():
     died = worker_died(RuntimeError("DataLoader worker (pid 123) is killed by signal: Killed. \nmore"))
     assert isinstance(died, TrainingError) and "\n" not in str(died)
     assert "data loading worker process died: DataLoader worker (pid 123) is killed by signal: Killed." in str(died)
-    for error in (RuntimeError("Caught ValueError in DataLoader worker process 0."),  # the user's error, re-raised
-                  RuntimeError(""), RuntimeError("CUDA out of memory")):
+    for error in (
+        RuntimeError("Caught ValueError in DataLoader worker process 0."),  # the user's error, re-raised
+        RuntimeError(""),
+        RuntimeError("CUDA out of memory"),
+    ):
         assert worker_died(error) is error
 
 

@@ -2,7 +2,7 @@
 sweep.launcher=slurm` submits worker jobs through submitit and returns; the jobs run every trial once under
 one parent run; a job cancelled mid-trial leaves its trial to the other worker, and a job warned by Slurm's
 signal (as before its time limit) is requeued and resumes its trial from the checkpoint it saved."""
-import os
+
 import re
 import socket
 import subprocess
@@ -16,8 +16,15 @@ from test_sweep import parent_and_children
 
 MODELS = Path(__file__).parent / "models.py"
 SLURM = ["sweep.launcher=slurm", "sweep.slurm.cpus=1"]
-LONG = [f"model={MODELS}:Sleepy", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.pruner=none",
-        "train_steps=400", "log_per_steps=10", "evaluate_per_steps=200", "save_per_steps=20"]
+LONG = [
+    f"model={MODELS}:Sleepy",
+    "optim.lr=tag(log, interval(1e-3, 1e-1))",
+    "sweep.pruner=none",
+    "train_steps=400",
+    "log_per_steps=10",
+    "evaluate_per_steps=200",
+    "save_per_steps=20",
+]
 pytestmark = pytest.mark.slow
 
 
@@ -27,8 +34,9 @@ def _submitted(done):
 
 
 def _logs(jobs):
-    return "\n".join(f"--- job {job}:\n" + "".join(p.read_text() for p in Path("slurm", job).glob("*_log.*"))
-                     for job in jobs)
+    return "\n".join(
+        f"--- job {job}:\n" + "".join(p.read_text() for p in Path("slurm", job).glob("*_log.*")) for job in jobs
+    )
 
 
 def _sweep_ends(slurm, jobs):
@@ -44,10 +52,13 @@ def _run_reaches(trial, step):
     client = mlflow.MlflowClient()
 
     def reached():
-        found = client.search_runs([e.experiment_id for e in client.search_experiments()],
-                                   f"tags.`antelope.trial` = '{trial}'")
-        if found and max((m.step for m in client.get_metric_history(found[0].info.run_id, "train/loss")),
-                         default=0) >= step:
+        found = client.search_runs(
+            [e.experiment_id for e in client.search_experiments()], f"tags.`antelope.trial` = '{trial}'"
+        )
+        if (
+            found
+            and max((m.step for m in client.get_metric_history(found[0].info.run_id, "train/loss")), default=0) >= step
+        ):
             return found[0]
         return None
 
@@ -60,8 +71,17 @@ def _study(parent):
 
 
 def test_two_worker_jobs_run_every_trial_once_under_one_parent_run_and_the_command_again_attaches(slurm):
-    command = ["-m", f"model={MODELS}:Model", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=4",
-               "sweep.workers=2", "train_steps=30", "evaluate_per_steps=10", "log_per_steps=10", *SLURM]
+    command = [
+        "-m",
+        f"model={MODELS}:Model",
+        "optim.lr=tag(log, interval(1e-3, 1e-1))",
+        "sweep.trials=4",
+        "sweep.workers=2",
+        "train_steps=30",
+        "evaluate_per_steps=10",
+        "log_per_steps=10",
+        *SLURM,
+    ]
     done = run_ml(*command)
     jobs = _submitted(done)
     assert len(jobs) == 2 and "the same command again attaches to this sweep" in done.stdout
@@ -121,17 +141,35 @@ def test_a_job_slurm_refuses_is_a_one_line_error_and_leaves_no_run_running(slurm
 
     from antelope import ConfigError, sweep
 
-    with pytest.raises(ConfigError, match=r"sbatch refused the sweep's worker job: .*invalid partition.*; check "
-                                          r"sweep.slurm.\* \(partition=nowhere, cpus=1"):
-        sweep(model=Model, space={"optim.lr": "interval(0.01, 0.1)"}, trials=2, launcher="slurm",
-              slurm={"partition": "nowhere", "cpus": 1}, train_steps=10)
+    with pytest.raises(
+        ConfigError,
+        match=r"sbatch refused the sweep's worker job: .*invalid partition.*; check "
+        r"sweep.slurm.\* \(partition=nowhere, cpus=1",
+    ):
+        sweep(
+            model=Model,
+            space={"optim.lr": "interval(0.01, 0.1)"},
+            trials=2,
+            launcher="slurm",
+            slurm={"partition": "nowhere", "cpus": 1},
+            train_steps=10,
+        )
     assert list(runs("Digits")["status"]) == ["FAILED"]  # the parent run; no trial started
     assert not slurm.jobs()
 
 
 def test_with_wait_the_console_returns_when_the_jobs_end_with_the_sweeps_summary(slurm):
-    done = run_ml("-m", f"model={MODELS}:Model", "optim.lr=tag(log, interval(1e-3, 1e-1))", "sweep.trials=2",
-                  "train_steps=30", "evaluate_per_steps=10", "log_per_steps=10", "sweep.slurm.wait=true", *SLURM)
+    done = run_ml(
+        "-m",
+        f"model={MODELS}:Model",
+        "optim.lr=tag(log, interval(1e-3, 1e-1))",
+        "sweep.trials=2",
+        "train_steps=30",
+        "evaluate_per_steps=10",
+        "log_per_steps=10",
+        "sweep.slurm.wait=true",
+        *SLURM,
+    )
     jobs = _submitted(done)
     assert f"ml: worker job {jobs[0]} ended" in done.stderr and not slurm.jobs()
     assert "2 trials (2 COMPLETE, 0 PRUNED, 0 FAIL)" in done.stdout and "reproduce the best trial" in done.stdout

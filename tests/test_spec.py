@@ -1,14 +1,17 @@
 """spec on its own: statistics of the data, what the model outputs, task names, and constructors filled by name."""
+
 import pytest
 import torch
 from models import Deep
 
 from antelope import ConfigError
-from antelope.spec import DIRECTIONS, METRICS, PARAMETERS, TRAIN_SECONDS, Spec, construct, spec_of
+from antelope.data.spec import Spec, spec_of
+from antelope.metrics import DIRECTIONS, METRICS, PARAMETERS, TRAIN_SECONDS
+from antelope.train.model import construct
 
 
 def test_images_have_statistics_per_channel():
-    obs = torch.rand(50, 3, 4, 4) * torch.tensor([1., 10., 100.])[:, None, None]  # channels of other scales
+    obs = torch.rand(50, 3, 4, 4) * torch.tensor([1.0, 10.0, 100.0])[:, None, None]  # channels of other scales
     spec = spec_of(obs, torch.arange(50) % 10, num_classes=10)
     assert spec.obs.shape == (3, 4, 4)
     assert torch.allclose(spec.obs.mean, obs.transpose(0, 1).flatten(1).mean(1))
@@ -19,11 +22,13 @@ def test_images_have_statistics_per_channel():
 
 
 def test_vectors_have_statistics_per_feature():
-    obs = torch.tensor([[0., 10.], [2., 30.], [4., 20.]])
+    obs = torch.tensor([[0.0, 10.0], [2.0, 30.0], [4.0, 20.0]])
     spec = spec_of(obs, torch.tensor([0.5, 1.5, 2.5]), num_classes=None)
     assert spec.obs.shape == (2,)
-    assert torch.equal(spec.obs.mean, torch.tensor([2., 20.])) and torch.equal(spec.obs.stddev, torch.tensor([2., 10.]))
-    assert (spec.obs.low, spec.obs.high) == (0., 30.)
+    assert torch.equal(spec.obs.mean, torch.tensor([2.0, 20.0])) and torch.equal(
+        spec.obs.stddev, torch.tensor([2.0, 10.0])
+    )
+    assert (spec.obs.low, spec.obs.high) == (0.0, 30.0)
 
 
 def test_classification_outputs_one_logit_per_class():
@@ -32,8 +37,10 @@ def test_classification_outputs_one_logit_per_class():
     assert spec.classification and spec.task_name == "classification"
 
 
-@pytest.mark.parametrize("label, shape", [(torch.tensor([-1., 0., 3.]), (1,)),
-                                          (torch.tensor([[-1., 0.], [2., 3.], [0., 0.]]), (2,))])
+@pytest.mark.parametrize(
+    "label, shape",
+    [(torch.tensor([-1.0, 0.0, 3.0]), (1,)), (torch.tensor([[-1.0, 0.0], [2.0, 3.0], [0.0, 0.0]]), (2,))],
+)
 def test_regression_outputs_the_targets_shape_and_range(label, shape):
     spec = spec_of(torch.rand(3, 5), label, num_classes=None)
     assert (spec.action.shape, spec.action.discrete, spec.action.low, spec.action.high) == (shape, False, -1.0, 3.0)
@@ -63,8 +70,15 @@ class Takes:
 
 def test_construct_fills_arguments_by_name_from_the_spec():
     arguments = construct(Takes, DIGITS, {}).arguments
-    assert arguments == dict(in_features=64, out_features=10, in_channels=1, num_classes=10, spec=DIGITS,
-                             action_spec=DIGITS.action, in_shape=(1, 8, 8))
+    assert arguments == dict(
+        in_features=64,
+        out_features=10,
+        in_channels=1,
+        num_classes=10,
+        spec=DIGITS,
+        action_spec=DIGITS.action,
+        in_shape=(1, 8, 8),
+    )
 
 
 def test_construct_takes_the_users_arguments_over_filled_ones_and_keeps_defaults():
@@ -74,8 +88,11 @@ def test_construct_takes_the_users_arguments_over_filled_ones_and_keeps_defaults
 
 
 def test_an_argument_nobody_can_fill_is_an_error_naming_it():
-    with pytest.raises(ConfigError, match=r"Deep.__init__ needs argument 'depth', which antelope cannot fill: "
-                                          r"pass it as model.depth=\.\.\., or use one antelope fills \(in_features"):
+    with pytest.raises(
+        ConfigError,
+        match=r"Deep.__init__ needs argument 'depth', which antelope cannot fill: "
+        r"pass it as model.depth=\.\.\., or use one antelope fills \(in_features",
+    ):
         construct(Deep, DIGITS, {})
     regression = spec_of(torch.rand(3, 64), torch.rand(3), num_classes=None)
     with pytest.raises(ConfigError, match="needs argument 'num_classes'"):  # only classification has classes
@@ -85,8 +102,10 @@ def test_an_argument_nobody_can_fill_is_an_error_naming_it():
 def test_an_unknown_user_argument_is_an_error_with_a_hint():
     with pytest.raises(ConfigError) as error:
         construct(Deep, DIGITS, {"depth": 2, "widht": 8})
-    assert str(error.value) == ("model.widht: Deep.__init__ has no argument 'widht' (did you mean 'width'?); "
-                                "its arguments: in_features, num_classes, depth, width")
+    assert str(error.value) == (
+        "model.widht: Deep.__init__ has no argument 'widht' (did you mean 'width'?); "
+        "its arguments: in_features, num_classes, depth, width"
+    )
 
 
 def test_a_constructor_taking_any_keywords_takes_the_users():

@@ -1,6 +1,7 @@
-"""antelope.stream: the Stream's batches, epochs and worker processes, resuming it, shards, unreadable samples
+"""antelope.data.stream: the Stream's batches, epochs and worker processes, resuming it, shards, unreadable samples
 and dead workers, the in-memory-or-streamed choice and the streamed evaluation; then whole runs that stream
 their data (slow): what they record, and a run stopped by SIGTERM resumed exactly through the console."""
+
 import io
 import json
 import os
@@ -20,16 +21,22 @@ from torch import nn
 from torch.nn.functional import cross_entropy
 from torchvision.transforms import v2
 
-from antelope import ConfigError, ml, stream, trainer
-from antelope.datasets import Data, Split, open_splits
+from antelope import ConfigError, ml
+from antelope.data import stream
+from antelope.data.datasets import Data, Split, open_splits
+from antelope.data.samples import into_memory
+from antelope.data.stream import Evaluation, Stream
 from antelope.errors import TrainingError
-from antelope.interrupts import Interrupted
-from antelope.samples import into_memory
-from antelope.stream import Evaluation, Stream
+from antelope.train import evaluate
+from antelope.train.interrupts import Interrupted
 
 CPU = torch.device("cpu")
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA device")])]
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+    ),
+]
 SHAPE = (3, 4, 4)
 
 
@@ -74,7 +81,9 @@ def draws(stream, n):
 
 def same(a, b):
     """Whether two lists of batches are the same batches, obs and labels, bit for bit."""
-    return len(a) == len(b) and all(torch.equal(x.obs, y.obs) and torch.equal(x.label, y.label) for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        torch.equal(x.obs, y.obs) and torch.equal(x.label, y.label) for x, y in zip(a, b, strict=True)
+    )
 
 
 def children():
@@ -93,6 +102,7 @@ def assert_none_left(before, timeout=30):
 
 # --- Stream ---------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_batches_are_full_cover_each_epoch_once_count_epochs_and_are_float_on_the_device(device):
     replay = Stream(Numbered(50), 16, device, seed=0, shape=SHAPE)
@@ -102,8 +112,7 @@ def test_batches_are_full_cover_each_epoch_once_count_epochs_and_are_float_on_th
         batches = draws(replay, len(replay))
         assert replay.epoch == epoch  # an epoch counts as passed when the next starts, as Replay's does
         assert all(b.obs.shape == (16, *SHAPE) and b.label.shape == (16,) for b in batches)
-        assert all(b.obs.dtype == torch.float32 and b.obs.device.type == b.label.device.type == device
-                   for b in batches)
+        assert all(b.obs.dtype == torch.float32 and b.obs.device.type == b.label.device.type == device for b in batches)
         labels = torch.cat([b.label for b in batches]).cpu()
         assert len(set(labels.tolist())) == 48  # no sample twice in an epoch, 2 left out
         orders.append(labels)
@@ -177,8 +186,10 @@ def test_two_ranks_read_disjoint_halves_each_every_world_th_sample():
 def test_an_unreadable_sample_is_one_config_error_naming_it():
     before = children()
     replay = Stream(Numbered(48, bad=7), 16, CPU, seed=0, shape=SHAPE, workers=2)
-    named = (r"^dataset Numbered: sample 7 of Numbered cannot be read: OSError: cannot decode sample 7 "
-             r"\(bad_samples=skip leaves unreadable samples out\)$")
+    named = (
+        r"^dataset Numbered: sample 7 of Numbered cannot be read: OSError: cannot decode sample 7 "
+        r"\(bad_samples=skip leaves unreadable samples out\)$"
+    )
     with pytest.raises(ConfigError, match=named):
         draws(replay, 3)  # one epoch: every one of the 48 samples
     replay.close()
@@ -241,13 +252,17 @@ def test_a_killed_workers_siblings_are_stopped_by_the_time_the_error_is_raised()
 
 # --- choose ---------------------------------------------------------------------------------------------------
 
+
 def _lazy():
     return Data(Numbered(40, kinds=3), Numbered(10, kinds=3), None)  # 50 samples of 48 + 8 bytes: 2.8 KB
 
 
 def test_a_given_stream_wins_whatever_the_data():
-    in_memory = Data(Split(torch.zeros(8, 2), torch.zeros(8, dtype=torch.long)),
-                     Split(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long)), 2)
+    in_memory = Data(
+        Split(torch.zeros(8, 2), torch.zeros(8, dtype=torch.long)),
+        Split(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long)),
+        2,
+    )
     for data in (in_memory, _lazy()):
         for given in (True, False):
             streaming, why = stream.choose(given, data, CPU)
@@ -255,8 +270,11 @@ def test_a_given_stream_wins_whatever_the_data():
 
 
 def test_splits_already_in_memory_stay_there():
-    data = Data(Split(torch.zeros(8, 2), torch.zeros(8, dtype=torch.long)),
-                Split(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long)), 2)
+    data = Data(
+        Split(torch.zeros(8, 2), torch.zeros(8, dtype=torch.long)),
+        Split(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long)),
+        2,
+    )
     streaming, why = stream.choose(None, data, CPU)
     assert streaming is False and why
 
@@ -266,7 +284,7 @@ def test_a_lazy_dataset_is_streamed_when_it_is_larger_than_a_quarter_of_the_free
     streaming, why = stream.choose(None, _lazy(), CPU)
     assert streaming is True
     assert "2.8 KB" in why and "2.0 KB" in why and "host" in why  # its size, a quarter of 8000 bytes, which memory
-    monkeypatch.setattr(stream, "free_memory", lambda device: (10 ** 6, "GPU"))
+    monkeypatch.setattr(stream, "free_memory", lambda device: (10**6, "GPU"))
     streaming, why = stream.choose(None, _lazy(), CPU)
     assert streaming is False and "2.8 KB" in why and "250.0 KB" in why and "GPU" in why
     monkeypatch.setattr(stream, "free_memory", lambda device: (8000, "host"))
@@ -274,6 +292,7 @@ def test_a_lazy_dataset_is_streamed_when_it_is_larger_than_a_quarter_of_the_free
 
 
 # --- Evaluation -----------------------------------------------------------------------------------------------
+
 
 class ThirdPixel(nn.Module):
     """Predicts class 1 for the samples whose first pixel (the sample's index) is 1 mod 3, else class 0."""
@@ -287,18 +306,19 @@ def test_a_streamed_test_split_evaluates_to_the_accuracy_of_the_same_data_in_mem
     before = children()
     test = Numbered(60, kinds=2)
     expected = sum((i % 3 == 1) == (i % 2 == 1) for i in range(60)) / 60  # half of them, by index mod 6
-    in_memory = trainer.evaluate(ThirdPixel(), into_memory(test), 2)
+    in_memory = evaluate(ThirdPixel(), into_memory(test), 2)
     evaluation = Evaluation(test, CPU, seed=0, workers=2, shape=SHAPE, batch_size=16)  # 4 batches, the last partial
-    streamed = trainer.evaluate(ThirdPixel(), evaluation.batches(), 2)
+    streamed = evaluate(ThirdPixel(), evaluation.batches(), 2)
     assert streamed == in_memory == {"eval/accuracy": expected}
     assert len(started_since(before)) == 2  # its workers persist, for the next evaluation
-    assert trainer.evaluate(ThirdPixel(), evaluation.batches(), 2) == streamed
+    assert evaluate(ThirdPixel(), evaluation.batches(), 2) == streamed
     assert len(started_since(before)) == 2  # the same two
     evaluation.close()
     assert_none_left(before)
 
 
 # --- whole runs (slow) ----------------------------------------------------------------------------------------
+
 
 class Small(nn.Module):
     """A small classifier that learns from the batches it draws (uses no randomness of its own)."""
@@ -325,8 +345,16 @@ def test_a_run_streams_its_data_and_records_how_why_and_the_splits_lengths(monke
     before = children()
     train = open_splits(Numbered(60, kinds=3)).train  # the 48 samples not held out for testing
     bad = train.indices[0]  # a training sample: skipped by both runs, once in their single epoch
-    keys = dict(dataset=Numbered(60, kinds=3, bad=bad), bad_samples="skip", data_workers=2, train_steps=6,
-                batch_size=8, evaluate_per_steps=3, log_per_steps=3, system_metrics=False)
+    keys = dict(
+        dataset=Numbered(60, kinds=3, bad=bad),
+        bad_samples="skip",
+        data_workers=2,
+        train_steps=6,
+        batch_size=8,
+        evaluate_per_steps=3,
+        log_per_steps=3,
+        system_metrics=False,
+    )
     streamed = ml(model=Small, stream=True, **keys)
     in_memory = ml(model=Small, stream=False, **keys)
     monkeypatch.setattr(stream, "free_memory", lambda device: (4000, "host"))  # the data's 3.4 KB is more than 1 KB
@@ -352,8 +380,16 @@ def test_a_run_streams_its_data_and_records_how_why_and_the_splits_lengths(monke
 @pytest.mark.slow
 def test_a_streamed_run_with_bad_samples_skip_leaves_an_unreadable_test_sample_out():
     test = open_splits(Numbered(60, kinds=3)).test  # 12 samples
-    result = ml(model=Small, dataset=Numbered(60, kinds=3, bad=test.indices[0]), bad_samples="skip", stream=True,
-                data_workers=0, train_steps=3, batch_size=8, system_metrics=False)
+    result = ml(
+        model=Small,
+        dataset=Numbered(60, kinds=3, bad=test.indices[0]),
+        bad_samples="skip",
+        stream=True,
+        data_workers=0,
+        train_steps=3,
+        batch_size=8,
+        system_metrics=False,
+    )
     right = result.metrics["eval/accuracy"] * 11  # of the 11 readable test samples
     assert right == pytest.approx(round(right))
 
@@ -378,20 +414,34 @@ class Dropping(Small):
 @pytest.mark.slow
 @pytest.mark.parametrize("streamed", [False, True], ids=["in memory", "streamed"])
 def test_a_model_drawing_random_numbers_resumes_exactly(streamed):
-    keys = dict(stream=streamed, data_workers=2, train_steps=30, batch_size=8, evaluate_per_steps=10,
-                log_per_steps=5, save_per_steps=1000, system_metrics=False, seed=2)
+    keys = dict(
+        stream=streamed,
+        data_workers=2,
+        train_steps=30,
+        batch_size=8,
+        evaluate_per_steps=10,
+        log_per_steps=5,
+        save_per_steps=1000,
+        system_metrics=False,
+        seed=2,
+    )
     Dropping.at, Dropping.calls = None, 0
     reference = ml(model=Dropping, dataset=Numbered(60, kinds=3), **keys)
     Dropping.at, Dropping.calls = 13, 0  # mid-epoch: 6 batches each
     with pytest.raises(Interrupted):
         ml(model=Dropping, dataset=Numbered(60, kinds=3), **keys)
-    stopped = next(run for run in mlflow.search_runs(search_all_experiments=True, output_format="list")
-                   if run.info.run_id != reference.run_id)
+    stopped = next(
+        run
+        for run in mlflow.search_runs(search_all_experiments=True, output_format="list")
+        if run.info.run_id != reference.run_id
+    )
     Dropping.at = None
     resumed = ml(model=Dropping, dataset=Numbered(60, kinds=3), resume=stopped.info.run_id)
     assert resumed.run_id == stopped.info.run_id
-    assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(),
-                                                  reference.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(resumed.model.state_dict().values(), reference.model.state_dict().values(), strict=True)
+    )
 
 
 HOLD = "ANTELOPE_TEST_HOLD_AT"
@@ -422,8 +472,9 @@ def _image_folder(root):
 
 def _ml(*args, env=None, **popen):
     command = [sys.executable, "-m", "antelope", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, **popen)
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **popen
+    )
 
 
 def _final(run_id, step):
@@ -431,17 +482,30 @@ def _final(run_id, step):
     client = mlflow.MlflowClient()
     folder = client.get_run(run_id).info.artifact_uri + "/checkpoints"
     saved = torch.load(os.path.join(folder, f"step_{step:09d}.pt"), weights_only=True)
-    histories = {key: [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
-                 for key in ("train/loss", "eval/accuracy")}
+    histories = {
+        key: [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+        for key in ("train/loss", "eval/accuracy")
+    }
     return saved, histories
 
 
 @pytest.mark.slow
 def test_a_streamed_run_stopped_by_sigterm_mid_epoch_resumes_to_what_an_uninterrupted_run_ends_with(workdir):
     _image_folder(workdir / "images")  # 60 images: 48 to train on, 6 batches of 8 per epoch
-    command = [f"model={Path(__file__)}:HeldAt", "dataset=images", "image_size=8", "stream=true", "data_workers=2",
-               "transform=[RandomHorizontalFlip,{RandomResizedCrop:{size:8,scale:[0.5,1]}}]", "batch_size=8",
-               "train_steps=20", "save_per_steps=4", "evaluate_per_steps=5", "log_per_steps=5", "system_metrics=false"]
+    command = [
+        f"model={Path(__file__)}:HeldAt",
+        "dataset=images",
+        "image_size=8",
+        "stream=true",
+        "data_workers=2",
+        "transform=[RandomHorizontalFlip,{RandomResizedCrop:{size:8,scale:[0.5,1]}}]",
+        "batch_size=8",
+        "train_steps=20",
+        "save_per_steps=4",
+        "evaluate_per_steps=5",
+        "log_per_steps=5",
+        "system_metrics=false",
+    ]
     held = _ml(*command, env={HOLD: "10"}, stdin=subprocess.PIPE)
     hung = threading.Timer(300, held.kill)  # a process that never gets to step 10 ends the loop below, not the test run
     hung.start()

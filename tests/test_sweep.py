@@ -3,7 +3,7 @@ end-to-end layer, `ml -m ...` in a subprocess, with worker processes, PostgreSQL
 
 One sweep = one Optuna study = one MLflow parent run; every trial one child run.
 """
-import os
+
 import re
 import shlex
 import subprocess
@@ -23,7 +23,11 @@ MODELS = Path(__file__).parent / "models.py"
 SWEEPS = Path(__file__).parent.parent / "sweeps"
 FAST = ["train_steps=30", "evaluate_per_steps=10", "log_per_steps=10"]
 QUICK = dict(model=Model, train_steps=30, evaluate_per_steps=10, log_per_steps=10)
-SPACE = ["optim.lr=tag(log, interval(1e-3, 1e-1))", "optim=choice(SGD, Adam)", "lr_decay_epochs=int(interval(10, 1000))"]
+SPACE = [
+    "optim.lr=tag(log, interval(1e-3, 1e-1))",
+    "optim=choice(SGD, Adam)",
+    "lr_decay_epochs=int(interval(10, 1000))",
+]
 
 
 def parent_and_children(table):
@@ -76,8 +80,9 @@ def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_prints_a_c
 
 
 def test_keys_of_an_optimizer_are_drawn_only_when_the_drawn_optimizer_takes_them():
-    study = sweep(space={"optim": ["SGD", "Adam"], "optim.momentum": "interval(0.5, 0.9)"}, sampler="random",
-                  trials=4, **QUICK)
+    study = sweep(
+        space={"optim": ["SGD", "Adam"], "optim.momentum": "interval(0.5, 0.9)"}, sampler="random", trials=4, **QUICK
+    )
     drawn = {t.params["optim"] for t in study.trials}
     assert drawn == {"SGD", "Adam"}
     for trial in study.trials:
@@ -118,8 +123,10 @@ def test_a_crashing_trial_is_fail_and_the_sweep_goes_on():
     assert len(study.trials) == 2  # a grid has two points here
     assert by_value[True].state.name == "FAIL" and by_value[False].state.name == "COMPLETE"
     _, children = parent_and_children(runs("Digits"))
-    assert dict(zip(children["tags.antelope.trial_state"], children["status"])) == {"FAIL": "FAILED",
-                                                                                    "COMPLETE": "FINISHED"}
+    assert dict(zip(children["tags.antelope.trial_state"], children["status"], strict=True)) == {
+        "FAIL": "FAILED",
+        "COMPLETE": "FINISHED",
+    }
 
 
 @pytest.mark.slow
@@ -147,10 +154,13 @@ def test_two_machines_share_one_study_and_parent_run_through_postgresql(postgres
 def test_every_preset_runs_from_the_console(preset, capsys):
     from antelope.cli import main  # the console's entry point; the console as a process is tested above
 
-    assert main(["-m", f"sweep={preset}", "sweep.trials=2", f"sweep.study={preset}", f"model={MODELS}:Model",
-                 *FAST]) == 0, capsys.readouterr().err
-    study = optuna.load_study(study_name=preset, storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend("optuna.journal")))
+    assert (
+        main(["-m", f"sweep={preset}", "sweep.trials=2", f"sweep.study={preset}", f"model={MODELS}:Model", *FAST]) == 0
+    ), capsys.readouterr().err
+    study = optuna.load_study(
+        study_name=preset,
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal")),
+    )
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     if preset == "default":  # the three things Antelope is known for
         assert set(study.trials[0].params) == {"lr", "lr_decay_epochs", "optim"}
@@ -190,15 +200,22 @@ def test_bad_input_is_one_line_exit_2_before_any_trial(capsys):
 def test_several_objectives_make_a_pareto_front_recorded_on_the_parent_run_and_printed(capsys):
     from models import Deep
 
-    study = sweep("model.depth=1", space={"model.width": "int(interval(2, 64))"},
-                  objective=["eval/accuracy", "cost/parameters"], trials=5, **{**QUICK, "model": Deep})
+    study = sweep(
+        "model.depth=1",
+        space={"model.width": "int(interval(2, 64))"},
+        objective=["eval/accuracy", "cost/parameters"],
+        trials=5,
+        **{**QUICK, "model": Deep},
+    )
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert study.metric_names == ["eval/accuracy", "cost/parameters"]
     out, err = capsys.readouterr()
     assert "ml: sweep.pruner=median is off: Optuna prunes trials of one objective only" in err
     parent, children = parent_and_children(runs("Digits"))
     assert (parent["params.sweep.objective"], parent["params.sweep.direction"]) == (
-        "eval/accuracy,cost/parameters", "maximize,minimize")
+        "eval/accuracy,cost/parameters",
+        "maximize,minimize",
+    )
     assert parent["params.sweep.pruner"] == "none" and parent["status"] == "FINISHED"
     # each trial's values are its run's: the final accuracy and the parameter count it recorded
     by_number = {t.number: t for t in study.trials}
@@ -206,8 +223,12 @@ def test_several_objectives_make_a_pareto_front_recorded_on_the_parent_run_and_p
         trial = by_number[int(child["tags.antelope.trial"])]
         assert trial.values == [child["metrics.eval/accuracy"], child["metrics.cost/parameters"]]
     front = {t.number for t in study.best_trials}
-    dominated = lambda t: any(o.values[0] >= t.values[0] and o.values[1] <= t.values[1] and o.values != t.values
-                              for o in study.trials)
+
+    def dominated(t):
+        return any(
+            o.values[0] >= t.values[0] and o.values[1] <= t.values[1] and o.values != t.values for o in study.trials
+        )
+
     assert front == {t.number for t in study.trials if not dominated(t)}  # Optuna's front is the real one
     client = mlflow.MlflowClient()
     table = pd.read_csv(client.download_artifacts(parent["run_id"], "pareto_front.csv"))
@@ -222,8 +243,10 @@ def test_several_objectives_make_a_pareto_front_recorded_on_the_parent_run_and_p
 def test_several_objectives_bad_input_is_one_line():
     choices = {"lr": "0.1,0.01"}
     for kwargs, message in [
-        (dict(objective=["eval/accuracy", "cost/parameters"], direction=["maximize"]),
-         "sweep.direction=['maximize'] gives 1 directions for 2 objectives"),
+        (
+            dict(objective=["eval/accuracy", "cost/parameters"], direction=["maximize"]),
+            "sweep.direction=['maximize'] gives 1 directions for 2 objectives",
+        ),
         (dict(objective=["eval/accuracy", "train/loss"]), "sweep.objective=train/loss has no known direction"),
         (dict(objective=["eval/accuracy", "eval/accuracy"]), "names a metric twice"),
         (dict(objective=["eval/accuracy", "cost/parameters"], sampler="cmaes"), "sweep.sampler=cmaes optimizes one"),
@@ -249,10 +272,12 @@ def test_enqueued_configs_are_the_first_trials_and_are_not_queued_again(tmp_path
 
 def test_enqueue_bad_input_is_one_line(tmp_path):
     choices = {"optim.lr": "interval(1e-3, 1e-1)"}
-    for text, message in [("- {lr: 0.01}\n", "config 1 sets lr, which the sweep does not search"),
-                          ("- {optim.lr: 5}\n", "config 1 sets optim.lr=5, outside interval(1e-3, 1e-1)"),
-                          ("optim.lr: 0.01\n", "must be a YAML list of mappings"),
-                          ("- {optim.lr: 0.01}\n- {optim.lr: 0.02}\n", "has 2 configs, more than sweep.trials=1")]:
+    for text, message in [
+        ("- {lr: 0.01}\n", "config 1 sets lr, which the sweep does not search"),
+        ("- {optim.lr: 5}\n", "config 1 sets optim.lr=5, outside interval(1e-3, 1e-1)"),
+        ("optim.lr: 0.01\n", "must be a YAML list of mappings"),
+        ("- {optim.lr: 0.01}\n- {optim.lr: 0.02}\n", "has 2 configs, more than sweep.trials=1"),
+    ]:
         (tmp_path / "q.yaml").write_text(text)
         with pytest.raises(ConfigError, match=re.escape(message)):
             sweep(space=choices, trials=1, enqueue=str(tmp_path / "q.yaml"), **QUICK)
@@ -272,8 +297,10 @@ def test_a_warm_start_adds_earlier_runs_and_a_studys_trials_as_complete_trials_n
     ml(**QUICK, experiment="earlier", **{"optim.lr": 5.0})  # outside the space: left out
     space = {"optim.lr": "tag(log, interval(1e-3, 1e-1))"}
     study = sweep(space=space, trials=2, warm_start="earlier", **QUICK)
-    assert "ml: sweep.warm_start=earlier: 2 earlier results added as complete trials, 1 left out" in \
-        capsys.readouterr().err
+    assert (
+        "ml: sweep.warm_start=earlier: 2 earlier results added as complete trials, 1 left out"
+        in capsys.readouterr().err
+    )
     warm, own = study.trials[:2], study.trials[2:]
     assert [t.params["optim.lr"] for t in warm] == [0.003, 0.03]
     assert [t.value for t in warm] == [r.metrics["eval/accuracy"] for r in earlier]
@@ -324,8 +351,15 @@ def test_register_puts_the_best_trials_model_in_the_model_registry_when_the_swee
 
 
 def test_an_rl_sweep_keeps_its_parent_and_trials_in_the_envs_experiment():
-    study = sweep(env="CartPole-v1", space={"optim.lr": [1e-3, 1e-2]}, sampler="grid", train_steps=30,
-                  random_steps=10, evaluate_episodes=1, evaluate_per_steps=0)
+    study = sweep(
+        env="CartPole-v1",
+        space={"optim.lr": [1e-3, 1e-2]},
+        sampler="grid",
+        train_steps=30,
+        random_steps=10,
+        evaluate_episodes=1,
+        evaluate_per_steps=0,
+    )
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     assert study.direction.name == "MAXIMIZE"  # eval/return: more is better
     assert study.best_value == max(t.value for t in study.trials)

@@ -1,9 +1,10 @@
-"""antelope.threads: one thread for a small model's step, torch's setting otherwise, never more than it."""
+"""antelope.train.threads: one thread for a small model's step, torch's setting otherwise, never more than it."""
+
 import pytest
 import torch
 from torch import nn
 
-from antelope import threads
+from antelope.train import threads
 
 
 def mlp(width):
@@ -60,7 +61,9 @@ def test_a_run_records_the_count_it_chose_and_leaves_the_callers_setting(two_thr
 
         def __init__(self, in_features, out_features, width=8):
             super().__init__()
-            self.net = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.ReLU(), nn.Linear(width, out_features))
+            self.net = nn.Sequential(
+                nn.Flatten(), nn.Linear(in_features, width), nn.ReLU(), nn.Linear(width, out_features)
+            )
 
         def forward(self, x):
             return self.net(x)

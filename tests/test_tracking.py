@@ -1,4 +1,5 @@
 """antelope.tracking against a real MLflow SQLite store, read back with MLflow's own client; no training."""
+
 import os
 import socket
 import subprocess
@@ -9,9 +10,14 @@ import pytest
 
 from antelope import tracking
 from antelope.errors import ConfigError, Stop, TakenOver
+from antelope.tracking.inputs import _lost_insert_race
 
-CONFIG = {"optim": {"_target_": "torch.optim.adam.Adam", "lr": 0.001}, "seed": 0, "dataset_root": None,
-          "augment": ["flip"]}
+CONFIG = {
+    "optim": {"_target_": "torch.optim.adam.Adam", "lr": 0.001},
+    "seed": 0,
+    "dataset_root": None,
+    "augment": ["flip"],
+}
 
 
 def start(**kwargs):
@@ -23,8 +29,13 @@ def test_a_run_records_the_config_as_params_and_yaml_and_where_it_runs():
         pass
     recorded = mlflow.MlflowClient().get_run(run.run_id)
     assert recorded.info.status == "FINISHED" and recorded.info.run_name == "M lr=0.001"
-    assert recorded.data.params == {"optim._target_": "torch.optim.adam.Adam", "optim.lr": "0.001", "seed": "0",
-                                    "dataset_root": "None", "augment": "['flip']"}
+    assert recorded.data.params == {
+        "optim._target_": "torch.optim.adam.Adam",
+        "optim.lr": "0.001",
+        "seed": "0",
+        "dataset_root": "None",
+        "augment": "['flip']",
+    }
     tags = recorded.data.tags
     assert tags["antelope.model"] == "M" and tags["antelope.pid"] == str(os.getpid())
     assert tags["antelope.host"] == socket.gethostname()
@@ -44,8 +55,9 @@ def test_metrics_written_in_the_background_all_arrive_by_the_end():
     assert tracking.metric_history(run.run_id, "eval/accuracy") == {2500: 0.5}
 
 
-@pytest.mark.parametrize("raised, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED"),
-                                            (Stop("pruned"), "KILLED")])
+@pytest.mark.parametrize(
+    "raised, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED"), (Stop("pruned"), "KILLED")]
+)
 def test_a_run_ends_failed_or_killed_never_running(raised, status):
     with pytest.raises(type(raised)):
         with start() as run:
@@ -83,11 +95,14 @@ def test_a_nested_run_names_its_parent_and_a_reopened_run_counts_its_resumes():
 
 def test_credentials_are_masked_in_params_tags_and_names():
     assert tracking.redact("postgresql://alice:s3cret@db/x and http://h") == "postgresql://alice:***@db/x and http://h"
-    with tracking.Run.start("exp", {"url": "postgresql://alice:s3cret@db/x"}, {"t": "http://bob:pw@h"},
-                            run_name="sqlite://a:b@c") as run:
+    with tracking.Run.start(
+        "exp", {"url": "postgresql://alice:s3cret@db/x"}, {"t": "http://bob:pw@h"}, run_name="sqlite://a:b@c"
+    ) as run:
         pass
     recorded = mlflow.MlflowClient().get_run(run.run_id)
-    assert recorded.data.params["url"] == "postgresql://alice:***@db/x" and recorded.data.tags["t"] == "http://bob:***@h"
+    assert (
+        recorded.data.params["url"] == "postgresql://alice:***@db/x" and recorded.data.tags["t"] == "http://bob:***@h"
+    )
     assert "b@" not in recorded.info.run_name
 
 
@@ -103,20 +118,23 @@ def dead_pid():
     return child.pid
 
 
-def test_a_run_whose_process_died_is_closed_as_stale_and_resumable_from_its_checkpoint():
+def test_a_run_whose_process_died_is_resumable_from_its_checkpoints_newest_first_and_closed_as_stale_by_others():
     run = start()  # never closed: as if its process were killed
     client = mlflow.MlflowClient()
     client.set_tag(run.run_id, "antelope.pid", str(dead_pid()))
-    assert tracking.resumable(run.run_id).checkpoint is None  # stopped before its first checkpoint
-    stale = client.get_run(run.run_id)
-    assert stale.info.status == "FAILED" and stale.data.tags["antelope.stale"] == "process gone"
-    folder = os.path.join(tracking.local_folder(stale.info.artifact_uri), "checkpoints")
+    assert tracking.resumable(run.run_id).checkpoints == []  # stopped before its first checkpoint
+    assert client.get_run(run.run_id).info.status == "RUNNING"  # left as it is until a resume reopens it
+    folder = os.path.join(tracking.local_folder(client.get_run(run.run_id).info.artifact_uri), "checkpoints")
     os.makedirs(folder)
     for name in ("step_000000010.pt", "step_000000020.pt", "x.partial"):
         open(os.path.join(folder, name), "w").close()
     found = tracking.resumable(run.run_id)
-    assert found.checkpoint == os.path.join(folder, "step_000000020.pt") and "lr: 0.001" in found.config_yaml
-    assert tracking.latest_run_id("exp") == run.run_id
+    assert found.checkpoints == ["checkpoints/step_000000020.pt", "checkpoints/step_000000010.pt"]
+    assert tracking.artifact_file(run.run_id, found.checkpoints[0]) == os.path.join(folder, "step_000000020.pt")
+    assert "lr: 0.001" in found.config_yaml and tracking.latest_run_id("exp") == run.run_id
+    tracking.close_stale_runs(client.get_run(run.run_id).info.experiment_id)  # what a new run of the experiment does
+    stale = client.get_run(run.run_id)
+    assert stale.info.status == "FAILED" and stale.data.tags["antelope.stale"] == "process gone"
 
 
 def test_a_run_in_a_live_process_cannot_be_resumed():
@@ -146,8 +164,9 @@ def test_an_unreachable_tracking_server_is_a_one_line_error(monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
-    with pytest.raises(ConfigError, match=f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI="
-                                          f"http://127.0.0.1:{port}"):
+    with pytest.raises(
+        ConfigError, match=f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI=http://127.0.0.1:{port}"
+    ):
         start()
 
 
@@ -162,8 +181,9 @@ def _log_one_dataset_per_round(uri, experiment_id, rounds, barrier, queue):
         for round in range(rounds):
             run_id = client.create_run(experiment_id).info.run_id
             barrier.wait(timeout=60)  # every process inserts the round's new dataset at once
-            tracking.log_datasets(run_id, [tracking.DatasetInput("digits", "train", "digits", f"digest{round}",
-                                                                 data, data[:, 0])])
+            tracking.log_datasets(
+                run_id, [tracking.DatasetInput("digits", "train", "digits", f"digest{round}", data, data[:, 0])]
+            )
             client.set_terminated(run_id)
             run_ids.append(run_id)
     except Exception as error:
@@ -183,8 +203,10 @@ def test_workers_logging_the_same_new_dataset_at_once_all_record_it():
     context = multiprocessing.get_context("spawn")
     processes, rounds = 4, 8
     barrier, queue = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_log_one_dataset_per_round, args=(uri, experiment_id, rounds, barrier, queue))
-               for _ in range(processes)]
+    workers = [
+        context.Process(target=_log_one_dataset_per_round, args=(uri, experiment_id, rounds, barrier, queue))
+        for _ in range(processes)
+    ]
     for worker in workers:
         worker.start()
     results = [queue.get(timeout=120) for _ in workers]
@@ -195,17 +217,18 @@ def test_workers_logging_the_same_new_dataset_at_once_all_record_it():
     client = mlflow.MlflowClient(uri)
     recorded = {run_id: [i.dataset.digest for i in client.get_run(run_id).inputs.dataset_inputs] for run_id in run_ids}
     assert sorted(digest for digests in recorded.values() for digest in digests) == sorted(
-        f"digest{round}" for round in range(rounds) for _ in range(processes))
+        f"digest{round}" for round in range(rounds) for _ in range(processes)
+    )
 
 
 def test_only_a_unique_constraint_error_is_taken_for_a_lost_insert_race():
     from mlflow.exceptions import MlflowException
 
-    assert tracking._lost_insert_race(MlflowException(
-        "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name"))
-    assert tracking._lost_insert_race(MlflowException(
-        'duplicate key value violates unique constraint "datasets_pk"'))
-    assert not tracking._lost_insert_race(MlflowException("Run 'abc' not found"))
+    assert _lost_insert_race(
+        MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name")
+    )
+    assert _lost_insert_race(MlflowException('duplicate key value violates unique constraint "datasets_pk"'))
+    assert not _lost_insert_race(MlflowException("Run 'abc' not found"))
 
 
 def test_a_password_in_an_http_tracking_uri_is_masked_and_kept_out_of_the_server_probe(monkeypatch):
@@ -233,10 +256,13 @@ class _LoginServer:
         import threading
 
         expected = "Basic " + base64.b64encode(login.encode()).decode()
-        answers = {"/api/2.0/mlflow/experiments/search": {"experiments": []},
-                   "/api/2.0/mlflow/experiments/get-by-name": {"experiment": {
-                       "experiment_id": "1", "name": "exp", "lifecycle_stage": "active"}},
-                   "/api/2.0/mlflow/runs/search": {"runs": []}}
+        answers = {
+            "/api/2.0/mlflow/experiments/search": {"experiments": []},
+            "/api/2.0/mlflow/experiments/get-by-name": {
+                "experiment": {"experiment_id": "1", "name": "exp", "lifecycle_stage": "active"}
+            },
+            "/api/2.0/mlflow/runs/search": {"runs": []},
+        }
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def answer(self):
@@ -287,12 +313,15 @@ def test_a_server_asking_for_a_login_is_a_one_line_error_naming_it_and_the_varia
     assert str(raised.value) == (
         f"the MLflow tracking server MLFLOW_TRACKING_URI={login_server.url} asks for a login: set "
         f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an account on it (its admin creates accounts: "
-        f"tracking/README.md)")
+        f"tracking/README.md)"
+    )
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong-password")
-    with pytest.raises(ConfigError, match=f"MLFLOW_TRACKING_URI={login_server.url} refused the login of user "
-                                          f"'alice': set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD") \
-            as raised:
+    with pytest.raises(
+        ConfigError,
+        match=f"MLFLOW_TRACKING_URI={login_server.url} refused the login of user "
+        f"'alice': set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD",
+    ) as raised:
         start()
     assert "wrong-password" not in str(raised.value) and "\n" not in str(raised.value)
 
@@ -304,6 +333,7 @@ def test_a_user_without_permission_in_the_experiment_is_a_one_line_error(login_s
     assert str(raised.value) == (
         f"the MLflow tracking server MLFLOW_TRACKING_URI={login_server.url.replace('://', '://alice:***@')} does "
         f"not let user 'alice' record runs in experiment 'exp'; its admin can give EDIT permission "
-        f"(tracking/README.md)")
+        f"(tracking/README.md)"
+    )
     # MLflow would print each finished run's link on that URI, password and all
     assert os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] == "true"

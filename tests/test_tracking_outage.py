@@ -1,6 +1,7 @@
 """A real `mlflow server` on 127.0.0.1 goes away mid-run: metrics are kept and retried, the run
 finishes, and nothing is lost; if it never comes back, training still finishes and says what was
 not recorded."""
+
 import os
 import socket
 import subprocess
@@ -32,11 +33,25 @@ class Server:
 
     def start(self):
         self.process = subprocess.Popen(
-            [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{self.folder}/server.db",
-             "--artifacts-destination", str(self.folder / "artifacts")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # as tracking/server.sh runs it
+            [
+                MLFLOW,
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{self.folder}/server.db",
+                "--artifacts-destination",
+                str(self.folder / "artifacts"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )  # as tracking/server.sh runs it
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -65,9 +80,20 @@ def server(workdir, monkeypatch):
 
 
 def _train(steps):
-    return subprocess.Popen([ML, f"model={MODELS}:Slow", f"train_steps={steps}", "log_per_steps=20",
-                             "evaluate_per_steps=500", "save_per_steps=100000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    return subprocess.Popen(
+        [
+            ML,
+            f"model={MODELS}:Slow",
+            f"train_steps={steps}",
+            "log_per_steps=20",
+            "evaluate_per_steps=500",
+            "save_per_steps=100000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
 
 
 def _wait_for(process, text):

@@ -2,6 +2,7 @@
 with a PostgreSQL backend store, a real sweep recorded on it, read back through the REST API and seen in the
 MLflow UI by headless Chromium (Debian's /usr/bin/chromium, driven by Playwright); and the same script opened
 to the network, where it asks for a login (MLflow's basic-auth app) and `ml` gives one."""
+
 import json
 import os
 import re
@@ -19,14 +20,23 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ML
+
 pytestmark = pytest.mark.slow
 
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 # Headless as root, and nothing reaching for the internet (this machine's network is closed).
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SPACE = "optim.lr=tag(log, interval(1e-4, 1e-1))"
 
 
@@ -67,11 +77,22 @@ def server(postgres_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tracking")
     database = postgres_server.database("mlflow_server")
     port = free_port()
-    env = clean_env(BACKEND_STORE_URI=database, ARTIFACTS=str(folder / "artifacts"), PORT=str(port), WORKERS="1",
-                    MLFLOW=str(Path(sys.executable).parent / "mlflow"))  # no login: on 127.0.0.1, for this machine
+    env = clean_env(
+        BACKEND_STORE_URI=database,
+        ARTIFACTS=str(folder / "artifacts"),
+        PORT=str(port),
+        WORKERS="1",
+        MLFLOW=str(Path(sys.executable).parent / "mlflow"),
+    )  # no login: on 127.0.0.1, for this machine
     log = open(folder / "server.log", "w")
-    process = subprocess.Popen([str(ROOT / "tracking" / "server.sh")], cwd=folder, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [str(ROOT / "tracking" / "server.sh")],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, process, folder / "server.log")  # MLflow's migrations of a new PostgreSQL database take a while
     yield {"url": url, "database": database, "folder": folder}
@@ -86,8 +107,14 @@ def sweep(server, postgres_server, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("client")
     env = {**os.environ, "MLFLOW_TRACKING_URI": server["url"]}
     storage = postgres_server.database("optuna")
-    done = subprocess.run([ML, "-m", SPACE, "sweep.trials=3", "train_steps=30", f"sweep.storage={storage}"],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [ML, "-m", SPACE, "sweep.trials=3", "train_steps=30", f"sweep.storage={storage}"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     study = re.search(r"^sweep (\S+): 3 trials", done.stdout + done.stderr, re.M).group(1)
     plotted = subprocess.run([ML, "plot"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
@@ -99,23 +126,35 @@ def test_a_sweep_on_the_server_reads_back_through_the_rest_api(server, sweep):
     url = server["url"]
     experiment = rest(url, "experiments/get-by-name", experiment_name="Digits")["experiment"]
     assert experiment["artifact_location"].startswith("mlflow-artifacts:")  # proxied by the server
-    found = rest(url, "runs/search", {"experiment_ids": [experiment["experiment_id"]],
-                                     "filter": "tags.`antelope.role` = 'sweep'"})["runs"]
+    found = rest(
+        url,
+        "runs/search",
+        {"experiment_ids": [experiment["experiment_id"]], "filter": "tags.`antelope.role` = 'sweep'"},
+    )["runs"]
     assert len(found) == 1
     parent = found[0]
     assert parent["info"]["run_name"] == sweep["study"] and parent["info"]["status"] == "FINISHED"
     parent_id = parent["info"]["run_id"]
-    trials = rest(url, "runs/search", {"experiment_ids": [experiment["experiment_id"]],
-                                      "filter": f"tags.`mlflow.parentRunId` = '{parent_id}'",
-                                      "order_by": ["attributes.start_time ASC"]})["runs"]
+    trials = rest(
+        url,
+        "runs/search",
+        {
+            "experiment_ids": [experiment["experiment_id"]],
+            "filter": f"tags.`mlflow.parentRunId` = '{parent_id}'",
+            "order_by": ["attributes.start_time ASC"],
+        },
+    )["runs"]
     assert len(trials) == 3
     values = []
     for number, trial in enumerate(trials):
         tags = {t["key"]: t["value"] for t in trial["data"]["tags"]}
         params = {p["key"]: p["value"] for p in trial["data"]["params"]}
         metrics = {m["key"]: m["value"] for m in trial["data"]["metrics"]}
-        assert (tags["antelope.sweep"], tags["antelope.trial"], tags["antelope.trial_state"]) == \
-               (sweep["study"], str(number), "COMPLETE")
+        assert (tags["antelope.sweep"], tags["antelope.trial"], tags["antelope.trial_state"]) == (
+            sweep["study"],
+            str(number),
+            "COMPLETE",
+        )
         lr = float(params["optim.lr"])  # the swept key, as a param with its dotted name
         assert 1e-4 <= lr <= 1e-1 and params["train_steps"] == "30"
         assert trial["info"]["run_name"] == f"trial {number}: optim.lr={lr:.4g}"  # readable in the UI's table
@@ -126,8 +165,9 @@ def test_a_sweep_on_the_server_reads_back_through_the_rest_api(server, sweep):
 
     # ml plot drew the sweep's plots and logged them on the parent run, through the server's artifact proxy.
     listed = rest(url, "artifacts/list", run_id=parent_id, path="plots")["files"]
-    assert {"plots/learning_curves.png", "plots/sweep_objective.png", "plots/sweep_params.png"} <= \
-           {f["path"] for f in listed}
+    assert {"plots/learning_curves.png", "plots/sweep_objective.png", "plots/sweep_params.png"} <= {
+        f["path"] for f in listed
+    }
     assert all(int(f["file_size"]) > 10_000 for f in listed if f["path"].endswith("sweep_objective.png"))
     assert list((server["folder"] / "artifacts").rglob("sweep_objective.png"))  # in the artifact root
 
@@ -139,7 +179,7 @@ def test_a_sweep_on_the_server_reads_back_through_the_rest_api(server, sweep):
 
 
 def test_antelope_runs_on_the_server(server, sweep, monkeypatch):
-    from antelope.runs import runs
+    from antelope.results.table import runs
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server["url"])
     frame = runs(filter=f"tags.`antelope.sweep` = '{sweep['study']}'")
@@ -147,8 +187,9 @@ def test_antelope_runs_on_the_server(server, sweep, monkeypatch):
     assert frame["trial"].tolist()[1:] == [0, 1, 2] and (frame["parent_run_id"][1:] == frame["run_id"][0]).all()
 
 
-def test_a_runs_model_data_and_registered_version_on_the_server_read_back_with_mlflows_own_client(server, tmp_path,
-                                                                                                 monkeypatch):
+def test_a_runs_model_data_and_registered_version_on_the_server_read_back_with_mlflows_own_client(
+    server, tmp_path, monkeypatch
+):
     import mlflow
     import mlflow.pytorch
     import numpy
@@ -157,8 +198,14 @@ def test_a_runs_model_data_and_registered_version_on_the_server_read_back_with_m
     from antelope import load
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server["url"])
-    done = subprocess.run([ML, "train_steps=30", "register=server-model", "experiment=server-models"], cwd=tmp_path,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [ML, "train_steps=30", "register=server-model", "experiment=server-models"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     run_id = re.search(r"ml: run (\w+) started", done.stderr).group(1)
     assert not any(tmp_path.rglob("MLmodel"))  # uploaded to the server's artifact store, nothing kept here
@@ -173,7 +220,9 @@ def test_a_runs_model_data_and_registered_version_on_the_server_read_back_with_m
     [version] = client.search_model_versions("name = 'server-model'")
     assert version.run_id == run_id and int(version.version) == 1
     registered = load("models:/server-model/1")
-    assert all(torch.equal(a, b) for a, b in zip(registered.state_dict().values(), model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(registered.state_dict().values(), model.state_dict().values(), strict=True)
+    )
     contexts = {t.value for d in run.inputs.dataset_inputs for t in d.tags if t.key == "mlflow.data.context"}
     assert contexts == {"train", "eval"} and "system/cpu_utilization_percentage" in run.data.metrics
     assert f"ml reproduce={run_id}" in run.data.tags["mlflow.note.content"]
@@ -183,8 +232,13 @@ def test_a_run_stopped_on_one_machine_resumes_on_another_from_its_checkpoint_on_
     """The checkpoints go to the server's artifact store (mlflow-artifacts:/), not a local folder: a resume
     from another working directory (another machine, as far as files go) finds them there."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": server["url"]}
-    keys = [f"model={ROOT / 'tests' / 'models.py'}:SignalsItself", "train_steps=60", "save_per_steps=10",
-            "log_per_steps=10", "experiment=server-resume"]
+    keys = [
+        f"model={ROOT / 'tests' / 'models.py'}:SignalsItself",
+        "train_steps=60",
+        "save_per_steps=10",
+        "log_per_steps=10",
+        "experiment=server-resume",
+    ]
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir(), second.mkdir()
     stopped = subprocess.run([ML, *keys], cwd=first, env=env, capture_output=True, text=True, timeout=300)
@@ -194,16 +248,16 @@ def test_a_run_stopped_on_one_machine_resumes_on_another_from_its_checkpoint_on_
     listed = rest(server["url"], "artifacts/list", run_id=run_id, path="checkpoints")["files"]
     assert "checkpoints/step_000000035.pt" in {f["path"] for f in listed}
 
-    resumed = subprocess.run([ML, f"resume={run_id}"], cwd=second, env=env, capture_output=True, text=True,
-                             timeout=300)
+    resumed = subprocess.run([ML, f"resume={run_id}"], cwd=second, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert f"ml: run {run_id} resumed at step 35" in resumed.stderr and "step 60/60" in resumed.stderr
     run = rest(server["url"], "runs/get", run_id=run_id)["run"]
     assert run["info"]["status"] == "FINISHED"
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; "
-                                                          f".ci/run installs it)")
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)"
+)
 def test_the_mlflow_ui_shows_the_sweep_and_its_trials(server, sweep, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -230,9 +284,15 @@ def test_the_mlflow_ui_shows_the_sweep_and_its_trials(server, sweep, tmp_path):
 # --- opened to the network: a login -------------------------------------------------------------------------
 
 ADMIN_PASSWORD, ALICE_PASSWORD = f"admin-{uuid.uuid4().hex}", f"alice-{uuid.uuid4().hex}"  # found nowhere else
-MLFLOW_LOGIN = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
-                "MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_CONFIG_PATH",
-                "MLFLOW_FLASK_SERVER_SECRET_KEY")
+MLFLOW_LOGIN = (
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_AUTH_ADMIN_PASSWORD",
+    "MLFLOW_AUTH_ADMIN_USERNAME",
+    "MLFLOW_AUTH_CONFIG_PATH",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+)
 
 
 def clean_env(**settings):
@@ -254,12 +314,24 @@ def team_server(migrated_store, tmp_path_factory):
     folder = tmp_path_factory.mktemp("team")
     shutil.copy(migrated_store, folder / "mlflow.db")
     port = free_port()
-    env = clean_env(HOST="0.0.0.0", PORT=str(port), DATA=str(folder / "data"), WORKERS="1",
-                    BACKEND_STORE_URI=f"sqlite:///{folder / 'mlflow.db'}", MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                    MLFLOW=str(Path(sys.executable).parent / "mlflow"))
+    env = clean_env(
+        HOST="0.0.0.0",
+        PORT=str(port),
+        DATA=str(folder / "data"),
+        WORKERS="1",
+        BACKEND_STORE_URI=f"sqlite:///{folder / 'mlflow.db'}",
+        MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        MLFLOW=str(Path(sys.executable).parent / "mlflow"),
+    )
     with open(folder / "server.log", "w") as log:
-        process = subprocess.Popen([str(ROOT / "tracking" / "server.sh")], cwd=folder, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(ROOT / "tracking" / "server.sh")],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, process, folder / "server.log")
@@ -288,16 +360,37 @@ def test_ml_with_a_login_records_its_run_and_the_password_nowhere(team_server, t
     import mlflow
 
     url = team_server["url"]
-    done = ml(tmp_path, "train_steps=20", "experiment=team", MLFLOW_TRACKING_URI=url,
-              MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD)
+    done = ml(
+        tmp_path,
+        "train_steps=20",
+        "experiment=team",
+        MLFLOW_TRACKING_URI=url,
+        MLFLOW_TRACKING_USERNAME="alice",
+        MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD,
+    )
     assert done.returncode == 0, done.stderr
     # The same with the login in the URI, which MLflow's client also takes (and prints in its run links).
-    in_uri = ml(tmp_path, "train_steps=20", "experiment=team", "seed=1",
-                MLFLOW_TRACKING_URI=url.replace("://", f"://alice:{ALICE_PASSWORD}@"))
+    in_uri = ml(
+        tmp_path,
+        "train_steps=20",
+        "experiment=team",
+        "seed=1",
+        MLFLOW_TRACKING_URI=url.replace("://", f"://alice:{ALICE_PASSWORD}@"),
+    )
     assert in_uri.returncode == 0, in_uri.stderr
     # A sweep's worker processes log in with the variables they inherit.
-    swept = ml(tmp_path, "-m", SPACE, "sweep.trials=2", "sweep.workers=2", "train_steps=10", "experiment=team",
-               MLFLOW_TRACKING_URI=url, MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD)
+    swept = ml(
+        tmp_path,
+        "-m",
+        SPACE,
+        "sweep.trials=2",
+        "sweep.workers=2",
+        "train_steps=10",
+        "experiment=team",
+        MLFLOW_TRACKING_URI=url,
+        MLFLOW_TRACKING_USERNAME="alice",
+        MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD,
+    )
     assert swept.returncode == 0, swept.stderr
     for output in (done, in_uri, swept):
         assert ALICE_PASSWORD not in output.stdout + output.stderr
@@ -317,8 +410,10 @@ def test_ml_with_a_login_records_its_run_and_the_password_nowhere(team_server, t
             assert path.is_dir() or ALICE_PASSWORD.encode() not in path.read_bytes(), path
     trained = [r for r in runs if "antelope.sweep" not in r.data.tags]
     assert {r.data.params["seed"] for r in trained} == {"0", "1"}
-    assert "train_steps: 20" in Path(client.download_artifacts(trained[0].info.run_id, "config.yaml",
-                                                               str(tmp_path))).read_text()
+    assert (
+        "train_steps: 20"
+        in Path(client.download_artifacts(trained[0].info.run_id, "config.yaml", str(tmp_path))).read_text()
+    )
 
 
 @pytest.mark.parametrize("password", [None, "not-alice-password"])
@@ -329,8 +424,10 @@ def test_ml_without_the_right_login_is_a_one_line_error_naming_the_server(team_s
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
     said = "refused the login of user 'alice'" if password else "asks for a login"
-    assert line.startswith(f"ml: error: the MLflow tracking server MLFLOW_TRACKING_URI={url} {said}: set "
-                           f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"), line
+    assert line.startswith(
+        f"ml: error: the MLflow tracking server MLFLOW_TRACKING_URI={url} {said}: set "
+        f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+    ), line
     assert password is None or password not in line
 
 
@@ -338,29 +435,49 @@ def test_a_user_without_permission_on_an_experiment_is_told_so_in_one_line(team_
     url = team_server["url"]
     admin = f"admin:{ADMIN_PASSWORD}"
     experiment = rest(url, "experiments/create", {"name": "admins-only"}, login=admin)["experiment_id"]
-    rest(url, "users/permissions/grant", {"username": "alice", "resource_type": "experiment",
-                                          "resource_id": experiment, "permission": "DENY"}, login=admin, version="3.0")
-    done = ml(tmp_path, "train_steps=20", "experiment=admins-only", MLFLOW_TRACKING_URI=url,
-              MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD)
+    rest(
+        url,
+        "users/permissions/grant",
+        {"username": "alice", "resource_type": "experiment", "resource_id": experiment, "permission": "DENY"},
+        login=admin,
+        version="3.0",
+    )
+    done = ml(
+        tmp_path,
+        "train_steps=20",
+        "experiment=admins-only",
+        MLFLOW_TRACKING_URI=url,
+        MLFLOW_TRACKING_USERNAME="alice",
+        MLFLOW_TRACKING_PASSWORD=ALICE_PASSWORD,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
         f"ml: error: the MLflow tracking server MLFLOW_TRACKING_URI={url} does not let user 'alice' use "
-        f"experiment 'admins-only'; its admin can give EDIT permission (tracking/README.md)"]
+        f"experiment 'admins-only'; its admin can give EDIT permission (tracking/README.md)"
+    ]
 
 
 def test_server_sh_opened_to_the_network_without_an_admin_password_does_not_start(tmp_path):
-    done = subprocess.run([str(ROOT / "tracking" / "server.sh")], cwd=tmp_path, capture_output=True, text=True,
-                          env=clean_env(HOST="0.0.0.0", PORT=str(free_port()), DATA=str(tmp_path / "data")),
-                          timeout=60)
+    done = subprocess.run(
+        [str(ROOT / "tracking" / "server.sh")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=clean_env(HOST="0.0.0.0", PORT=str(free_port()), DATA=str(tmp_path / "data")),
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.splitlines() == ["tracking/server.sh: HOST=0.0.0.0 opens the server to the network: set "
-                                        "MLFLOW_AUTH_ADMIN_PASSWORD to make it ask for a login"]
+    assert done.stderr.splitlines() == [
+        "tracking/server.sh: HOST=0.0.0.0 opens the server to the network: set "
+        "MLFLOW_AUTH_ADMIN_PASSWORD to make it ask for a login"
+    ]
     assert not (tmp_path / "data").exists()  # nothing started (no PostgreSQL), nothing written
 
 
 def compose_environment(service, **shell):
     """A compose service's `environment` as Compose would pass it, given the `shell`'s variables (the
     ${NAME:-default} forms only, the ones compose.yaml uses)."""
+
     def value(text):
         return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: shell.get(m.group(1)) or m.group(2), str(text))
 
@@ -397,14 +514,15 @@ def test_the_compose_file_runs_server_sh_on_postgresql_published_on_localhost_un
     # What the script in the container does with that environment (`mlflow` a stand-in that shows its arguments):
     # published on 127.0.0.1 it serves this machine as it is; published on the network, only with a login.
     stand_in = tmp_path / "mlflow"
-    stand_in.write_text("#!/bin/sh\necho \"$@\"\n")
+    stand_in.write_text('#!/bin/sh\necho "$@"\n')
     stand_in.chmod(0o755)
 
     def start(**shell):
         env = clean_env(**compose_environment(mlflow, **shell), MLFLOW=str(stand_in))
         env["DATA"], env["ARTIFACTS"] = str(tmp_path / "data"), str(tmp_path / "artifacts")  # not / in this machine
-        return subprocess.run([str(ROOT / "tracking" / "server.sh")], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=60)
+        return subprocess.run(
+            [str(ROOT / "tracking" / "server.sh")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
 
     local = start()
     assert local.returncode == 0 and "--app-name" not in local.stdout and "--host 0.0.0.0" in local.stdout

@@ -1,4 +1,5 @@
-"""antelope.trainer on its own: the loop over plain values and objects (no config, no MLflow run), and evaluate."""
+"""antelope.train.trainer on its own: the loop over plain values and objects (no config, no MLflow run)."""
+
 import os
 import signal
 
@@ -7,12 +8,12 @@ import torch
 from torch import nn
 from torch.nn.functional import cross_entropy
 
-from antelope.errors import ConfigError, Stop, TrainingError
-from antelope.interrupts import Interrupted
-from antelope.log import Log
-from antelope.replay import Replay
-from antelope.trainer import Schedule, evaluate, train
-from antelope.update import Update
+from antelope.data.replay import Replay
+from antelope.errors import ConfigError, Stop, TakenOver, TrainingError
+from antelope.train.interrupts import Interrupted
+from antelope.train.log import Log
+from antelope.train.trainer import Schedule, train
+from antelope.train.update import Update
 
 
 class Linear(nn.Module):
@@ -40,8 +41,12 @@ def replay():
     return Replay(obs, (obs[:, 0] > 0).long(), 8, torch.device("cpu"), seed=0)
 
 
-def update(model):
-    return Update(torch.optim.SGD(model.parameters(), lr=0.1))
+def update(model, **kwargs):
+    return Update(torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
+
+
+def nothing(step):
+    return {}
 
 
 class Sink:
@@ -64,60 +69,120 @@ def test_metrics_leave_through_the_log_at_its_steps_and_evaluations_at_theirs():
         evaluated.append(step)
         return {"eval/score": float(step)}
 
-    metrics = train(model, replay(), update(model), Log([sink]), evaluation, Schedule(10, log_every=3, evaluate_every=5))
+    metrics = train(
+        model,
+        replay(),
+        Log([sink]),
+        update=update(model),
+        schedule=Schedule(10, evaluation, log_every=3, evaluate_every=5),
+    )
     assert evaluated == [5, 10] and metrics == {"eval/score": 10.0}
     assert sink.steps("train/loss") == [3, 5, 6, 9, 10]  # every log_every steps and at every evaluation
     assert sink.steps("train/lr") == sink.steps("train/epoch") == [3, 5, 6, 9, 10]
+    # an evaluation's metrics go with that step's train metrics, in one write sent on at once
     assert [(step, flush) for step, metrics, flush in sink.writes if "eval/score" in metrics] == [(5, True), (10, True)]
+    assert [flush for step, metrics, flush in sink.writes] == [False, True, False, False, True]
     assert model.calls == 10
 
 
-def test_a_model_that_optimizes_itself_has_no_update_and_no_lr():
+def test_a_model_that_optimizes_itself_has_an_update_without_optimizer_and_no_lr():
     model, sink = Linear(), Sink()
-    train(model, replay(), None, Log([sink]), lambda step: {}, Schedule(4, log_every=2))
+    train(model, replay(), Log([sink]), update=Update(), schedule=Schedule(4, nothing, log_every=2))
     assert sink.steps("train/loss") == [2, 4] and sink.steps("train/lr") == []
+    assert Update().state_dict() is None
 
 
 def test_checkpoints_every_save_steps_at_the_end_and_resume_from_a_step():
     model, saved, sink = Linear(), [], Sink()
-    train(model, replay(), update(model), Log([sink]), lambda step: {"eval/x": 1.0}, Schedule(10, 5, 0, save_every=4),
-          start=5, metrics={"eval/x": 0.5}, save=lambda step, metrics: saved.append((step, dict(metrics))))
-    assert saved == [(8, {"eval/x": 0.5}), (10, {"eval/x": 1.0})]  # from step 6 on: the run resumed at 5
-    assert model.calls == 5 and sink.steps("train/loss") == [10]
+    metrics = train(
+        model,
+        replay(),
+        Log([sink]),
+        update=update(model),
+        schedule=Schedule(
+            10,
+            lambda step: {"eval/x": 1.0},
+            start=5,
+            log_every=5,
+            evaluate_every=0,
+            save_every=4,
+            save=lambda step, metrics: saved.append((step, dict(metrics))),
+        ),
+    )
+    assert saved == [(8, {}), (10, {"eval/x": 1.0})]  # from step 6 on: the run resumed at 5
+    assert model.calls == 5 and sink.steps("train/loss") == [10] and metrics == {"eval/x": 1.0}
+    assert train(model, replay(), Log(), update=update(model), schedule=Schedule(10, nothing, start=10)) == {}
 
 
-def test_stop_asked_after_each_evaluation_ends_training_with_its_exception_and_no_checkpoint():
-    model, saved, asked = Linear(), [], []
+def test_a_sink_that_raises_at_an_evaluation_ends_training_with_its_exception_and_no_checkpoint():
+    model, saved, flushed = Linear(), [], []
 
-    def stop(step):
-        asked.append(step)
-        return Stop("pruned") if len(asked) == 2 else None
+    def pruner(metrics, step, flush):
+        if flush:
+            flushed.append(step)
+            if len(flushed) == 2:
+                raise Stop("pruned")
 
     with pytest.raises(Stop, match="pruned"):
-        train(model, replay(), update(model), Log(), lambda step: {}, Schedule(20, evaluate_every=4, save_every=8),
-              save=lambda step, metrics: saved.append(step), stop=stop)
-    assert asked == [4, 8] and model.calls == 8 and saved == []
-    asked.clear()
-    train(Linear(), replay(), None, Log(), lambda step: {}, Schedule(7, evaluate_every=5, save_every=3),
-          save=lambda step, metrics: saved.append(step), stop=asked.append)
-    assert asked == [3, 5, 6, 7] and saved == [3, 6, 7]  # also before each checkpoint
+        train(
+            model,
+            replay(),
+            Log([pruner]),
+            update=update(model),
+            schedule=Schedule(
+                20, nothing, evaluate_every=4, save_every=8, save=lambda step, metrics: saved.append(step)
+            ),
+        )
+    assert flushed == [4, 8] and model.calls == 8 and saved == []
+
+
+def test_save_may_end_training_before_its_checkpoint():
+    model, saved = Linear(), []
+
+    def save(step, metrics):
+        if step == 6:
+            raise TakenOver("another worker runs it now")
+        saved.append(step)
+
+    with pytest.raises(TakenOver):
+        train(model, replay(), Log(), update=update(model), schedule=Schedule(10, nothing, save_every=3, save=save))
+    assert saved == [3] and model.calls == 6
 
 
 def test_a_signal_finishes_the_step_saves_a_checkpoint_and_stops():
     model, saved = Linear(at={3: lambda: os.kill(os.getpid(), signal.SIGINT)}), []
     with pytest.raises(Interrupted, match="stopped at step 3; a checkpoint was saved"):
-        train(model, replay(), update(model), Log(), lambda step: {}, Schedule(10),
-              save=lambda step, metrics: saved.append(step))
+        train(
+            model,
+            replay(),
+            Log(),
+            update=update(model),
+            schedule=Schedule(10, nothing, save=lambda step, metrics: saved.append(step)),
+        )
     assert saved == [3] and model.calls == 3
 
 
 def test_accumulation_calls_learn_several_times_per_step_and_collect_comes_first():
     model, order = Linear(), []
     model.at = {n: (lambda n=n: order.append(("learn", n))) for n in range(1, 7)}
-    train(model, replay(), update(model), Log(), lambda step: {}, Schedule(3), accumulation=2,
-          collect=lambda step, log: order.append(("collect", step)))
-    assert order == [("collect", 1), ("learn", 1), ("learn", 2), ("collect", 2), ("learn", 3), ("learn", 4),
-                     ("collect", 3), ("learn", 5), ("learn", 6)]
+    train(
+        model,
+        replay(),
+        Log(),
+        update=update(model, accumulation=2),
+        schedule=Schedule(3, nothing, collect=lambda step, log: order.append(("collect", step))),
+    )
+    assert order == [
+        ("collect", 1),
+        ("learn", 1),
+        ("learn", 2),
+        ("collect", 2),
+        ("learn", 3),
+        ("learn", 4),
+        ("collect", 3),
+        ("learn", 5),
+        ("learn", 6),
+    ]
 
 
 def test_learn_every_calls_learn_and_steps_the_optimizer_on_every_nth_step_after_collecting_each():
@@ -126,10 +191,26 @@ def test_learn_every_calls_learn_and_steps_the_optimizer_on_every_nth_step_after
     steps = update(model)
     step = steps.step
     steps.step = lambda epoch: order.append("optimizer step") or step(epoch)
-    train(model, replay(), steps, Log(), lambda step: {}, Schedule(7, learn_every=3),
-          collect=lambda step, log: order.append(("collect", step)))
-    assert order == [("collect", 1), ("collect", 2), ("collect", 3), ("learn", 1), "optimizer step", ("collect", 4),
-                     ("collect", 5), ("collect", 6), ("learn", 2), "optimizer step", ("collect", 7)]
+    train(
+        model,
+        replay(),
+        Log(),
+        update=steps,
+        schedule=Schedule(7, nothing, learn_every=3, collect=lambda step, log: order.append(("collect", step))),
+    )
+    assert order == [
+        ("collect", 1),
+        ("collect", 2),
+        ("collect", 3),
+        ("learn", 1),
+        "optimizer step",
+        ("collect", 4),
+        ("collect", 5),
+        ("collect", 6),
+        ("learn", 2),
+        "optimizer step",
+        ("collect", 7),
+    ]
 
 
 def test_a_non_finite_loss_names_its_step_when_learning_every_nth_step():
@@ -140,7 +221,7 @@ def test_a_non_finite_loss_names_its_step_when_learning_every_nth_step():
 
     # learning on steps 4, 8, 12: the third call is step 12
     with pytest.raises(TrainingError, match="the loss became nan at step 12"):
-        train(Diverges(), replay(), None, Log(), lambda step: {}, Schedule(20, log_every=10, learn_every=4))
+        train(Diverges(), replay(), Log(), update=Update(), schedule=Schedule(20, nothing, log_every=10, learn_every=4))
 
 
 def test_a_non_finite_loss_names_its_step_and_a_non_scalar_loss_is_bad_input():
@@ -150,16 +231,19 @@ def test_a_non_finite_loss_names_its_step_and_a_non_scalar_loss_is_bad_input():
             return loss * float("nan") if self.calls >= 7 else loss
 
     with pytest.raises(TrainingError, match="the loss became nan at step 7"):
-        train(Diverges(), replay(), None, Log(), lambda step: {}, Schedule(20, log_every=10))
+        train(Diverges(), replay(), Log(), update=Update(), schedule=Schedule(20, nothing, log_every=10))
 
     class Vector(Linear):
         def learn(self, replay):
             batch = next(replay)
             return cross_entropy(self(batch.obs), batch.label, reduction="none")
 
-    with pytest.raises(ConfigError, match=r"Vector.learn must return a scalar loss tensor or None; it returned a "
-                                          r"tensor of shape \(8,\)"):
-        train(Vector(), replay(), None, Log(), lambda step: {}, Schedule(2))
+    with pytest.raises(
+        ConfigError,
+        match=r"Vector.learn must return a scalar loss tensor or None; it returned a "
+        r"tensor of shape \(8,\)",
+    ):
+        train(Vector(), replay(), Log(), update=Update(), schedule=Schedule(2, nothing))
 
 
 def test_learn_with_a_log_writes_its_own_metrics_averaged_over_the_log_steps():
@@ -169,11 +253,11 @@ def test_learn_with_a_log_writes_its_own_metrics_averaged_over_the_log_steps():
             return super().learn(replay)
 
     sink = Sink()
-    train(Logs(), replay(), None, Log([sink]), lambda step: {}, Schedule(4, log_every=2))
+    train(Logs(), replay(), Log([sink]), update=Update(), schedule=Schedule(4, nothing, log_every=2))
     assert [metrics["train/calls"] for _, metrics, _ in sink.writes if "train/calls" in metrics] == [1.5, 3.5]
 
 
-def test_bf16_runs_learn_under_autocast():
+def test_bf16_runs_learn_under_autocast_for_a_model_with_or_without_the_trainer_s_optimizer():
     seen = []
 
     class Probe(Linear):
@@ -182,28 +266,7 @@ def test_bf16_runs_learn_under_autocast():
             return super().learn(replay)
 
     model = Probe()
-    train(model, replay(), update(model), Log(), lambda step: {}, Schedule(2), precision="bf16")
-    train(model, replay(), update(model), Log(), lambda step: {}, Schedule(1))
-    assert seen == [True, True, False]
-
-
-def test_evaluate_gives_accuracy_or_mse_with_act_when_the_model_has_one():
-    from antelope.datasets import Split
-
-    obs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
-    test = Split(obs, torch.tensor([0, 1, 1, 1]))
-
-    class Identity(nn.Module):
-        def forward(self, x):
-            return x
-
-    assert evaluate(Identity(), test, num_classes=2) == {"eval/accuracy": 0.75}
-
-    class Acts(Identity):
-        def act(self, x):
-            return torch.ones(len(x), dtype=torch.long)  # class indices
-
-    assert evaluate(Acts(), test, num_classes=2) == {"eval/accuracy": 0.75}
-    assert evaluate(Identity(), Split(obs[:, :1], torch.zeros(4, 1)), num_classes=None) == {"eval/mse": 0.5}
-    with pytest.raises(ConfigError, match=r"output has shape \(2,\) per sample; expected \(3,\)"):
-        evaluate(Identity(), test, num_classes=3)
+    train(model, replay(), Log(), update=update(model, precision="bf16"), schedule=Schedule(2, nothing))
+    train(model, replay(), Log(), update=update(model), schedule=Schedule(1, nothing))
+    train(model, replay(), Log(), update=Update(precision="bf16"), schedule=Schedule(1, nothing))
+    assert seen == [True, True, False, True]

@@ -1,13 +1,14 @@
-"""antelope.transforms: transforms built from config items (names, {Name: {args}}, dotted paths, Python objects
+"""antelope.data.transforms: transforms built from config items (names, {Name: {args}}, dotted paths, Python objects
 and classes) and their errors; Batched on a (B, C, H, W) batch: randomness per sample and from the seed alone,
 deterministic steps the same as per sample; seed_for."""
+
 import pytest
 import torch
 from omegaconf import OmegaConf
 from torchvision.transforms import v2
 
 from antelope import ConfigError
-from antelope.transforms import Batched, build, sample_seed, seed_for
+from antelope.data.transforms import Batched, build, sample_seed, seed_for
 
 
 def _images(n=8, size=(12, 16), seed=0):
@@ -25,8 +26,13 @@ def test_build_from_names_arguments_and_dotted_paths():
 
 
 def test_build_a_list_mixing_items_as_the_config_gives_them():
-    items = OmegaConf.create(["RandomHorizontalFlip", {"RandomResizedCrop": {"size": 16, "scale": [0.5, 1]}},
-                              {"Normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.2, 0.2, 0.2]}}])
+    items = OmegaConf.create(
+        [
+            "RandomHorizontalFlip",
+            {"RandomResizedCrop": {"size": 16, "scale": [0.5, 1]}},
+            {"Normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.2, 0.2, 0.2]}},
+        ]
+    )
     composed = build(list(items))
     assert isinstance(composed, v2.Compose)
     assert [type(t) for t in composed.transforms] == [v2.RandomHorizontalFlip, v2.RandomResizedCrop, v2.Normalize]
@@ -46,16 +52,22 @@ def test_build_from_python_objects_and_classes():
 
 
 def test_unknown_name_says_did_you_mean():
-    with pytest.raises(ConfigError, match=r"unknown transform 'RandomHorizntalFlip' \(did you mean "
-                                          r"'RandomHorizontalFlip'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown transform 'RandomHorizntalFlip' \(did you mean "
+        r"'RandomHorizontalFlip'\?\)",
+    ):
         build(["RandomHorizntalFlip"])
 
 
-@pytest.mark.parametrize("item, reason", [
-    ({"RandomResizedCrop": {"sise": 16}}, "unexpected keyword argument 'sise'"),
-    ({"Normalize": {"mean": [0.5]}}, "missing 1 required positional argument: 'std'"),
-    ({"RandomHorizontalFlip": {"p": 2}}, "interval"),  # torchvision's ValueError
-])
+@pytest.mark.parametrize(
+    "item, reason",
+    [
+        ({"RandomResizedCrop": {"sise": 16}}, "unexpected keyword argument 'sise'"),
+        ({"Normalize": {"mean": [0.5]}}, "missing 1 required positional argument: 'std'"),
+        ({"RandomHorizontalFlip": {"p": 2}}, "interval"),  # torchvision's ValueError
+    ],
+)
 def test_bad_arguments_are_one_line_naming_the_transform(item, reason):
     name = next(iter(item))
     with pytest.raises(ConfigError, match=f"^transform {name} with .*{reason}") as error:
@@ -65,8 +77,11 @@ def test_bad_arguments_are_one_line_naming_the_transform(item, reason):
 
 def test_item_recorded_from_a_python_object_asks_for_the_object_again():
     # A run records a Python object's repr; a rerun from that record cannot rebuild it from the string.
-    with pytest.raises(ConfigError, match=r"'RandomHorizontalFlip\(p=0.5\)' was a transform object given from "
-                                          r"Python.*give the object again"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'RandomHorizontalFlip\(p=0.5\)' was a transform object given from "
+        r"Python.*give the object again",
+    ):
         build(["RandomHorizontalFlip(p=0.5)"])
 
 

@@ -1,4 +1,5 @@
 """`ml ui`: the MLflow UI on the test's own store, on 127.0.0.1, stopped by SIGTERM like Ctrl-C."""
+
 import json
 import os
 import signal
@@ -11,8 +12,8 @@ import pytest
 from conftest import ML, run_ml
 
 from antelope import ml
-pytestmark = pytest.mark.slow
 
+pytestmark = pytest.mark.slow
 
 
 def free_port():
@@ -32,9 +33,11 @@ def test_ml_ui_serves_the_current_store_on_localhost_and_stops_with_its_server()
             if line.startswith("ml: MLflow UI at"):
                 break
         assert lines[-1].startswith(f"ml: MLflow UI at http://127.0.0.1:{port} (store sqlite:///"), "".join(lines)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
-                                         json.dumps({"experiment_ids": [result.experiment_id]}).encode(),
-                                         {"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+            json.dumps({"experiment_ids": [result.experiment_id]}).encode(),
+            {"Content-Type": "application/json"},
+        )
         found = json.load(urllib.request.urlopen(request, timeout=30))["runs"]
         assert [r["info"]["run_id"] for r in found] == [result.run_id]
     finally:
@@ -57,8 +60,10 @@ def test_ml_ui_on_a_busy_port_or_a_tracking_server(monkeypatch):
         port = taken.getsockname()[1]
         done = run_ml("ui", "--port", str(port))
     assert done.returncode == 2
-    assert done.stderr.strip() == (f"ml: error: cannot serve the UI on 127.0.0.1:{port} (Address already in use); "
-                                   f"give another --port, e.g. --port {port + 1}")
+    assert done.stderr.strip() == (
+        f"ml: error: cannot serve the UI on 127.0.0.1:{port} (Address already in use); "
+        f"give another --port, e.g. --port {port + 1}"
+    )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
     done = run_ml("ui")
     assert done.returncode == 0

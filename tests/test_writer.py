@@ -3,11 +3,12 @@
 A fake server records what it is given; a fake clock stands for time. The writer's own timed wake is set
 far off (flush_seconds=1000), so every write below is one the test caused and waits for.
 """
+
 import threading
 
 import pytest
 
-from antelope.writer import BATCH, Metric, Writer
+from antelope.tracking.writer import BATCH, Metric, Writer
 
 WAIT = 30  # seconds: generous, a write normally takes microseconds
 
@@ -60,6 +61,7 @@ def make(server, clock):
     def make():
         writers.append(Writer(server, "test", flush_seconds=1000, clock=clock))
         return writers[-1]
+
     yield make
     for each in writers:
         each.discard()  # no thread outlives its test

@@ -4,6 +4,7 @@
 - `MLP`: a small supervised model whose `learn` returns its loss.
 - `DQN`, `DDPG`, `GAN`, `Classifier`: examples to read and copy.
 """
+
 from .ac2 import AC2Agent
 from .classifier import Classifier
 from .ddpg import DDPG

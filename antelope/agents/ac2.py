@@ -19,9 +19,11 @@ What it learns from follows `spec.task` and `spec.action.discrete`:
 `precision=`) applies. Each part reaches only its own network: the critic is frozen (requires_grad off)
 while the actor's loss is computed through it, and the actor's output is detached in the critic's loss.
 """
+
 import contextlib
 import copy
 import inspect
+import itertools
 from math import prod
 
 import torch
@@ -33,8 +35,24 @@ HEAD_ARGUMENTS = {"out_features", "out_channels", "out_shape", "output_shape", "
 
 
 class AC2Agent(nn.Module):
-    def __init__(self, spec, hidden=256, depth=2, tau=0.01, epsilon=0.05, explore_steps=10_000, stddev=0.2,
-                 noise_dim=64, dropout=0.8, encoder=None, head=None):
+    center: torch.Tensor  # buffers (register_buffer below), declared for the type checker
+    scale: torch.Tensor
+    steps: torch.Tensor
+
+    def __init__(
+        self,
+        spec,
+        hidden=256,
+        depth=2,
+        tau=0.01,
+        epsilon=0.05,
+        explore_steps=10_000,
+        stddev=0.2,
+        noise_dim=64,
+        dropout=0.8,
+        encoder=None,
+        head=None,
+    ):
         super().__init__()
         self.task, self.discrete = spec.task, spec.action.discrete
         self.classification = spec.task == "supervised" and spec.num_classes is not None
@@ -77,7 +95,8 @@ class AC2Agent(nn.Module):
         return cls(spec, encoder=nn.Sequential(model, nn.Flatten()))
 
     def forward(self, obs):
-        """Predictions (supervised), Q-values (discrete RL), actions (continuous RL) or samples from noise (generate)."""
+        """Predictions (supervised), Q-values (discrete RL), actions (continuous RL) or samples from noise
+        (generate)."""
         if self.task == "generate":
             return self._generate(obs)
         if self.task == "rl" and self.discrete:
@@ -150,9 +169,11 @@ class AC2Agent(nn.Module):
         with torch.no_grad():  # clipped double-Q targets, with smoothed target actions (TD3)
             next_obs = self.encoder(batch.next_obs)
             next_action = self._actor(batch.next_obs, next_obs)
-            noise = (self.stddev * self.scale * torch.randn_like(next_action)).clamp(-0.5 * self.scale, 0.5 * self.scale)
+            noise = (self.stddev * self.scale * torch.randn_like(next_action)).clamp(
+                -0.5 * self.scale, 0.5 * self.scale
+            )
             next_action = (next_action + noise).clamp(self.center - self.scale, self.center + self.scale)
-            next_q = torch.min(*self._q(self.target.critic, self.target.encoder(batch.next_obs), next_action))
+            next_q = torch.min(*self._q(self.target["critic"], self.target["encoder"](batch.next_obs), next_action))
             target = batch.reward + batch.discount * (1 - batch.done) * next_q
         q1, q2 = self._q(self.critic, obs, batch.action)
         critic_loss = mse_loss(q1, target) + mse_loss(q2, target)
@@ -165,8 +186,9 @@ class AC2Agent(nn.Module):
         real = batch.obs
         fake = self.generate(len(real))
         real_logit, fake_logit = self.critic(self.encoder(real)), self.critic(self.encoder(fake.detach()))
-        critic_loss = (binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
-                       + binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
+        critic_loss = binary_cross_entropy_with_logits(
+            real_logit, torch.ones_like(real_logit)
+        ) + binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
         with _frozen(self.critic), _frozen(self.encoder):  # the generator's loss moves the generator only
             fooled = self.critic(self.encoder(fake))
             actor_loss = binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))  # non-saturating
@@ -183,13 +205,13 @@ class AC2Agent(nn.Module):
         return [critic(joined).squeeze(1) for critic in critics]
 
     def _target_critic(self, obs):
-        return self.target.critic(obs if self.own_head else self.target.encoder(obs))
+        return self.target["critic"](obs if self.own_head else self.target["encoder"](obs))
 
     @torch.no_grad()
     def _update_target(self):
         """The target networks trail the online ones: an exponential moving average with rate tau."""
         online = list(self.encoder.parameters()) + list(self.critic.parameters())
-        for target, param in zip(self.target.parameters(), online):
+        for target, param in zip(self.target.parameters(), online, strict=True):
             target.lerp_(param, self.tau)
 
 
@@ -200,13 +222,29 @@ def _encoder(obs_spec):
     normalize = _Normalize(obs_spec)
     channels = obs_spec.shape[0]
     if len(obs_spec.shape) == 3 and min(obs_spec.shape[1:]) >= 64:
-        return nn.Sequential(normalize, nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
-                             nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(), nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
-                             nn.Flatten())
+        return nn.Sequential(
+            normalize,
+            nn.Conv2d(channels, 32, 8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
     if len(obs_spec.shape) == 3 and min(obs_spec.shape[1:]) >= 32:
-        return nn.Sequential(normalize, nn.Conv2d(channels, 32, 3, stride=2), nn.ReLU(),
-                             nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(), nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
-                             nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(), nn.Flatten())
+        return nn.Sequential(
+            normalize,
+            nn.Conv2d(channels, 32, 3, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
     return nn.Sequential(normalize, nn.Flatten())
 
 
@@ -237,7 +275,7 @@ class _Wide(nn.Module):
 def _mlp(size_in, hidden, depth, size_out, dropout=0.0):
     sizes = [size_in] + [hidden] * depth
     layers = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
     return nn.Sequential(*layers, nn.Linear(sizes[-1], size_out))
 
@@ -255,5 +293,5 @@ def _frozen(module):
     try:
         yield
     finally:
-        for p, flag in zip(module.parameters(), flags):
+        for p, flag in zip(module.parameters(), flags, strict=True):
             p.requires_grad_(flag)

@@ -6,6 +6,7 @@ The actor outputs tanh actions scaled to the action range, explores with Gaussia
 and climbs the critics' value; the critics learn clipped double-Q targets from a trailing copy.
 Actor and critic keep their own optimizers, so `learn` optimizes itself and returns nothing.
 """
+
 import copy
 from math import prod
 
@@ -15,8 +16,9 @@ from torch.nn.functional import mse_loss
 
 
 def mlp(size_in, size_out, hidden):
-    return nn.Sequential(nn.Linear(size_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, size_out))
+    return nn.Sequential(
+        nn.Linear(size_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, size_out)
+    )
 
 
 class DDPG(nn.Module):
@@ -52,9 +54,11 @@ class DDPG(nn.Module):
         batch = next(replay)
         with torch.no_grad():
             next_action = self.act(batch.next_obs)  # with noise: smoothed target actions (TD3)
-            target = batch.reward + batch.discount * (1 - batch.done) * self.value(self.target, batch.next_obs, next_action)
+            target = batch.reward + batch.discount * (1 - batch.done) * self.value(
+                self.target, batch.next_obs, next_action
+            )
         joined = torch.cat([batch.obs.flatten(1), batch.action.flatten(1)], 1)
-        critic_loss = sum(mse_loss(critic(joined).squeeze(1), target) for critic in self.critics)
+        critic_loss = torch.stack([mse_loss(critic(joined).squeeze(1), target) for critic in self.critics]).sum()
         self.critic_optim.zero_grad()
         critic_loss.backward()
         self.critic_optim.step()
@@ -65,6 +69,6 @@ class DDPG(nn.Module):
         self.actor_optim.step()
 
         with torch.no_grad():
-            for target_param, param in zip(self.target.parameters(), self.critics.parameters()):
+            for target_param, param in zip(self.target.parameters(), self.critics.parameters(), strict=True):
                 target_param.lerp_(param, self.tau)
         log(critic_loss=critic_loss, actor_loss=actor_loss)

@@ -5,6 +5,7 @@
 `generate(n)` returns n samples shaped like the data; with generate=true antelope saves them as an
 image grid in the run's artifacts at each evaluation. Both networks keep their own optimizers.
 """
+
 from math import prod
 
 import torch
@@ -18,10 +19,22 @@ class GAN(nn.Module):
         self.shape, self.noise_dim = obs_spec.shape, noise_dim
         self.low, self.high = obs_spec.low, obs_spec.high
         size = prod(obs_spec.shape)
-        self.generator = nn.Sequential(nn.Linear(noise_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                       nn.Linear(hidden, size), nn.Sigmoid())
-        self.discriminator = nn.Sequential(nn.Flatten(), nn.Linear(size, hidden), nn.LeakyReLU(0.2),
-                                           nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+        self.generator = nn.Sequential(
+            nn.Linear(noise_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, size),
+            nn.Sigmoid(),
+        )
+        self.discriminator = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(size, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
         self.generator_optim = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999))
         self.discriminator_optim = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
 
@@ -37,7 +50,9 @@ class GAN(nn.Module):
         fake = self.generate(len(real))
 
         real_logit, fake_logit = self.discriminator(real), self.discriminator(fake.detach())
-        discriminator_loss = bce(real_logit, torch.ones_like(real_logit)) + bce(fake_logit, torch.zeros_like(fake_logit))
+        discriminator_loss = bce(real_logit, torch.ones_like(real_logit)) + bce(
+            fake_logit, torch.zeros_like(fake_logit)
+        )
         self.discriminator_optim.zero_grad()
         discriminator_loss.backward()
         self.discriminator_optim.step()

@@ -5,6 +5,8 @@ and `optim=`, `scheduler=`, `lr=` and `lr_decay_epochs=` apply.
     ml                                   # this model on Digits
     ml model.hidden=512 model.depth=3    # constructor arguments from the console
 """
+
+import itertools
 from math import prod
 
 from torch import nn
@@ -20,8 +22,8 @@ class MLP(nn.Module):
         self.register_buffer("stddev", stddev.reshape(channels) if len(spec.obs.shape) > 1 else stddev)
         self.classification = spec.action.discrete
         sizes = [prod(spec.obs.shape)] + [hidden] * depth
-        layers = [nn.Flatten()]
-        for size_in, size_out in zip(sizes, sizes[1:]):
+        layers: list[nn.Module] = [nn.Flatten()]
+        for size_in, size_out in itertools.pairwise(sizes):
             layers += [nn.Linear(size_in, size_out), nn.ReLU()]
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], prod(spec.action.shape)))
 

@@ -10,6 +10,7 @@ The default agent on CartPole and Pendulum, over seeds and against a reference: 
 Each run is an MLflow run in a temporary store. Torch runs
 on one thread (set below): these networks are tiny, and the shared 2-core machines here are contended.
 """
+
 import os
 import sys
 import tempfile
@@ -21,7 +22,8 @@ torch.set_num_threads(1)
 os.chdir(tempfile.mkdtemp(prefix="bench_agents_"))
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{os.getcwd()}/mlflow.db"
 
-from antelope import datasets, ml  # noqa: E402
+from antelope import ml  # noqa: E402
+from antelope.data import load  # noqa: E402
 
 
 def digits():
@@ -29,20 +31,24 @@ def digits():
     result = ml()
     seconds = time.perf_counter() - start
     accuracy = result.metrics["eval/accuracy"]
-    print(f"digits: accuracy {accuracy:.4f} in {seconds:.1f} s (bar: >= 0.95 in < 60 s) "
-          f"{'PASS' if accuracy >= 0.95 and seconds < 60 else 'FAIL'}")
+    print(
+        f"digits: accuracy {accuracy:.4f} in {seconds:.1f} s (bar: >= 0.95 in < 60 s) "
+        f"{'PASS' if accuracy >= 0.95 and seconds < 60 else 'FAIL'}"
+    )
 
 
 def diabetes():
     from sklearn.datasets import load_diabetes
 
     load_diabetes(as_frame=True).frame.to_csv("diabetes.csv", index=False)
-    data = datasets.load("diabetes.csv", label_column="target")  # the same fixed split the run uses
+    data = load("diabetes.csv", label_column="target")  # the same fixed split the run uses
     baseline = ((data.test.label - data.train.label.mean()) ** 2).mean().item()
     result = ml(dataset="diabetes.csv", label_column="target", evaluate_per_steps=0)
     mse = result.metrics["eval/mse"]
-    print(f"diabetes: test MSE {mse:.0f} vs {baseline:.0f} predicting the mean: {1 - mse / baseline:.0%} better "
-          f"(bar: >= 40%) {'PASS' if mse <= 0.6 * baseline else 'FAIL'}")
+    print(
+        f"diabetes: test MSE {mse:.0f} vs {baseline:.0f} predicting the mean: {1 - mse / baseline:.0%} better "
+        f"(bar: >= 40%) {'PASS' if mse <= 0.6 * baseline else 'FAIL'}"
+    )
 
 
 BENCHMARKS = {

@@ -56,6 +56,7 @@ How long, on a 2-core machine shared with other work: --quick about 2-3 minutes;
 minutes (1: ~9-10 min, 6 runs of 500 steps; 2: ~1 min; 3: ~0.5 min; 4: ~1.5 min; making the 20,000 JPEGs,
 140 MB, ~15 s the first time). Steps and sizes are fixed, so a machine with more cores finishes sooner.
 """
+
 import argparse
 import json
 import os
@@ -98,10 +99,17 @@ class SmallConv(nn.Module):
 
     def __init__(self, in_channels, out_features):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(in_channels, 16, 3, stride=2, padding=1), nn.ReLU(),
-                                 nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-                                 nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, out_features))
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(64, out_features),
+        )
         self.steps = 0
 
     def forward(self, x):
@@ -143,6 +151,7 @@ class Probe(nn.Module):
 
 
 # --- datasets ----------------------------------------------------------------------------------------------
+
 
 class LazyLarge(torch.utils.data.Dataset):
     """`n` samples of `shape` float32 made from their index (seeded noise), never held: 3x224x224 is 602 KB."""
@@ -194,6 +203,7 @@ class CifarLike(torch.utils.data.Dataset):
 
 
 # --- the JPEG folder ---------------------------------------------------------------------------------------
+
 
 def _write_jpegs(arguments):
     """Writes images start..stop-1 of the folder: a smooth random picture with some grain, 48..160 px a side."""
@@ -261,8 +271,13 @@ def own_memory():
             rss, pss = rss + _rss(child.pid), pss + _rollup(child.pid)[0]
         except OSError:
             pass
-    return {"rss": _rss(os.getpid()), "uss": _rollup(os.getpid())[1], "children": len(children),
-            "children_rss": rss, "children_pss": pss}
+    return {
+        "rss": _rss(os.getpid()),
+        "uss": _rollup(os.getpid())[1],
+        "children": len(children),
+        "children_rss": rss,
+        "children_pss": pss,
+    }
 
 
 class TreeMemory(threading.Thread):
@@ -323,8 +338,11 @@ class TreeMemory(threading.Thread):
         _, total, each = max(samples, key=lambda s: s[1])
         main = each.get(self.pid, 0)
         others = sorted((v for pid, v in each.items() if pid != self.pid), reverse=True)
-        return (f"main {main / GB:.2f} GB + {len(others)} workers " +
-                " + ".join(f"{v / GB:.2f}" for v in others) + " GB") if others else f"main {main / GB:.2f} GB"
+        return (
+            (f"main {main / GB:.2f} GB + {len(others)} workers " + " + ".join(f"{v / GB:.2f}" for v in others) + " GB")
+            if others
+            else f"main {main / GB:.2f} GB"
+        )
 
     def processes(self):
         return max((s[2] for s in self.rss), default=0)
@@ -354,8 +372,22 @@ def in_child(kind, spec, folder, args):
     (the child's results, the TreeMemory)."""
     out = os.path.join(folder, f"{kind}-{spec.get('n', 0)}-{time.time_ns()}.json")
     log = out[:-5] + ".log"
-    command = [sys.executable, HERE, "--child", kind, "--spec", json.dumps(spec), "--out", out,
-               "--threads", str(args.threads), "--workers", str(args.workers), "--device", args.device]
+    command = [
+        sys.executable,
+        HERE,
+        "--child",
+        kind,
+        "--spec",
+        json.dumps(spec),
+        "--out",
+        out,
+        "--threads",
+        str(args.threads),
+        "--workers",
+        str(args.workers),
+        "--device",
+        args.device,
+    ]
     with open(log, "w") as stderr:
         process = subprocess.Popen(command, stdout=stderr, stderr=stderr, cwd=folder)
         memory = TreeMemory(process.pid)
@@ -365,13 +397,15 @@ def in_child(kind, spec, folder, args):
     if code != 0 or not os.path.exists(out):
         with open(log) as file:
             tail = file.read()[-3000:]
-        raise RuntimeError(f"the child process for {kind} {spec} failed (exit status {code}); its log {log} ends:\n"
-                           f"{tail}")
+        raise RuntimeError(
+            f"the child process for {kind} {spec} failed (exit status {code}); its log {log} ends:\n{tail}"
+        )
     with open(out) as file:
         return json.load(file), memory
 
 
 # --- the children ------------------------------------------------------------------------------------------
+
 
 def warm_up():
     """One-time costs of a process, outside what is timed: imports, MLflow's store opened (migrated already)."""
@@ -379,7 +413,7 @@ def warm_up():
 
     from mlflow import MlflowClient
 
-    for module in ("torchvision.transforms.v2.functional", "antelope", "antelope.stream"):
+    for module in ("torchvision.transforms.v2.functional", "antelope", "antelope.data.stream"):
         importlib.import_module(module)
     MlflowClient().search_experiments()
 
@@ -393,7 +427,8 @@ def run_tags(run_id):
 
 def child_large(spec, args):
     """Item 2's run: the large lazy dataset, stream chosen by antelope (or forced when it would not stream)."""
-    from antelope import datasets, ml, stream
+    from antelope import ml
+    from antelope.data import datasets, stream
 
     warm_up()
     dataset = LazyLarge(spec["n"])
@@ -401,28 +436,48 @@ def child_large(spec, args):
     auto, why = stream.choose(None, datasets.open_splits(dataset, objects={"dataset": dataset}), device)
     times = {}
     timing_wrappers(times)
-    keys = dict(model=Probe, dataset=dataset, data_workers=args.workers, batch_size=spec["batch_size"],
-                train_steps=spec["steps"], evaluate_per_steps=0, save_per_steps=10 ** 9, threads=args.threads,
-                device=args.device, experiment="bench_data_large")
+    keys = dict(
+        model=Probe,
+        dataset=dataset,
+        data_workers=args.workers,
+        batch_size=spec["batch_size"],
+        train_steps=spec["steps"],
+        evaluate_per_steps=0,
+        save_per_steps=10**9,
+        threads=args.threads,
+        device=args.device,
+        experiment="bench_data_large",
+    )
     if not auto:
         keys["stream"] = True
     called = time.time()
     result = ml(**keys)
     returned = time.time()
     path, reason = run_tags(result.run_id)
-    return {"called": called, "returned": returned, "first_learn": MARKS["first_learn"],
-            "last_learn": MARKS["last_learn"], "first_process": MARKS["first_process"], "auto": auto,
-            "times": times, "first_batch_s": MARKS["first_batch_s"],
-            "auto_why": why, "path": path, "why": reason, "forced": not auto,
-            "sample_bytes": 3 * 224 * 224 * 4}
+    return {
+        "called": called,
+        "returned": returned,
+        "first_learn": MARKS["first_learn"],
+        "last_learn": MARKS["last_learn"],
+        "first_process": MARKS["first_process"],
+        "auto": auto,
+        "times": times,
+        "first_batch_s": MARKS["first_batch_s"],
+        "auto_why": why,
+        "path": path,
+        "why": reason,
+        "forced": not auto,
+        "sample_bytes": 3 * 224 * 224 * 4,
+    }
 
 
 def child_cifar(spec, args):
     """Item 3: into_memory + Replay + one epoch, RSS growth; then the same through ml()."""
     import gc
 
-    from antelope import ml, samples
-    from antelope.replay import Replay
+    from antelope import ml
+    from antelope.data import samples
+    from antelope.data.replay import Replay
 
     warm_up()
     device = torch.device("cpu")
@@ -447,27 +502,54 @@ def child_cifar(spec, args):
     highest = peak.stop()
     after = _rss(os.getpid())
     held = split.obs.nbytes + split.label.nbytes
-    direct = {"held": held, "obs_dtype": str(split.obs.dtype), "obs_shape": list(split.obs.shape),
-              "label_dtype": str(split.label.dtype), "growth_peak": highest - baseline,
-              "growth_after": after - baseline,
-              "read_s": read, "epoch_s": epoch, "replay_batches": len(replay), "n": len(dataset),
-              "float32": len(dataset) * 3 * 32 * 32 * 4}
+    direct = {
+        "held": held,
+        "obs_dtype": str(split.obs.dtype),
+        "obs_shape": list(split.obs.shape),
+        "label_dtype": str(split.label.dtype),
+        "growth_peak": highest - baseline,
+        "growth_after": after - baseline,
+        "read_s": read,
+        "epoch_s": epoch,
+        "replay_batches": len(replay),
+        "n": len(dataset),
+        "float32": len(dataset) * 3 * 32 * 32 * 4,
+    }
     del split, replay, dataset
     gc.collect()
     MARKS.clear()
-    result = ml(model=Probe, dataset=CifarLike, batch_size=BATCH, train_steps=50000 // BATCH, evaluate_per_steps=0,
-                save_per_steps=10 ** 9, threads=args.threads, device=args.device, data_workers=args.workers,
-                experiment="bench_data_cifar")
+    result = ml(
+        model=Probe,
+        dataset=CifarLike,
+        batch_size=BATCH,
+        train_steps=50000 // BATCH,
+        evaluate_per_steps=0,
+        save_per_steps=10**9,
+        threads=args.threads,
+        device=args.device,
+        data_workers=args.workers,
+        experiment="bench_data_cifar",
+    )
     built = MARKS["replay"]
     path, reason = run_tags(result.run_id)
-    through_ml = {"type": type(built).__name__, "held": built.obs.nbytes + built.label.nbytes,
-                  "obs_dtype": str(built.obs.dtype), "path": path, "why": reason}
+    through_ml = {
+        "type": type(built).__name__,
+        "held": built.obs.nbytes + built.label.nbytes,
+        "obs_dtype": str(built.obs.dtype),
+        "path": path,
+        "why": reason,
+    }
     return {"direct": direct, "ml": through_ml}
 
 
-PHASES = [("open", "antelope.datasets", "open_splits"), ("choose", "antelope.stream", "choose"),
-          ("sample", "antelope.samples", "sample"), ("fingerprint", "antelope.datasets", "fingerprint"),
-          ("run start", "antelope.tracking", "Run.start"), ("log_datasets", "antelope.tracking", "log_datasets")]
+PHASES = [
+    ("open", "antelope.data.datasets", "open_splits"),
+    ("choose", "antelope.data.stream", "choose"),
+    ("sample", "antelope.data.samples", "sample"),
+    ("fingerprint", "antelope.data.datasets", "fingerprint"),
+    ("run start", "antelope.tracking", "Run.start"),
+    ("log_datasets", "antelope.tracking", "log_datasets"),
+]
 
 
 def timing_wrappers(times):
@@ -493,6 +575,7 @@ def _timed(function, name, times):
             return function(*a, **k)
         finally:
             times[name] = times.get(name, 0.0) + time.perf_counter() - started
+
     return timed
 
 
@@ -510,17 +593,34 @@ def child_growth(spec, args):
     timing_wrappers(times)
     dataset = LazySmall(spec["n"])
     called = time.time()
-    result = ml(model=Probe, dataset=dataset, stream=True, data_workers=args.workers, batch_size=BATCH,
-                train_steps=spec["steps"], evaluate_per_steps=0, save_per_steps=10 ** 9, threads=args.threads,
-                device=args.device, experiment="bench_data_growth")
+    result = ml(
+        model=Probe,
+        dataset=dataset,
+        stream=True,
+        data_workers=args.workers,
+        batch_size=BATCH,
+        train_steps=spec["steps"],
+        evaluate_per_steps=0,
+        save_per_steps=10**9,
+        threads=args.threads,
+        device=args.device,
+        experiment="bench_data_growth",
+    )
     returned = time.time()
     replay = MARKS["replay"]
     indices = getattr(replay.dataset, "indices", None)  # the training Subset's index list
-    return {"called": called, "returned": returned, "first_learn": MARKS["first_learn"],
-            "last_learn": MARKS["last_learn"], "first_batch_s": MARKS["first_batch_s"], "times": times,
-            "first_process": MARKS["first_process"],
-            "train_index_bytes": _list_bytes(indices) if isinstance(indices, list) else 0,
-            "train_samples": len(replay.dataset), "path": run_tags(result.run_id)[0]}
+    return {
+        "called": called,
+        "returned": returned,
+        "first_learn": MARKS["first_learn"],
+        "last_learn": MARKS["last_learn"],
+        "first_batch_s": MARKS["first_batch_s"],
+        "times": times,
+        "first_process": MARKS["first_process"],
+        "train_index_bytes": _list_bytes(indices) if isinstance(indices, list) else 0,
+        "train_samples": len(replay.dataset),
+        "path": run_tags(result.run_id)[0],
+    }
 
 
 def child(kind, spec, out, args):
@@ -534,6 +634,7 @@ def child(kind, spec, out, args):
 
 # --- 1. streaming throughput -------------------------------------------------------------------------------
 
+
 def ours_images(folder, steps, first, args):
     """Samples per second of ml() streaming the folder, between steps `first` and `steps`."""
     from antelope import ml
@@ -541,9 +642,21 @@ def ours_images(folder, steps, first, args):
     STAMPS.clear()
     WINDOW.clear()
     WINDOW.update({first, steps})
-    ml(model=SmallConv, dataset=folder, stream=True, image_size=IMAGE_SIZE, data_workers=args.workers,
-       transform=["RandomHorizontalFlip"], batch_size=BATCH, train_steps=steps, evaluate_per_steps=0,
-       save_per_steps=10 ** 9, threads=args.threads, device=args.device, experiment="bench_data_images")
+    ml(
+        model=SmallConv,
+        dataset=folder,
+        stream=True,
+        image_size=IMAGE_SIZE,
+        data_workers=args.workers,
+        transform=["RandomHorizontalFlip"],
+        batch_size=BATCH,
+        train_steps=steps,
+        evaluate_per_steps=0,
+        save_per_steps=10**9,
+        threads=args.threads,
+        device=args.device,
+        experiment="bench_data_images",
+    )
     return (steps - first) * BATCH / (STAMPS[steps] - STAMPS[first])
 
 
@@ -556,12 +669,25 @@ def reference_images(folder, train_indices, steps, first, args):
     WINDOW.clear()
     WINDOW.update({first, steps})
     cuda = args.device.startswith("cuda")
-    transform = v2.Compose([v2.Resize(IMAGE_SIZE), v2.CenterCrop(IMAGE_SIZE), v2.RandomHorizontalFlip(),
-                            v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True)])
+    transform = v2.Compose(
+        [
+            v2.Resize(IMAGE_SIZE),
+            v2.CenterCrop(IMAGE_SIZE),
+            v2.RandomHorizontalFlip(),
+            v2.PILToTensor(),
+            v2.ToDtype(torch.float32, scale=True),
+        ]
+    )
     dataset = torch.utils.data.Subset(ImageFolder(folder, transform=transform), train_indices)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, drop_last=True,
-                                         num_workers=args.workers, pin_memory=cuda,
-                                         persistent_workers=args.workers > 0)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=BATCH,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.workers,
+        pin_memory=cuda,
+        persistent_workers=args.workers > 0,
+    )
     torch.manual_seed(0)
     model = SmallConv(3, CLASSES).to(args.device)
     optimizer = torch.optim.Adam(model.parameters())
@@ -585,92 +711,137 @@ def reference_images(folder, train_indices, steps, first, args):
 
 
 def throughput(args, folder_root):
-    from antelope import datasets
+    from antelope.data import datasets
 
     n, steps, first, repeats = (2000, 40, 10, 2) if args.quick else (20000, 500, 100, 3)
     n, steps = args.images or n, args.steps or steps
     first = min(first, steps // 4)
     folder, made = jpeg_folder(folder_root, n)
-    print(f"1. JPEG folder {folder}: {n} images" + (f", made in {made:.0f} s" if made else ", made before"),
-          flush=True)
+    print(f"1. JPEG folder {folder}: {n} images" + (f", made in {made:.0f} s" if made else ", made before"), flush=True)
     train = datasets.open_splits(folder).train.indices  # antelope's training files: the reference reads the same
     pairs = []
     for repeat in range(repeats):
-        order = [("ours", lambda: ours_images(folder, steps, first, args)),
-                 ("reference", lambda: reference_images(folder, train, steps, first, args))]
+        order = [
+            ("ours", lambda: ours_images(folder, steps, first, args)),
+            ("reference", lambda: reference_images(folder, train, steps, first, args)),
+        ]
         measured = dict((name, function()) for name, function in (order if repeat % 2 == 0 else order[::-1]))
         pairs.append((measured["ours"], measured["reference"]))
-        print(f"   repeat {repeat + 1}: ours {measured['ours']:.0f}, reference {measured['reference']:.0f} "
-              f"samples/s", flush=True)
-    report(f"1. streaming throughput, {n} JPEGs 48..160 px -> {IMAGE_SIZE}, {args.workers} workers, batch {BATCH}, "
-           f"steps {first}..{steps}, {args.device} [samples/s]",
-           (statistics.median(o for o, _ in pairs), statistics.median(r for _, r in pairs),
-            statistics.median(o / r for o, r in pairs)), "target >= 0.95")
+        print(
+            f"   repeat {repeat + 1}: ours {measured['ours']:.0f}, reference {measured['reference']:.0f} samples/s",
+            flush=True,
+        )
+    report(
+        f"1. streaming throughput, {n} JPEGs 48..160 px -> {IMAGE_SIZE}, {args.workers} workers, batch {BATCH}, "
+        f"steps {first}..{steps}, {args.device} [samples/s]",
+        (
+            statistics.median(o for o, _ in pairs),
+            statistics.median(r for _, r in pairs),
+            statistics.median(o / r for o, r in pairs),
+        ),
+        "target >= 0.95",
+    )
 
 
 # --- 2. memory stays bounded -------------------------------------------------------------------------------
+
 
 def bounded(args, folder):
     n, steps, batch_size = 17000, (50 if args.quick else 200), 64
     results, memory = in_child("large", {"n": n, "steps": steps, "batch_size": batch_size}, folder, args)
     materialized = n * results["sample_bytes"]
-    how = "stream left to antelope" if not results["forced"] else \
-        f"stream=true given: antelope would hold it in memory here ({results['auto_why']})"
-    print(f"2. {n} lazy samples of 3x224x224 float32, {steps} steps of {batch_size}, {args.workers} workers; "
-          f"{how}. antelope chose: {results['path']} ({results['why']})", flush=True)
+    how = (
+        "stream left to antelope"
+        if not results["forced"]
+        else f"stream=true given: antelope would hold it in memory here ({results['auto_why']})"
+    )
+    print(
+        f"2. {n} lazy samples of 3x224x224 float32, {steps} steps of {batch_size}, {args.workers} workers; "
+        f"{how}. antelope chose: {results['path']} ({results['why']})",
+        flush=True,
+    )
     start, first, last, end = results["called"], results["first_learn"], results["last_learn"], results["returned"]
-    phases = [("until the first step", start, first), ("training", first, last), ("the end (evaluation of the "
-              f"{n // 5} test samples, the logged model)", last, end)]
+    phases = [
+        ("until the first step", start, first),
+        ("training", first, last),
+        (f"the end (evaluation of the {n // 5} test samples, the logged model)", last, end),
+    ]
     for label, a, b in phases:
-        print(f"   peak in {label}: RSS sum {memory.peak(a, b) / GB:.2f} GB, PSS sum "
-              f"{memory.peak(a, b, pss=True) / GB:.2f} GB ({memory.where(a, b)})", flush=True)
+        print(
+            f"   peak in {label}: RSS sum {memory.peak(a, b) / GB:.2f} GB, PSS sum "
+            f"{memory.peak(a, b, pss=True) / GB:.2f} GB ({memory.where(a, b)})",
+            flush=True,
+        )
     parts = {name: results["times"].get(name, 0.0) for name, _, _ in PHASES}
-    print("   ml() to the first learn call, in antelope's functions: " +
-          ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items()) +
-          f", the rest {first - start - sum(parts.values()):.2f} s; then the first batch "
-          f"{results['first_batch_s']:.2f} s",
-          flush=True)
-    print(f"   at the first step: main process RSS {results['first_process']['rss'] / GB:.2f} GB (USS "
-          f"{results['first_process']['uss'] / GB:.2f} GB), {results['first_process']['children']} workers RSS "
-          f"{results['first_process']['children_rss'] / GB:.2f} GB (PSS "
-          f"{results['first_process']['children_pss'] / GB:.2f} GB);"
-          f" {memory.processes()} processes at most", flush=True)
+    print(
+        "   ml() to the first learn call, in antelope's functions: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items())
+        + f", the rest {first - start - sum(parts.values()):.2f} s; then the first batch "
+        f"{results['first_batch_s']:.2f} s",
+        flush=True,
+    )
+    print(
+        f"   at the first step: main process RSS {results['first_process']['rss'] / GB:.2f} GB (USS "
+        f"{results['first_process']['uss'] / GB:.2f} GB), {results['first_process']['children']} workers RSS "
+        f"{results['first_process']['children_rss'] / GB:.2f} GB (PSS "
+        f"{results['first_process']['children_pss'] / GB:.2f} GB);"
+        f" {memory.processes()} processes at most",
+        flush=True,
+    )
     peak_rss, peak_pss = memory.peak(start, end), memory.peak(start, end, pss=True)
-    report("2. peak RSS sum of the process tree, whole run / materialized float32 [GB]",
-           (peak_rss / GB, materialized / GB, peak_rss / materialized), "target: peak < 3 GB")
-    report("2. peak PSS sum of the process tree, whole run / materialized float32 [GB]",
-           (peak_pss / GB, materialized / GB, peak_pss / materialized), "target: peak < 3 GB")
+    report(
+        "2. peak RSS sum of the process tree, whole run / materialized float32 [GB]",
+        (peak_rss / GB, materialized / GB, peak_rss / materialized),
+        "target: peak < 3 GB",
+    )
+    report(
+        "2. peak PSS sum of the process tree, whole run / materialized float32 [GB]",
+        (peak_pss / GB, materialized / GB, peak_pss / materialized),
+        "target: peak < 3 GB",
+    )
     seconds = first - start
     report("2. ml() to the first learn call [s]", (seconds, 10.0, seconds / 10), "target < 10 s")
 
 
 # --- 3. in-memory compactness ------------------------------------------------------------------------------
 
+
 def compact(args, folder):
     results, _ = in_child("cifar", {}, folder, args)
     direct, through_ml = results["direct"], results["ml"]
-    print(f"3. CIFAR-10-shaped Dataset, {direct['n']} training samples: into_memory read it in "
-          f"{direct['read_s']:.2f} s "
-          f"as {direct['obs_dtype']} {tuple(direct['obs_shape'])} + {direct['label_dtype']} labels; one epoch "
-          f"({direct['replay_batches']} batches of {BATCH}) drawn in {direct['epoch_s']:.2f} s; RSS after it "
-          f"{direct['growth_after'] / MB:.0f} MB over the baseline", flush=True)
-    report("3. bytes the training split holds (obs + label) / float32 [MB]",
-           (direct["held"] / MB, direct["float32"] / MB, direct["held"] / direct["float32"]), "target <= 160 MB")
-    report("3. RSS growth, into_memory + Replay + one epoch (peak) / float32 [MB]",
-           (direct["growth_peak"] / MB, direct["float32"] / MB, direct["growth_peak"] / direct["float32"]),
-           "target <= 160 MB")
-    report(f"3. bytes the Replay built by ml(dataset=<class>) holds ({through_ml['type']}, {through_ml['obs_dtype']}, "
-           f"{through_ml['path']}) / float32 [MB]",
-           (through_ml["held"] / MB, direct["float32"] / MB, through_ml["held"] / direct["float32"]),
-           "target <= 160 MB")
+    print(
+        f"3. CIFAR-10-shaped Dataset, {direct['n']} training samples: into_memory read it in "
+        f"{direct['read_s']:.2f} s "
+        f"as {direct['obs_dtype']} {tuple(direct['obs_shape'])} + {direct['label_dtype']} labels; one epoch "
+        f"({direct['replay_batches']} batches of {BATCH}) drawn in {direct['epoch_s']:.2f} s; RSS after it "
+        f"{direct['growth_after'] / MB:.0f} MB over the baseline",
+        flush=True,
+    )
+    report(
+        "3. bytes the training split holds (obs + label) / float32 [MB]",
+        (direct["held"] / MB, direct["float32"] / MB, direct["held"] / direct["float32"]),
+        "target <= 160 MB",
+    )
+    report(
+        "3. RSS growth, into_memory + Replay + one epoch (peak) / float32 [MB]",
+        (direct["growth_peak"] / MB, direct["float32"] / MB, direct["growth_peak"] / direct["float32"]),
+        "target <= 160 MB",
+    )
+    report(
+        f"3. bytes the Replay built by ml(dataset=<class>) holds ({through_ml['type']}, {through_ml['obs_dtype']}, "
+        f"{through_ml['path']}) / float32 [MB]",
+        (through_ml["held"] / MB, direct["float32"] / MB, through_ml["held"] / direct["float32"]),
+        "target <= 160 MB",
+    )
 
 
 # --- 4. cost growth ----------------------------------------------------------------------------------------
 
+
 def growth(args, folder):
     import pandas
 
-    sizes = [10 ** 3, 10 ** 4, 10 ** 5] + ([] if args.quick else [10 ** 6])
+    sizes = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
     steps = 20
     rows = []
     for n in sizes:
@@ -680,20 +851,34 @@ def growth(args, folder):
         first_step = first - start
         parts = {f"{name} s": times.get(name, 0.0) for name, _, _ in PHASES}
         last = results["last_learn"]
-        rows.append({"samples": n, "step 1 s": first_step, **parts, "other s": first_step - sum(parts.values()),
-                     "batch 1 s": results["first_batch_s"], "run s": end - start,
-                     "RSS to step 1 MB": memory.peak(start, first) / MB,
-                     "PSS to step 1 MB": memory.peak(start, first, pss=True) / MB,
-                     "PSS training MB": memory.peak(first, last, pss=True) / MB,
-                     "PSS run MB": memory.peak(start, end, pss=True) / MB,
-                     "main RSS step 1 MB": results["first_process"]["rss"] / MB,
-                     "index list MB": results["train_index_bytes"] / MB, "train samples": results["train_samples"]})
-        print(f"   {n} samples: first step {first_step:.2f} s, peak PSS {rows[-1]['PSS run MB']:.0f} MB "
-              f"({memory.where(start, end)}), run {end - start:.1f} s ({results['path']})", flush=True)
+        rows.append(
+            {
+                "samples": n,
+                "step 1 s": first_step,
+                **parts,
+                "other s": first_step - sum(parts.values()),
+                "batch 1 s": results["first_batch_s"],
+                "run s": end - start,
+                "RSS to step 1 MB": memory.peak(start, first) / MB,
+                "PSS to step 1 MB": memory.peak(start, first, pss=True) / MB,
+                "PSS training MB": memory.peak(first, last, pss=True) / MB,
+                "PSS run MB": memory.peak(start, end, pss=True) / MB,
+                "main RSS step 1 MB": results["first_process"]["rss"] / MB,
+                "index list MB": results["train_index_bytes"] / MB,
+                "train samples": results["train_samples"],
+            }
+        )
+        print(
+            f"   {n} samples: first step {first_step:.2f} s, peak PSS {rows[-1]['PSS run MB']:.0f} MB "
+            f"({memory.where(start, end)}), run {end - start:.1f} s ({results['path']})",
+            flush=True,
+        )
     table = pandas.DataFrame(rows).drop(columns=["train samples"]).set_index("samples")
-    print(f"4. streamed lazy datasets of 3x32x32 float32 samples, {steps} steps of {BATCH}, {args.workers} workers "
-          f"(the first step's parts: time in antelope's own functions; 'first batch' is the model's first "
-          f"next(replay), which starts the workers; peaks: the process tree):")
+    print(
+        f"4. streamed lazy datasets of 3x32x32 float32 samples, {steps} steps of {BATCH}, {args.workers} workers "
+        f"(the first step's parts: time in antelope's own functions; 'first batch' is the model's first "
+        f"next(replay), which starts the workers; peaks: the process tree):"
+    )
     with pandas.option_context("display.width", 250, "display.max_columns", 30):
         print(table.to_string(float_format=lambda v: f"{v:.3g}"))
     small, large = rows[0], rows[-1]
@@ -703,12 +888,14 @@ def growth(args, folder):
     def per_sample(column, scale=MB):
         return (large[column] - small[column]) * scale / extra
 
-    print(f"   per sample beyond {small['samples']} (from the {large['samples']} row): first step "
-          f"{per_sample('step 1 s', 1e6):+.2f} us; peak PSS of the tree to step 1 "
-          f"{per_sample('PSS to step 1 MB'):+.0f} B, "
-          f"in training {per_sample('PSS training MB'):+.0f} B, over the run {per_sample('PSS run MB'):+.0f} B; main "
-          f"process RSS at step 1 {per_sample('main RSS step 1 MB'):+.0f} B; the training Subset's index list "
-          f"{index_per_sample:.0f} B a training sample")
+    print(
+        f"   per sample beyond {small['samples']} (from the {large['samples']} row): first step "
+        f"{per_sample('step 1 s', 1e6):+.2f} us; peak PSS of the tree to step 1 "
+        f"{per_sample('PSS to step 1 MB'):+.0f} B, "
+        f"in training {per_sample('PSS training MB'):+.0f} B, over the run {per_sample('PSS run MB'):+.0f} B; main "
+        f"process RSS at step 1 {per_sample('main RSS step 1 MB'):+.0f} B; the training Subset's index list "
+        f"{index_per_sample:.0f} B a training sample"
+    )
     grew = [(large[f"{name} s"] - small[f"{name} s"], name) for name, _, _ in PHASES]
     grew += [(large["other s"] - small["other s"], "other"), (large["batch 1 s"] - small["batch 1 s"], "batch 1")]
     grew.sort(reverse=True)
@@ -727,14 +914,18 @@ def growth(args, folder):
      comprehensions over every sample); samples.sample and the holdout: a randperm of the whole dataset each.""")
     end_growth = per_sample("PSS run MB") - max(per_sample("PSS training MB"), 0)
     if end_growth > 4 * index_per_sample:
-        print(f"   the run's peak grows past the training's by {end_growth:.0f} B per sample: the end, where the "
-              f"evaluation's worker processes read the test split ({large['samples'] // 5} samples at the largest) in "
-              f"batches of 1024. That is no index structure: a worker's heap grows batch after batch (collate's "
-              f"torch.stack makes each batch outside shared memory, then the DataLoader copies it there; glibc "
-              f"keeps the freed memory). See the peaks' holders above.", flush=True)
+        print(
+            f"   the run's peak grows past the training's by {end_growth:.0f} B per sample: the end, where the "
+            f"evaluation's worker processes read the test split ({large['samples'] // 5} samples at the largest) in "
+            f"batches of 1024. That is no index structure: a worker's heap grows batch after batch (collate's "
+            f"torch.stack makes each batch outside shared memory, then the DataLoader copies it there; glibc "
+            f"keeps the freed memory). See the peaks' holders above.",
+            flush=True,
+        )
 
 
 # --- main --------------------------------------------------------------------------------------------------
+
 
 def report(name, measured, target):
     ours_, reference, ratio = measured
@@ -747,8 +938,11 @@ def main():
     parser.add_argument("--only", type=int, choices=[1, 2, 3, 4], help="run one measurement")
     parser.add_argument("--data", default=tempfile.gettempdir(), help="where the JPEG folder is made and kept")
     parser.add_argument("--threads", type=int, default=1, help="torch's intra-op threads (default 1)")
-    parser.add_argument("--workers", type=int, help="DataLoader worker processes (default: antelope's, "
-                                                     "min(8, the CPUs this process may use))")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="DataLoader worker processes (default: antelope's, min(8, the CPUs this process may use))",
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--images", type=int, help="JPEGs in the folder of 1 (default 20,000; --quick 2,000)")
     parser.add_argument("--steps", type=int, help="training steps of each run of 1 (default 500; --quick 40)")
@@ -757,7 +951,7 @@ def main():
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workers is None:
-        from antelope.stream import default_workers
+        from antelope.data.stream import default_workers
 
         args.workers = default_workers()
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -768,11 +962,14 @@ def main():
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
     os.chdir(folder)  # MLflow's artifacts (./mlruns) of this benchmark's runs
     log = open(os.path.join(folder, "ml.log"), "w")
-    print(f"machine: {os.cpu_count()} CPU cores ({len(os.sched_getaffinity(0))} usable), torch {torch.__version__}, "
-          f"{torch.cuda.get_device_name() if args.device.startswith('cuda') else 'CPU'}; torch threads pinned to "
-          f"{args.threads} (torch.set_num_threads, and threads= for ml()) in every process; {args.workers} DataLoader "
-          f"workers; MLflow store {os.environ['MLFLOW_TRACKING_URI']} (removed at the end); ml()'s output in "
-          f"{log.name}", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPU cores ({len(os.sched_getaffinity(0))} usable), torch {torch.__version__}, "
+        f"{torch.cuda.get_device_name() if args.device.startswith('cuda') else 'CPU'}; torch threads pinned to "
+        f"{args.threads} (torch.set_num_threads, and threads= for ml()) in every process; {args.workers} DataLoader "
+        f"workers; MLflow store {os.environ['MLFLOW_TRACKING_URI']} (removed at the end); ml()'s output in "
+        f"{log.name}",
+        flush=True,
+    )
     import logging
 
     from mlflow import MlflowClient
@@ -782,8 +979,12 @@ def main():
     stderr, sys.stderr = sys.stderr, log  # ml()'s progress lines
     started = time.perf_counter()
     try:
-        for number, measure in ((1, lambda: throughput(args, args.data)), (2, lambda: bounded(args, folder)),
-                                (3, lambda: compact(args, folder)), (4, lambda: growth(args, folder))):
+        for number, measure in (
+            (1, lambda: throughput(args, args.data)),
+            (2, lambda: bounded(args, folder)),
+            (3, lambda: compact(args, folder)),
+            (4, lambda: growth(args, folder)),
+        ):
             if args.only in (None, number):
                 measure()
     except BaseException:

@@ -27,6 +27,7 @@ Printed per env and condition: env steps per second, wall-clock seconds to the f
 min..max, and the targets: ours' median time to 475 on CartPole <= 0.5x the reference's, and ours' final
 median >= the reference's on both envs.
 """
+
 import json
 import os
 import random
@@ -41,10 +42,11 @@ import numpy as np
 BARS = {"CartPole-v1": 475.0, "Pendulum-v1": -250.0}
 REFERENCE = {"CartPole-v1": "dqn", "Pendulum-v1": "td3"}
 EVAL_EPISODES = 10
-EVAL_SEED_OFFSET = 1_000_000  # as antelope.environment: evaluation episodes never share a seed with training
+EVAL_SEED_OFFSET = 1_000_000  # as antelope.data.environment: evaluation episodes never share a seed with training
 
 
 # --- the references, cleanrl-style -------------------------------------------------------------------------
+
 
 def evaluate(env_id, policy, seed):
     """Mean return of EVAL_EPISODES greedy episodes, one after another (as cleanrl's evals)."""
@@ -82,8 +84,11 @@ def dqn(env_id, seed, total_timesteps=500_000, evaluate_every=10_000):
     optimizer = torch.optim.Adam(q_network.parameters(), lr=learning_rate)
     observations = np.zeros((buffer_size, n_obs), np.float32)
     next_observations = np.zeros((buffer_size, n_obs), np.float32)
-    actions, rewards, dones = (np.zeros(buffer_size, np.int64), np.zeros(buffer_size, np.float32),
-                               np.zeros(buffer_size, np.float32))
+    actions, rewards, dones = (
+        np.zeros(buffer_size, np.int64),
+        np.zeros(buffer_size, np.float32),
+        np.zeros(buffer_size, np.float32),
+    )
 
     def greedy(obs):
         with torch.no_grad():
@@ -97,21 +102,30 @@ def dqn(env_id, seed, total_timesteps=500_000, evaluate_every=10_000):
         action = env.action_space.sample() if random.random() < epsilon else greedy(obs)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         i = (global_step - 1) % buffer_size
-        observations[i], next_observations[i], actions[i], rewards[i], dones[i] = obs, next_obs, action, reward, terminated
+        observations[i], next_observations[i], actions[i], rewards[i], dones[i] = (
+            obs,
+            next_obs,
+            action,
+            reward,
+            terminated,
+        )
         obs = env.reset()[0] if terminated or truncated else next_obs
         if global_step > learning_starts and global_step % train_frequency == 0:
             index = np.random.randint(0, min(global_step, buffer_size), batch_size)
             with torch.no_grad():
                 target_max, _ = target_network(torch.from_numpy(next_observations[index])).max(dim=1)
                 td_target = torch.from_numpy(rewards[index]) + gamma * target_max * (1 - torch.from_numpy(dones[index]))
-            old_val = q_network(torch.from_numpy(observations[index])).gather(
-                1, torch.from_numpy(actions[index])[:, None]).squeeze()
+            old_val = (
+                q_network(torch.from_numpy(observations[index]))
+                .gather(1, torch.from_numpy(actions[index])[:, None])
+                .squeeze()
+            )
             loss = F.mse_loss(td_target, old_val)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if global_step % target_network_frequency == 0:
-                for target_param, q_param in zip(target_network.parameters(), q_network.parameters()):
+                for target_param, q_param in zip(target_network.parameters(), q_network.parameters(), strict=True):
                     target_param.data.copy_(tau * q_param.data + (1.0 - tau) * target_param.data)
         if global_step % evaluate_every == 0:
             evals.append((global_step, time.perf_counter() - start, evaluate(env_id, greedy, seed)))
@@ -134,13 +148,16 @@ def td3(env_id, seed, total_timesteps=20_000, evaluate_every=1000):
     action_bias = torch.tensor((env.action_space.high + env.action_space.low) / 2.0, dtype=torch.float32)
 
     def q_network():
-        return nn.Sequential(nn.Linear(n_obs + n_act, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+        return nn.Sequential(
+            nn.Linear(n_obs + n_act, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1)
+        )
 
     class Actor(nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(n_obs, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                                     nn.Linear(256, n_act), nn.Tanh())
+            self.net = nn.Sequential(
+                nn.Linear(n_obs, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, n_act), nn.Tanh()
+            )
 
         def forward(self, x):
             return self.net(x) * action_scale + action_bias
@@ -154,7 +171,11 @@ def td3(env_id, seed, total_timesteps=20_000, evaluate_every=1000):
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=learning_rate)
     size = total_timesteps
     observations, next_observations = np.zeros((size, n_obs), np.float32), np.zeros((size, n_obs), np.float32)
-    actions, rewards, dones = np.zeros((size, n_act), np.float32), np.zeros(size, np.float32), np.zeros(size, np.float32)
+    actions, rewards, dones = (
+        np.zeros((size, n_act), np.float32),
+        np.zeros(size, np.float32),
+        np.zeros(size, np.float32),
+    )
 
     def greedy(obs):
         with torch.no_grad():
@@ -172,13 +193,22 @@ def td3(env_id, seed, total_timesteps=20_000, evaluate_every=1000):
                 action = (action + torch.normal(0, action_scale * exploration_noise)).numpy().clip(low, high)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         i = global_step - 1
-        observations[i], next_observations[i], actions[i], rewards[i], dones[i] = obs, next_obs, action, reward, terminated
+        observations[i], next_observations[i], actions[i], rewards[i], dones[i] = (
+            obs,
+            next_obs,
+            action,
+            reward,
+            terminated,
+        )
         obs = env.reset()[0] if terminated or truncated else next_obs
         if global_step > learning_starts:
             index = np.random.randint(0, global_step, batch_size)
             b_obs, b_next = torch.from_numpy(observations[index]), torch.from_numpy(next_observations[index])
-            b_act, b_rew, b_done = (torch.from_numpy(actions[index]), torch.from_numpy(rewards[index]),
-                                    torch.from_numpy(dones[index]))
+            b_act, b_rew, b_done = (
+                torch.from_numpy(actions[index]),
+                torch.from_numpy(rewards[index]),
+                torch.from_numpy(dones[index]),
+            )
             with torch.no_grad():
                 clipped_noise = (torch.randn_like(b_act) * policy_noise).clamp(-noise_clip, noise_clip) * action_scale
                 next_actions = (target_actor(b_next) + clipped_noise).clamp(torch.as_tensor(low), torch.as_tensor(high))
@@ -196,7 +226,7 @@ def td3(env_id, seed, total_timesteps=20_000, evaluate_every=1000):
                 actor_loss.backward()
                 actor_optimizer.step()
                 for net, target in ((actor, target_actor), (qf1, qf1_target), (qf2, qf2_target)):
-                    for param, target_param in zip(net.parameters(), target.parameters()):
+                    for param, target_param in zip(net.parameters(), target.parameters(), strict=True):
                         target_param.data.copy_(tau * param.data + (1 - tau) * target_param.data)
         if global_step % evaluate_every == 0:
             evals.append((global_step, time.perf_counter() - start, evaluate(env_id, greedy, seed)))
@@ -204,6 +234,7 @@ def td3(env_id, seed, total_timesteps=20_000, evaluate_every=1000):
 
 
 # --- ours ----------------------------------------------------------------------------------------------------
+
 
 def ours(env_id, seed, **overrides):
     """`ml env=<env_id> seed=<seed>` (as the README runs it), in a temporary MLflow store; the evaluations'
@@ -217,8 +248,12 @@ def ours(env_id, seed, **overrides):
     result = ml(env=env_id, seed=seed, **overrides)
     seconds = time.time() - start
     history = sorted(MlflowClient().get_metric_history(result.run_id, "eval/return"), key=lambda m: m.step)
-    return {"seconds": seconds, "steps": result.config["train_steps"], "threads": result.config["threads"],
-            "evals": [(m.step, m.timestamp / 1000 - start, m.value) for m in history]}
+    return {
+        "seconds": seconds,
+        "steps": result.config["train_steps"],
+        "threads": result.config["threads"],
+        "evals": [(m.step, m.timestamp / 1000 - start, m.value) for m in history],
+    }
 
 
 def child(kind, env_id, seed, overrides):
@@ -236,8 +271,11 @@ def child(kind, env_id, seed, overrides):
 
 def train(kind, env_id, seed, overrides=None):
     """One training in a process of its own; its result."""
-    done = subprocess.run([sys.executable, __file__, "--child", kind, env_id, str(seed), json.dumps(overrides or {})],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, env_id, str(seed), json.dumps(overrides or {})],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{kind} {env_id} seed {seed} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -245,19 +283,29 @@ def train(kind, env_id, seed, overrides=None):
 
 # --- the comparison ------------------------------------------------------------------------------------------
 
+
 def summary(results, bar):
     """(steps/s, median seconds to the bar (inf: never, for over half the seeds), reached count, final
     median, final min, final max) over seeds."""
     rates = [r["steps"] / r["seconds"] for r in results]
     reached = [next((seconds for _, seconds, value in r["evals"] if value >= bar), float("inf")) for r in results]
     finals = [r["evals"][-1][2] for r in results]
-    return (statistics.median(rates), statistics.median(reached), sum(np.isfinite(reached)), statistics.median(finals),
-            min(finals), max(finals), finals)
+    return (
+        statistics.median(rates),
+        statistics.median(reached),
+        sum(np.isfinite(reached)),
+        statistics.median(finals),
+        min(finals),
+        max(finals),
+        finals,
+    )
 
 
 def row(name, s, seeds):
-    return (f"  {name:<10} {s[0]:>8.0f} steps/s   to bar: {s[1]:>7.1f} s ({s[2]}/{seeds} seeds)   "
-            f"final: median {s[3]:>7.1f}  [{s[4]:.1f} .. {s[5]:.1f}]  per seed: {' '.join(f'{v:.0f}' for v in s[6])}")
+    return (
+        f"  {name:<10} {s[0]:>8.0f} steps/s   to bar: {s[1]:>7.1f} s ({s[2]}/{seeds} seeds)   "
+        f"final: median {s[3]:>7.1f}  [{s[4]:.1f} .. {s[5]:.1f}]  per seed: {' '.join(f'{v:.0f}' for v in s[6])}"
+    )
 
 
 def compare(env_id, seeds, quick):
@@ -274,18 +322,22 @@ def compare(env_id, seeds, quick):
         mine.append(train("ours", env_id, seed, ours_overrides))
         theirs.append(train(REFERENCE[env_id], env_id, seed, reference_overrides))
     ours_summary, reference_summary = summary(mine, bar), summary(theirs, bar)
-    print(f"{env_id} (bar {bar:g}; threads: ours {mine[0]['threads']}, reference {theirs[0]['threads']}; "
-          f"env steps: ours {mine[0]['steps']}, reference {theirs[0]['steps']})")
+    print(
+        f"{env_id} (bar {bar:g}; threads: ours {mine[0]['threads']}, reference {theirs[0]['threads']}; "
+        f"env steps: ours {mine[0]['steps']}, reference {theirs[0]['steps']})"
+    )
     print(row("ours", ours_summary, seeds))
     print(row(REFERENCE[env_id], reference_summary, seeds))
     ratio = ours_summary[1] / reference_summary[1] if np.isfinite(reference_summary[1]) else float("nan")
     if env_id == "CartPole-v1":
-        print(f"  time to {bar:g}: ours / reference = {ratio:.3f} (target <= 0.5) "
-              f"{'PASS' if ratio <= 0.5 else 'FAIL'}")
+        print(f"  time to {bar:g}: ours / reference = {ratio:.3f} (target <= 0.5) {'PASS' if ratio <= 0.5 else 'FAIL'}")
     else:
         print(f"  time to {bar:g}: ours / reference = {ratio:.3f}")
-    print(f"  final median: ours {ours_summary[3]:.1f} vs reference {reference_summary[3]:.1f} (target >=) "
-          f"{'PASS' if ours_summary[3] >= reference_summary[3] else 'FAIL'}", flush=True)
+    print(
+        f"  final median: ours {ours_summary[3]:.1f} vs reference {reference_summary[3]:.1f} (target >=) "
+        f"{'PASS' if ours_summary[3] >= reference_summary[3] else 'FAIL'}",
+        flush=True,
+    )
 
 
 def defaults(env_ids, seeds):
@@ -293,10 +345,12 @@ def defaults(env_ids, seeds):
     for env_id in env_ids:
         print(f"{env_id} (bar {BARS[env_id]:g}), {seeds} seeds, quiet machine:", flush=True)
         for envs, learn_per_steps in ((1, 1), (4, 1), (1, 2)):
-            results = [train("ours", env_id, seed, {"envs": envs, "learn_per_steps": learn_per_steps})
-                       for seed in range(seeds)]
-            print(row(f"envs={envs} learn_per_steps={learn_per_steps}", summary(results, BARS[env_id]), seeds),
-                  flush=True)
+            results = [
+                train("ours", env_id, seed, {"envs": envs, "learn_per_steps": learn_per_steps}) for seed in range(seeds)
+            ]
+            print(
+                row(f"envs={envs} learn_per_steps={learn_per_steps}", summary(results, BARS[env_id]), seeds), flush=True
+            )
 
 
 def busy_loop():
@@ -310,7 +364,7 @@ def option(name, default):
 
 def main():
     if "--child" in sys.argv:
-        kind, env_id, seed, overrides = sys.argv[sys.argv.index("--child") + 1:][:4]
+        kind, env_id, seed, overrides = sys.argv[sys.argv.index("--child") + 1 :][:4]
         return child(kind, env_id, int(seed), json.loads(overrides))
     quick = "--quick" in sys.argv
     seeds = int(option("--seeds", 1 if quick else 5))

@@ -9,7 +9,7 @@ sweep runs, against worker processes, storage and study size (not collected by p
     .venv/bin/python tests/benchmarks/bench_scale.py --only reads --reads 100 1000 5000 20000   # a minute or two
 
 Every configuration (a storage, a worker count, a trial count) is one `antelope.sweep(...)` call, in a
-process of its own and a fresh folder, through the real workers (antelope.workers, antelope.trial): every
+process of its own and a fresh folder, through the real workers (antelope.sweeps.workers, antelope.sweeps.trial): every
 trial a child MLflow run under the sweep's parent run, the study in Optuna storage, `sweep.workers=N`
 worker processes (N=1: the sweep's own process, as `ml -m` does it). The objective is the cheapest real
 run: tests/models.py's Model on Digits, train_steps=1, evaluated at the end, tracking on (config.yaml, the
@@ -48,11 +48,12 @@ study is: median of several calls), beside the storage's own write of a trial (a
 
 The reads alone (`--reads`, after the sweeps; `--only reads` for them alone): on a study filled with
 finished trials like a sweep's (the same attributes, no runs) to each of the sizes, the same reads timed
-by calling antelope's own functions (studies.claim_lost_trial, studies.trial_id, studies.owner) and the
+by calling antelope's own functions (studies.lost_trials, studies.trial_id, studies.owner) and the
 study's as antelope calls them, a new worker's start, the sweep's end (trials.csv, the summary), and the
 storage's writes of a trial: their growth to sizes the sweeps here cannot reach in minutes.
 Not a test: the machines are shared and noisy, so nothing here asserts.
 """
+
 import argparse
 import json
 import os
@@ -67,13 +68,13 @@ import warnings
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPACE = {"optim.lr": "tag(log, interval(1e-4, 1e-1))"}
-FIXED = dict(dataset="Digits", train_steps=1, evaluate_per_steps=0, log_per_steps=1, system_metrics=False,
-             threads=1)
+FIXED = dict(dataset="Digits", train_steps=1, evaluate_per_steps=0, log_per_steps=1, system_metrics=False, threads=1)
 EXPERIMENT = "Digits"  # config.experiment_name of FIXED: the dataset's name
 REPEATS = 15  # calls per timed read or write in the probes (the median is printed)
 
 
 # --- one configuration, in its own process ---------------------------------------------------------------
+
 
 def child(spec):
     """Run one sweep of `spec`, then dump what the study and MLflow recorded, and the probe's timings."""
@@ -90,8 +91,17 @@ def child(spec):
 
     MlflowClient().search_experiments()  # MLflow's migrations of the fresh database, outside the timing
     start = time.time()  # Optuna's logging left as `ml -m` leaves it: its line per told trial reads the best trial
-    sweep(model=Model, space=SPACE, trials=spec["trials"], workers=spec["workers"], storage=spec["storage"],
-          sampler=spec["sampler"], pruner=spec["pruner"], study=spec["study"], **FIXED)
+    sweep(
+        model=Model,
+        space=SPACE,
+        trials=spec["trials"],
+        workers=spec["workers"],
+        storage=spec["storage"],
+        sampler=spec["sampler"],
+        pruner=spec["pruner"],
+        study=spec["study"],
+        **FIXED,
+    )
     wall = time.time() - start
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = records(spec["study"], spec["storage"])
@@ -101,10 +111,10 @@ def child(spec):
 
 
 def _study(name, url):
-    """The study as a worker opens it (antelope.studies: the same storage, Optuna's wrapping of it)."""
+    """The study as a worker opens it (antelope.sweeps.studies: the same storage, Optuna's wrapping of it)."""
     import optuna
 
-    from antelope import studies
+    from antelope.sweeps import studies
 
     storage = studies.open_storage(url, 2)
     return storage, studies.load(storage, name, optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner())
@@ -119,8 +129,7 @@ def records(name, url):
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
     runs, token = {}, None
     while True:
-        page = client.search_runs([experiment], f"tags.`antelope.sweep` = '{name}'", max_results=1000,
-                                  page_token=token)
+        page = client.search_runs([experiment], f"tags.`antelope.sweep` = '{name}'", max_results=1000, page_token=token)
         for run in page:
             if "antelope.trial" in run.data.tags:  # the parent run has none
                 runs[int(run.data.tags["antelope.trial"])] = run.info
@@ -130,12 +139,18 @@ def records(name, url):
     rows = []
     for t in study.get_trials(deepcopy=False):
         run = runs.get(t.number)
-        rows.append({"number": t.number, "state": t.state.name, "surplus": bool(t.user_attrs.get("surplus")),
-                     "worker": t.user_attrs.get("process"),
-                     "start": t.datetime_start.timestamp() if t.datetime_start else None,
-                     "complete": t.datetime_complete.timestamp() if t.datetime_complete else None,
-                     "run_start": run.start_time / 1000 if run else None,
-                     "run_end": run.end_time / 1000 if run and run.end_time else None})
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "surplus": bool(t.user_attrs.get("surplus")),
+                "worker": t.user_attrs.get("process"),
+                "start": t.datetime_start.timestamp() if t.datetime_start else None,
+                "complete": t.datetime_complete.timestamp() if t.datetime_complete else None,
+                "run_start": run.start_time / 1000 if run else None,
+                "run_end": run.end_time / 1000 if run and run.end_time else None,
+            }
+        )
     return rows
 
 
@@ -144,35 +159,40 @@ def probe(name, url):
     writes of a trial; the first read of a process that opens the study (a new worker's) apart."""
     from optuna.trial import TrialState
 
-    from antelope import studies
+    from antelope.sweeps import studies
 
     start = time.perf_counter()
     storage, study = _study(name, url)  # a new worker's (antelope.workers.join)
-    calls = {"open": (time.perf_counter() - start) * 1000,
-             "first get_trials": _timed(lambda: study.get_trials(deepcopy=False), 1)}
+    calls = {
+        "open": (time.perf_counter() - start) * 1000,
+        "first get_trials": _timed(lambda: study.get_trials(deepcopy=False), 1),
+    }
     study_id, first = storage.get_study_id_from_name(name), studies.trial_id(storage, study, 0)
-    calls.update({
-        # antelope.workers.work, once per loop: every trial, to count them and look for RUNNING ones
-        "get_trials": _timed(lambda: study.get_trials(deepcopy=False)),
-        # antelope.studies.claim_lost_trial, once per loop
-        "get_trials RUNNING": _timed(lambda: study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))),
-        # antelope.trial._end, once per trial
-        "best_value": _timed(lambda: study.best_value),
-        # antelope.trial.Trial, once per trial; antelope.studies.owner, at every evaluation and the trial's end
-        "trial_id": _timed(lambda: studies.trial_id(storage, study, 0)),
-        "owner": _timed(lambda: studies.owner(storage, first)),
-        # every trial read on the storage itself, past Optuna's cache (a database's is not cached)
-        "storage get_all_trials": _timed(lambda: storage.get_all_trials(study_id, deepcopy=False), 3),
-        # Optuna's count of them (on a database, the storage base class's len(get_all_trials))
-        "storage get_n_trials": _timed(lambda: storage.get_n_trials(study_id), 3),
-        # antelope.report.finish, once per sweep (trials.csv)
-        "trials_dataframe": _timed(lambda: study.trials_dataframe(), 1),
-    })
+    calls.update(
+        {
+            # antelope.workers.work, once per loop: every trial, to count them and look for RUNNING ones
+            "get_trials": _timed(lambda: study.get_trials(deepcopy=False)),
+            # antelope.sweeps.studies.lost_trials, once per loop
+            "get_trials RUNNING": _timed(lambda: study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))),
+            # antelope.trial._end, once per trial
+            "best_value": _timed(lambda: study.best_value),
+            # antelope.trial.Trial, once per trial; antelope.studies.owner, at every evaluation and the trial's end
+            "trial_id": _timed(lambda: studies.trial_id(storage, study, 0)),
+            "owner": _timed(lambda: studies.owner(storage, first)),
+            # every trial read on the storage itself, past Optuna's cache (a database's is not cached)
+            "storage get_all_trials": _timed(lambda: storage.get_all_trials(study_id, deepcopy=False), 3),
+            # Optuna's count of them (on a database, the storage base class's len(get_all_trials))
+            "storage get_n_trials": _timed(lambda: storage.get_n_trials(study_id), 3),
+            # antelope.report.finish, once per sweep (trials.csv)
+            "trials_dataframe": _timed(lambda: study.trials_dataframe(), 1),
+        }
+    )
     calls.update(_writes(study))
     return calls
 
 
 # --- the reads of a sweep against the size of its study, without runs ------------------------------------
+
 
 def _like_a_sweeps(number):
     """A finished trial as a sweep's trial leaves it in the study: its drawn value, the attributes antelope
@@ -181,10 +201,17 @@ def _like_a_sweeps(number):
 
     value = (number * 7919 % 1000) / 1000
     return optuna.trial.create_trial(
-        value=value, params={"optim.lr": 1e-3}, intermediate_values={1: value},
+        value=value,
+        params={"optim.lr": 1e-3},
+        intermediate_values={1: value},
         distributions={"optim.lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)},
-        user_attrs={"process": f"host:{1000 + number % 4}", "overrides": ["optim.lr=0.001"],
-                    "mlflow_run_id": uuid.uuid4().hex}, system_attrs={"antelope.heartbeat": time.time()})
+        user_attrs={
+            "process": f"host:{1000 + number % 4}",
+            "overrides": ["optim.lr=0.001"],
+            "mlflow_run_id": uuid.uuid4().hex,
+        },
+        system_attrs={"antelope.heartbeat": time.time()},
+    )
 
 
 def reads(server, storage_kind, sizes):
@@ -193,18 +220,22 @@ def reads(server, storage_kind, sizes):
     import optuna
     from optuna.trial import TrialState
 
-    from antelope import studies
-    from antelope.report import summary
+    from antelope.sweeps import studies
+    from antelope.sweeps.report import summary
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     folder = tempfile.mkdtemp(prefix="antelope-scale-reads-")
     try:
-        url = server.database(f"reads_{uuid.uuid4().hex[:6]}") if storage_kind == "postgresql" else \
-            os.path.join(folder, "optuna.journal")
+        url = (
+            server.database(f"reads_{uuid.uuid4().hex[:6]}")
+            if storage_kind == "postgresql"
+            else os.path.join(folder, "optuna.journal")
+        )
         storage = studies.open_storage(url, 2)
-        study, _ = studies.create_or_load(storage, "reads", "maximize", optuna.samplers.RandomSampler(seed=0),
-                                          optuna.pruners.NopPruner())
+        study, _ = studies.create_or_load(
+            storage, "reads", "maximize", optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner()
+        )
         study_id, rows = storage.get_study_id_from_name("reads"), []
         for size in sizes:
             present = len(study.get_trials(deepcopy=False))
@@ -215,25 +246,33 @@ def reads(server, storage_kind, sizes):
             fresh = studies.open_storage(url, 2)  # a new worker, as antelope.workers.join starts one
             studies.load(fresh, "reads", None, optuna.pruners.NopPruner()).get_trials(deepcopy=False)
             row = {"storage": storage_kind, "trials": size, "worker start": (time.perf_counter() - start) * 1000}
-            row.update({
-                "claim_lost_trial": _timed(lambda: studies.claim_lost_trial(  # workers.work, on its read
-                    study, storage, 30, study.get_trials(deepcopy=False))),
-                "get_trials": _timed(lambda: study.get_trials(deepcopy=False)),  # workers.work
-                "best_value": _timed(lambda: study.best_value),  # trial._end
-                "ask's WAITING read": _timed(lambda: study.get_trials(deepcopy=False, states=(TrialState.WAITING,))),
-                "trial_id": _timed(lambda: studies.trial_id(storage, study, size - 1)),  # trial.Trial
-                "owner": _timed(lambda: studies.owner(storage, last)),  # trial.Trial.stop, trial._end
-                # a candidate fix: the RUNNING trials read by the storage's own filter (a database's WHERE)
-                "RUNNING from storage": _timed(lambda: storage.get_all_trials(study_id, deepcopy=False,
-                                                                              states=(TrialState.RUNNING,))),
-            })
+            row.update(
+                {
+                    "lost_trials": _timed(
+                        lambda: studies.lost_trials(study.get_trials(deepcopy=False), 30)  # workers.work, on its read
+                    ),
+                    "get_trials": _timed(lambda: study.get_trials(deepcopy=False)),  # workers.work
+                    "best_value": _timed(lambda: study.best_value),  # trial._end
+                    "ask's WAITING read": _timed(
+                        lambda: study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+                    ),
+                    "trial_id": _timed(lambda size=size: studies.trial_id(storage, study, size - 1)),  # trial.Trial
+                    "owner": _timed(lambda last=last: studies.owner(storage, last)),  # trial.Trial.stop, trial._end
+                    # a candidate fix: the RUNNING trials read by the storage's own filter (a database's WHERE)
+                    "RUNNING from storage": _timed(
+                        lambda: storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+                    ),
+                }
+            )
             start = time.perf_counter()  # report.finish and report.summary, once per sweep
             study.trials_dataframe()
             summary(study)
             row["sweep's end"] = (time.perf_counter() - start) * 1000
             row.update(_writes(study))
-            print(f"{storage_kind}, {size} trials, ms: {', '.join(f'{k} {v:.2f}' for k, v in list(row.items())[2:])}",
-                  flush=True)
+            print(
+                f"{storage_kind}, {size} trials, ms: {', '.join(f'{k} {v:.2f}' for k, v in list(row.items())[2:])}",
+                flush=True,
+            )
             rows.append(row)
         return rows
     finally:
@@ -270,6 +309,7 @@ def _timed(call, repeats=REPEATS):
 
 # --- the grid, from the parent process -------------------------------------------------------------------
 
+
 def start_postgres(connections):
     """A throwaway PostgreSQL server as the tests start one (tests/postgres.py), its max_connections raised:
     every worker holds connections to MLflow's database and to the study's."""
@@ -280,11 +320,13 @@ def start_postgres(connections):
 
     server = postgres.Server()
     try:
-        with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres", autocommit=True
+        ) as connection:
             connection.execute(f"ALTER SYSTEM SET max_connections = {connections}")
-        done = postgres._as_postgres("pg_ctl", "-D", server.data, "-w", "-m", "fast", "-l",
-                                     os.path.join(server.folder, "log"), "restart")  # the setting needs a restart
+        done = postgres._as_postgres(
+            "pg_ctl", "-D", server.data, "-w", "-m", "fast", "-l", os.path.join(server.folder, "log"), "restart"
+        )  # the setting needs a restart
         assert done.returncode == 0, done.stderr
     except BaseException:
         server.stop()
@@ -298,18 +340,38 @@ def measure(server, storage, workers, trials, args):
     folder = tempfile.mkdtemp(prefix=f"antelope-scale-{tag}-")
     try:
         url = server.database(f"optuna_{tag}") if storage == "postgresql" else os.path.join(folder, "optuna.journal")
-        spec = {"storage": url, "workers": workers, "trials": trials, "sampler": args.sampler, "pruner": args.pruner,
-                "study": f"scale-{tag}", "results": os.path.join(folder, "results.json")}
-        env = {**os.environ, "MLFLOW_TRACKING_URI": server.database(f"mlflow_{tag}"), "OMP_NUM_THREADS": "1",
-               "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING": "false", "ANTELOPE_DATA": os.path.join(folder, "datasets")}
+        spec = {
+            "storage": url,
+            "workers": workers,
+            "trials": trials,
+            "sampler": args.sampler,
+            "pruner": args.pruner,
+            "study": f"scale-{tag}",
+            "results": os.path.join(folder, "results.json"),
+        }
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": server.database(f"mlflow_{tag}"),
+            "OMP_NUM_THREADS": "1",
+            "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING": "false",
+            "ANTELOPE_DATA": os.path.join(folder, "datasets"),
+        }
         log = os.path.join(folder, "log")
         with open(log, "w") as out:
-            done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)], cwd=folder,
-                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+            done = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)],
+                cwd=folder,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         if done.returncode != 0:
             with open(log) as file:
-                print(f"{storage} {workers} workers {trials} trials FAILED (exit {done.returncode}):\n"
-                      + "".join(file.readlines()[-30:]), flush=True)
+                print(
+                    f"{storage} {workers} workers {trials} trials FAILED (exit {done.returncode}):\n"
+                    + "".join(file.readlines()[-30:]),
+                    flush=True,
+                )
             return None
         with open(spec["results"]) as file:
             return json.load(file)
@@ -329,7 +391,7 @@ def _tenths(rows, key):
     """Medians of `key` over each tenth of the trials by number (each worker's first trial left out)."""
     rows = [r for r in rows if not r["first"]]
     size = max(1, len(rows) // 10)
-    return [_median([r[key] for r in rows[i * size:(i + 1) * size]]) for i in range(min(10, len(rows) // size))]
+    return [_median([r[key] for r in rows[i * size : (i + 1) * size]]) for i in range(min(10, len(rows) // size))]
 
 
 def summarize(storage, workers, trials, result):
@@ -350,24 +412,35 @@ def summarize(storage, workers, trials, result):
     gaps = [r for r in rows if r["gap"] is not None]
     span = max(r["complete"] or r["start"] for r in rows) - min(r["start"] for r in rows)
     tenths = {"ask->run": _tenths(rows, "latency"), "gap": _tenths(gaps, "gap")}
-    row = {"storage": storage, "workers": workers, "trials": trials, "runs": len(rows),
-           "wall s": result["wall"], "trials/s": trials / result["wall"], "trials/s span": len(rows) / span,
-           "ask->run p50 ms": _median(latency), "ask->run p95 ms": _p95(latency),
-           "ask->run p95 steady ms": _p95([r["latency"] for r in rows if not r["first"]]),
-           "trial p50 ms": _median([r["trial"] for r in rows if r["trial"] is not None]),
-           "gap p50 ms": _median([r["gap"] for r in gaps]),
-           **{f"{name} first/last tenth ms": f"{v[0]:.0f}/{v[-1]:.0f}" if v else "-" for name, v in tenths.items()}}
+    row = {
+        "storage": storage,
+        "workers": workers,
+        "trials": trials,
+        "runs": len(rows),
+        "wall s": result["wall"],
+        "trials/s": trials / result["wall"],
+        "trials/s span": len(rows) / span,
+        "ask->run p50 ms": _median(latency),
+        "ask->run p95 ms": _p95(latency),
+        "ask->run p95 steady ms": _p95([r["latency"] for r in rows if not r["first"]]),
+        "trial p50 ms": _median([r["trial"] for r in rows if r["trial"] is not None]),
+        "gap p50 ms": _median([r["gap"] for r in gaps]),
+        **{f"{name} first/last tenth ms": f"{v[0]:.0f}/{v[-1]:.0f}" if v else "-" for name, v in tenths.items()},
+    }
     calls = {"storage": storage, "workers": workers, "trials": trials, **result["calls"]}
     return row, tenths, calls
 
 
 def report(row, tenths, calls):
     """The configuration's lines, printed as soon as it is measured."""
-    print(f"{row['storage']}, {row['workers']} workers, {row['trials']} trials: {row['trials/s']:.2f} trials/s "
-          f"({row['trials/s span']:.2f} over the trials' span, {row['wall s']:.0f} s in all); ask->run p50 "
-          f"{row['ask->run p50 ms']:.0f} ms p95 {row['ask->run p95 ms']:.0f} ms ({row['ask->run p95 steady ms']:.0f} "
-          f"without each worker's first trial); whole trial p50 {row['trial p50 ms']:.0f} ms; gap between a "
-          f"worker's trials p50 {row['gap p50 ms']:.0f} ms", flush=True)
+    print(
+        f"{row['storage']}, {row['workers']} workers, {row['trials']} trials: {row['trials/s']:.2f} trials/s "
+        f"({row['trials/s span']:.2f} over the trials' span, {row['wall s']:.0f} s in all); ask->run p50 "
+        f"{row['ask->run p50 ms']:.0f} ms p95 {row['ask->run p95 ms']:.0f} ms ({row['ask->run p95 steady ms']:.0f} "
+        f"without each worker's first trial); whole trial p50 {row['trial p50 ms']:.0f} ms; gap between a "
+        f"worker's trials p50 {row['gap p50 ms']:.0f} ms",
+        flush=True,
+    )
     for name, values in tenths.items():
         if values:
             print(f"  {name} by tenth of the trials, ms: {' '.join(f'{v:.0f}' for v in values)}", flush=True)
@@ -385,11 +458,18 @@ def main():
     parser.add_argument("--trials", nargs="+", type=int, help="trials per sweep (default 100 1000 5000)")
     parser.add_argument("--sampler", default="random")
     parser.add_argument("--pruner", default="none")
-    parser.add_argument("--reads", nargs="*", type=int,
-                        help="study sizes for the reads' costs without runs (default 100 1000 5000; none: skip them)")
+    parser.add_argument(
+        "--reads",
+        nargs="*",
+        type=int,
+        help="study sizes for the reads' costs without runs (default 100 1000 5000; none: skip them)",
+    )
     parser.add_argument("--only", choices=["sweeps", "reads"])
-    parser.add_argument("--quick", action="store_true",
-                        help="a check that it works: by default 1 and 2 workers, 6 trials; reads at 10 and 100")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a check that it works: by default 1 and 2 workers, 6 trials; reads at 10 and 100",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -404,8 +484,11 @@ def main():
         args.reads = []
     import pandas as pd
 
-    print(f"machine: {os.cpu_count()} CPU cores; one torch thread per worker; sampler {args.sampler}, pruner "
-          f"{args.pruner}; MLflow on PostgreSQL", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPU cores; one torch thread per worker; sampler {args.sampler}, pruner "
+        f"{args.pruner}; MLflow on PostgreSQL",
+        flush=True,
+    )
     server = start_postgres(connections=100 + 8 * max(args.workers))
     rows, calls, read = [], [], []
     try:
@@ -419,22 +502,30 @@ def main():
                         rows.append(row)
                         calls.append(called)
         if args.reads:
-            print("\nthe reads of a sweep against its study's size, on studies filled with finished trials like a "
-                  "sweep's (no runs):", flush=True)
+            print(
+                "\nthe reads of a sweep against its study's size, on studies filled with finished trials like a "
+                "sweep's (no runs):",
+                flush=True,
+            )
         for storage in args.storages if args.reads else []:
             read += reads(server, storage, sorted(args.reads))
     finally:
         server.stop()
     if rows:
         print("\n" + pd.DataFrame(rows).to_string(index=False, float_format="%.2f"))
-        print("\nreads and writes on the full study after its sweep, ms (median of "
-              f"{REPEATS} calls; storage get_all_trials and get_n_trials: 3; open, first get_trials and "
-              "trials_dataframe: one):")
+        print(
+            "\nreads and writes on the full study after its sweep, ms (median of "
+            f"{REPEATS} calls; storage get_all_trials and get_n_trials: 3; open, first get_trials and "
+            "trials_dataframe: one):"
+        )
         print(pd.DataFrame(calls).to_string(index=False, float_format="%.2f"))
     if read:
-        print(f"\nreads and writes against the study's size, ms (median of {REPEATS} calls; worker start and "
-              "sweep's end: one):")
+        print(
+            f"\nreads and writes against the study's size, ms (median of {REPEATS} calls; worker start and "
+            "sweep's end: one):"
+        )
         print(pd.DataFrame(read).to_string(index=False, float_format="%.2f"))
+
 
 if __name__ == "__main__":
     main()

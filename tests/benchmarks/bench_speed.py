@@ -19,6 +19,7 @@ On a machine so noisy that even paired ratios scatter, `--instructions` also cou
 instructions under valgrind's cachegrind, which do not depend on the load: the marginal instructions
 per step of ours and of the hand-written loop, each in its own process.
 """
+
 import os
 import re
 import statistics
@@ -51,9 +52,16 @@ class TinyMLP(nn.Module):
 class ConvNet(TinyMLP):
     def __init__(self, in_channels, out_features):
         nn.Module.__init__(self)
-        self.net = nn.Sequential(nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                 nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                                 nn.Flatten(), nn.Linear(64, out_features))
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(64, out_features),
+        )
 
 
 class Synthetic(torch.utils.data.Dataset):
@@ -82,8 +90,11 @@ def paired(ours_, reference, repeats=REPEATS):
     functions return. Ours and the reference alternate within each repeat, so that both see the same load
     from the rest of a shared machine; the median of paired ratios is steadier than a ratio of medians."""
     pairs = [(ours_(), reference()) for _ in range(repeats)]
-    return (statistics.median(o for o, _ in pairs), statistics.median(r for _, r in pairs),
-            statistics.median(o / r for o, r in pairs))
+    return (
+        statistics.median(o for o, _ in pairs),
+        statistics.median(r for _, r in pairs),
+        statistics.median(o / r for o, r in pairs),
+    )
 
 
 def marginal(function, n1, n2):
@@ -108,19 +119,23 @@ class Window:
 
     def measure(self, run):
         """A function measuring seconds per step in the window of `run(steps)`, started anew each call."""
+
         def measured():
             self.step, self.stamps = 0, {}
             run(self.last + 10)
             return (self.stamps[self.last] - self.stamps[self.first]) / (self.last - self.first)
+
         return measured
 
 
 def ticking(model_class, window):
     """The model class with a `learn` that ticks `window` first: ours, timed from inside the run."""
+
     class Ticking(model_class):
         def learn(self, replay):
             window.tick()
             return super().learn(replay)
+
     Ticking.__name__ = model_class.__name__
     return Ticking
 
@@ -134,25 +149,39 @@ def ours(model, dataset, device, **keys):
     from antelope import ml
 
     def run(steps):
-        ml(model=model, dataset=dataset, train_steps=steps, evaluate_per_steps=0, save_per_steps=10**9,
-           device=device, **keys)
+        ml(
+            model=model,
+            dataset=dataset,
+            train_steps=steps,
+            evaluate_per_steps=0,
+            save_per_steps=10**9,
+            device=device,
+            **keys,
+        )
+
     return run
 
 
 def hand_written(model_class, dataset, device, batch_size=64, window=None):
     """The same model and optimizer over pre-batched tensors on the device: the floor. With a `window`,
     each step ticks it first."""
-    from antelope import datasets
+    from antelope.data import load
 
-    data = datasets.load(dataset if isinstance(dataset, str) else "x", objects={"dataset": dataset}
-                         if not isinstance(dataset, str) else None)
+    data = load(
+        dataset if isinstance(dataset, str) else "x",
+        objects={"dataset": dataset} if not isinstance(dataset, str) else None,
+    )
     obs, label = data.train.obs.to(device), data.train.label.to(device)
-    batches = [(obs[i:i + batch_size], label[i:i + batch_size]) for i in range(0, len(obs) - batch_size + 1, batch_size)]
+    batches = [
+        (obs[i : i + batch_size], label[i : i + batch_size]) for i in range(0, len(obs) - batch_size + 1, batch_size)
+    ]
 
     def run(steps):
         torch.manual_seed(0)
         in_shape = obs.shape[1:]
-        model = (model_class(in_shape.numel(), 10) if model_class is TinyMLP else model_class(in_shape[0], 10)).to(device)
+        model = (model_class(in_shape.numel(), 10) if model_class is TinyMLP else model_class(in_shape[0], 10)).to(
+            device
+        )
         optimizer = torch.optim.Adam(model.parameters())
         for step in range(steps):
             if window is not None:
@@ -164,15 +193,18 @@ def hand_written(model_class, dataset, device, batch_size=64, window=None):
             optimizer.step()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
+
     return run
 
 
 def data_path(dataset, device, batch_size=64, steps=2000):
-    from antelope import datasets
-    from antelope.replay import Replay
+    from antelope.data import load
+    from antelope.data.replay import Replay
 
-    data = datasets.load(dataset if isinstance(dataset, str) else "x", objects={"dataset": dataset}
-                         if not isinstance(dataset, str) else None)
+    data = load(
+        dataset if isinstance(dataset, str) else "x",
+        objects={"dataset": dataset} if not isinstance(dataset, str) else None,
+    )
     replay = Replay(data.train.obs, data.train.label, batch_size, torch.device(device), 0)
     obs, label = replay.obs, replay.label
 
@@ -185,7 +217,7 @@ def data_path(dataset, device, batch_size=64, steps=2000):
         for _ in range(steps):
             if position + batch_size > len(obs):
                 order, position = torch.randperm(len(obs), device=obs.device), 0
-            index = order[position:position + batch_size]
+            index = order[position : position + batch_size]
             position += batch_size
             obs[index], label[index]
 
@@ -197,6 +229,7 @@ def startup():
 
     def imports(module):
         return lambda: timed(subprocess.run, [python, "-c", f"import {module}"])
+
     return paired(imports("antelope"), imports("torch"))
 
 
@@ -229,9 +262,9 @@ def lightning(dataset, device):
         import lightning
     except ImportError:
         return None
-    from antelope import datasets
+    from antelope.data import load
 
-    data = datasets.load(dataset)
+    data = load(dataset)
     loader_data = torch.utils.data.TensorDataset(data.train.obs, data.train.label)
 
     class Module(lightning.LightningModule):
@@ -252,12 +285,19 @@ def lightning(dataset, device):
         from lightning.pytorch.loggers import MLFlowLogger
 
         folder = tempfile.mkdtemp()
-        trainer = lightning.Trainer(max_steps=steps, accelerator="cpu" if device == "cpu" else "gpu", devices=1,
-                                    logger=MLFlowLogger(tracking_uri=f"sqlite:///{folder}/mlflow.db"),
-                                    enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                                    log_every_n_steps=100)
+        trainer = lightning.Trainer(
+            max_steps=steps,
+            accelerator="cpu" if device == "cpu" else "gpu",
+            devices=1,
+            logger=MLFlowLogger(tracking_uri=f"sqlite:///{folder}/mlflow.db"),
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            log_every_n_steps=100,
+        )
         loader = torch.utils.data.DataLoader(loader_data, batch_size=64, shuffle=True, drop_last=True)
         trainer.fit(Module(), loader)
+
     return run
 
 
@@ -272,8 +312,18 @@ def instructions(n1=200, n2=1200):
 
     def start(kind, steps):
         log = os.path.join(folder, f"{kind}.{steps}.log")
-        command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-                   f"--log-file={log}", sys.executable, os.path.abspath(__file__), "--child", kind, str(steps)]
+        command = [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            f"--log-file={log}",
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            kind,
+            str(steps),
+        ]
         return subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL), log
 
     def count(process, log):
@@ -289,11 +339,11 @@ def instructions(n1=200, n2=1200):
 
 def child(kind, steps):
     """One side of target 1, run for `steps` after a warm-up: what `instructions()` counts."""
-    from antelope import tracking
+    from antelope.tracking import runs as tracked_runs
 
     # Under valgrind everything runs ~50x slower, so the metrics writer's timed flush (every FLUSH_SECONDS)
     # would come ~50x more often per step than at full speed, where runs this short never reach it.
-    tracking.FLUSH_SECONDS = 10.0 ** 6
+    tracked_runs.FLUSH_SECONDS = 10.0**6
     # The same for MLflow's system metrics, sampled every 10 s of wall time: at valgrind's pace a sample
     # would land every ~200 steps instead of every ~30 000. The monitor still starts, takes its first sample
     # and records it at the end, as at full speed.
@@ -308,7 +358,7 @@ def child(kind, steps):
 
 def main():
     if "--child" in sys.argv:
-        kind, steps = sys.argv[sys.argv.index("--child") + 1:][:2]
+        kind, steps = sys.argv[sys.argv.index("--child") + 1 :][:2]
         return child(kind, int(steps))
     # One intra-op thread: fastest for these tiny models, and steadier on a shared machine. Both sides
     # of every ratio run in this process, so they share the setting.
@@ -316,19 +366,29 @@ def main():
     os.chdir(tempfile.mkdtemp())  # the default MLflow store (./mlflow.db) of this benchmark
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     import logging
+
     logging.getLogger("lightning").setLevel(logging.ERROR)
     sys.stderr = open(os.devnull, "w")  # ml()'s progress lines
-    print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-          f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
+        flush=True,
+    )
     n1, n2 = (200, 1200) if QUICK else (500, 6000)  # the longer, the less start-up noise per step
     for device in devices:
         window = Window(device)
-        report(f"1. step time, tiny MLP, tracking on, steady state ({device}) [s]",
-               paired(window.measure(ours(ticking(TinyMLP, window), "Digits", device)),
-                      window.measure(hand_written(TinyMLP, "Digits", device, window=window)), 2 * REPEATS + 1),
-               "target <= 1.05")
-        steps = paired(marginal(ours(TinyMLP, "Digits", device), n1, n2),
-                       marginal(hand_written(TinyMLP, "Digits", device), n1, n2))
+        report(
+            f"1. step time, tiny MLP, tracking on, steady state ({device}) [s]",
+            paired(
+                window.measure(ours(ticking(TinyMLP, window), "Digits", device)),
+                window.measure(hand_written(TinyMLP, "Digits", device, window=window)),
+                2 * REPEATS + 1,
+            ),
+            "target <= 1.05",
+        )
+        steps = paired(
+            marginal(ours(TinyMLP, "Digits", device), n1, n2), marginal(hand_written(TinyMLP, "Digits", device), n1, n2)
+        )
         report(f"1. step time, tiny MLP, tracking on, two run lengths ({device}) [s]", steps, "target <= 1.05")
         if device == "cpu" and "--instructions" in sys.argv:
             counted = instructions()
@@ -338,15 +398,24 @@ def main():
                 report("1. instructions per step, tiny MLP, tracking on (cpu, cachegrind)", counted, "target <= 1.05")
         if device == "cuda":
             conv = Synthetic()
-            report("1. step time, conv net, CIFAR-shaped, steady state (cuda) [s]",
-                   paired(window.measure(ours(ticking(ConvNet, window), conv, device, batch_size=64)),
-                          window.measure(hand_written(ConvNet, conv, device, window=window))), "target <= 1.05")
+            report(
+                "1. step time, conv net, CIFAR-shaped, steady state (cuda) [s]",
+                paired(
+                    window.measure(ours(ticking(ConvNet, window), conv, device, batch_size=64)),
+                    window.measure(hand_written(ConvNet, conv, device, window=window)),
+                ),
+                "target <= 1.05",
+            )
         length = 8000 if QUICK else int(22 / steps[0])  # a run of about 22 s (the target is for >= 20 s)
-        wall = paired(lambda: timed(ours(TinyMLP, "Digits", device), length),
-                      lambda: timed(ours(TinyMLP, "Digits", device, tracking=False), length), REPEATS)
+        wall = paired(
+            lambda device=device, length=length: timed(ours(TinyMLP, "Digits", device), length),
+            lambda device=device, length=length: timed(ours(TinyMLP, "Digits", device, tracking=False), length),
+            REPEATS,
+        )
         report(f"2. run wall time, tracking on / off ({device}, {length} steps) [s]", wall, "target <= 1.02")
-        report(f"3. replay batch / plain permutation indexing ({device}) [s]", data_path("Digits", device),
-               "target <= 2")
+        report(
+            f"3. replay batch / plain permutation indexing ({device}) [s]", data_path("Digits", device), "target <= 2"
+        )
         report(f"4b. ml() to first learn call, Digits default ({device}) [s]", first_step(device), "target <= 1 s")
     report("4a. import antelope / import torch [s]", startup(), "target <= 1.2")
     theirs = lightning("Digits", "cpu")
@@ -359,6 +428,7 @@ def main():
     antelope = paired(marginal(ours(TinyMLP, "Digits", "cpu"), n1, n2), floor)
     report("5. Lightning step time (cpu) [s]", paired(marginal(theirs, n1, n2), floor), "theirs")
     report("5. antelope step time (cpu) [s]", antelope, "ours, same workload")
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,21 @@
+"""The metrics every room names: each task's main metric and which way is better, and what every run records
+of its cost. One home, so a sweep's default objective, a plot's best line and a run's record agree."""
+
+# The metric each task's evaluation reports, and which way is better: a sweep's default objective.
+METRICS = {
+    "classification": "eval/accuracy",
+    "regression": "eval/mse",
+    "rl": "eval/return",
+    "generate": "eval/moment_error",
+}
+DIRECTIONS = {
+    "eval/accuracy": "maximize",
+    "eval/mse": "minimize",
+    "eval/return": "maximize",
+    "eval/moment_error": "minimize",
+    "cost/train_seconds": "minimize",
+    "cost/parameters": "minimize",
+}
+# What every run records of its cost (at step 0), for a sweep to weigh against its main metric: the model's
+# parameter count, and the seconds spent training (summed over the run's resumes).
+PARAMETERS, TRAIN_SECONDS = "cost/parameters", "cost/train_seconds"

@@ -1,0 +1,8 @@
+"""The results room: what runs recorded, read back through the tracking room: a table of runs (runs), PNG plots
+of learning curves and sweeps (plot), and the MLflow UI (ui). Other rooms use what is listed here."""
+
+from .plots import plot
+from .sweep_plots import draw_pareto, draw_sweep
+from .table import runs
+
+__all__ = ["draw_pareto", "draw_sweep", "plot", "runs"]

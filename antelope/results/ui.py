@@ -1,0 +1,113 @@
+"""`ml ui`: the MLflow UI on the tracking store `ml` writes to, on this machine only (127.0.0.1).
+
+    ml ui                      # http://127.0.0.1:5000, until Ctrl-C
+    ml ui --port 5001
+
+With MLFLOW_TRACKING_URI pointing at a tracking server (http://...), that server already serves the UI:
+`ml ui` prints its address and starts nothing. A shared server for a team is in tracking/.
+"""
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+
+from .. import tracking
+from ..errors import ConfigError
+
+START_SECONDS = 120  # the first start of a store runs MLflow's migrations
+
+
+def main(argv):
+    """`ml ui [--port N] [--host ADDRESS]`; returns the exit status when the UI stops."""
+    parser = argparse.ArgumentParser(prog="ml ui", description="Start the MLflow UI on the tracking store.")
+    parser.add_argument("--port", type=int, default=5000, help="the port (default: 5000)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="the address to bind (default: 127.0.0.1, this machine only)"
+    )
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return exit.code
+    try:
+        return ui(args.port, args.host)
+    except ConfigError as error:
+        print(f"ml: error: {error}", file=sys.stderr)
+        return 2
+
+
+def ui(port=5000, host="127.0.0.1"):
+    """Run `mlflow ui` on MLflow's tracking URI until it stops or Ctrl-C; returns its exit status."""
+    uri = tracking.tracking_uri(redacted=False)
+    if uri.startswith(("http://", "https://")):
+        print(f"ml: the tracking server serves the UI: open {tracking.redact(uri)}", file=sys.stderr)
+        return 0
+    _check_port(host, port)
+    url = f"http://{host}:{port}"
+    # One worker: the UI serves one person, and each worker is a whole Python process.
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    # MLflow's job runner (GenAI evaluations) would start 8 processes the UI of training runs does not use.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    process = subprocess.Popen(command, env=env)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the UI server too, as Ctrl-C does
+    try:
+        if _wait_until_up(url, process):
+            print(f"ml: MLflow UI at {url} (store {tracking.redact(uri)}); Ctrl-C stops it", file=sys.stderr)
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _check_port(host, port):
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(
+                f"cannot serve the UI on {host}:{port} ({error.strerror}); give another --port, e.g. --port {port + 1}"
+            ) from None
+
+
+def _wait_until_up(url, process):
+    """Whether the server answers its /health within START_SECONDS (asked again every 0.3 s while it lives)."""
+    from tenacity import RetryError, retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+    class Exited(Exception):
+        pass
+
+    @retry(retry=retry_if_exception_type(OSError), stop=stop_after_delay(START_SECONDS), wait=wait_fixed(0.3))
+    def ask():
+        if process.poll() is not None:
+            raise Exited  # not retried: the server is gone
+        urllib.request.urlopen(f"{url}/health", timeout=2).close()
+
+    try:
+        ask()
+    except (Exited, RetryError):
+        return False
+    return True

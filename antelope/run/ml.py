@@ -1,0 +1,142 @@
+"""ml(): compose the config, build what the run trains, open its MLflow run, train, close.
+
+    from antelope import ml
+    ml(model=Model, dataset='CIFAR10', lr=1e-2, lr_decay_epochs=1000)
+
+From the model's `learn` back to the caller: learn <- train <- run <- ml. The pieces are built by their rooms
+(antelope.run.task puts them together); what the run records goes through antelope.run.records.
+"""
+
+import sys
+from dataclasses import dataclass, field
+from typing import cast
+
+import torch
+
+from ..config import compose
+from ..config import overrides as lines
+from ..data import Split, as_float
+from ..metrics import PARAMETERS
+from ..train import GenerativeEvaluation, Log, Progress, Schedule, checkpoint, distributed, evaluate, threads, train
+from . import records, resume
+from .task import build_task, device_of
+
+
+@dataclass
+class Result:
+    run_id: str
+    experiment_id: str
+    model: torch.nn.Module
+    metrics: dict  # the final evaluation, e.g. {'eval/accuracy': 0.97}
+    config: dict = field(repr=False)  # the resolved config the run recorded
+
+
+def ml(*overrides, **kwargs):
+    """Train a model on a dataset as one MLflow run; returns a `Result` (run_id, model, metrics).
+
+    Keys are those of `ml --help`, given as keyword arguments (`lr=1e-2`, `model=Model`) or as override
+    strings (`'optim=SGD'`, `'optim.lr=1e-2'`), exactly as on the console.
+    """
+    overrides, objects = lines.from_python(overrides, kwargs)
+    cfg, explicit = compose(overrides)
+    return run(cfg, overrides, objects, explicit)
+
+
+def run(cfg, overrides, objects, explicit=(), trial=None):
+    """One run of a composed config: the shared path of `ml()`, the `ml` console and sweep trials.
+
+    A sweep's `trial` nests the run under `trial.parent_run_id`, named `trial.run_name` and tagged with
+    `trial.tags`; it is one of the log's sinks (`trial(metrics, step, flush)`: its pruner may end the run by
+    raising), and `trial.check_owner(step)` before each checkpoint ends the run if another worker took the trial
+    over. With `resume=<run_id>` (or `load=true`) the run continues from its latest checkpoint under its recorded
+    config."""
+    from omegaconf import OmegaConf  # imported when used, as Hydra, MLflow and Optuna: `import antelope` stays light
+
+    resumed = resume.resumable(cfg, explicit)
+    cfg, source = resume.reproduction(resumed.config if resumed is not None else cfg, explicit)
+    device, group = distributed.join(device_of(cfg.device))  # group: None unless launched by torchrun
+    leader = group is None or group.leader
+    finished, task = False, None
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(cfg.seed)
+            task = build_task(cfg, objects, explicit, device, group, record=cfg.tracking and leader and not resumed)
+            start = resume.restore(resumed, task, device, group)
+            count = cfg.threads or threads.choose(task.model, task.examples, cfg.batch_size, device)
+            record = {**cast(dict, OmegaConf.to_container(cfg, resolve=True)), **task.choices, "threads": count}
+            with (
+                records.open_run(cfg, record, overrides, task, group, resumed, start.step, trial, source) as tracked,
+                records.system_metrics(cfg, tracked, group, resumed),
+                threads.using(count),
+            ):
+                if task.feed is not None:
+                    task.feed.say_how_it_is_read()
+                with Progress(task.steps, start.step, f"trial {trial.number}" if trial is not None else "") as progress:
+                    sinks = [progress, tracked.log_metrics if tracked.run_id else None, trial]
+                    log = Log([sink for sink in sinks if sink is not None], start.pending)
+                    schedule = Schedule(
+                        steps=task.steps,
+                        start=start.step,
+                        evaluate=_evaluation(cfg, task, tracked),
+                        save=_saver(cfg, task, tracked, log, group, trial),
+                        collect=task.collect,
+                        log_every=cfg.log_per_steps,
+                        evaluate_every=cfg.evaluate_per_steps,
+                        save_every=cfg.save_per_steps,
+                        learn_every=cfg.learn_per_steps,
+                    )
+                    tracked.log_metrics({PARAMETERS: sum(p.numel() for p in task.model.parameters())}, 0)
+                    with records.timed(tracked, resumed):
+                        metrics = (
+                            train(task.model, task.replay, log, update=task.update, schedule=schedule) or start.metrics
+                        )
+                records.log_skipped(task, tracked, task.steps)
+                if group is not None:
+                    distributed.check_in_sync(group, task.model)
+                records.log_model(cfg, task, tracked, record, metrics)
+        finished = True
+    finally:
+        if task is not None:
+            task.close()
+        distributed.leave(group, together=finished)
+    if tracked.run_id is not None:
+        summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        print(
+            f"ml: run {tracked.run_id} finished: {summary}\n    see it with: ml ui   (or: ml runs, ml plot)",
+            file=sys.stderr,
+        )
+    return Result(tracked.run_id, tracked.experiment_id, task.model, metrics, record)
+
+
+def _evaluation(cfg, task, tracked):
+    """evaluate(step) for the task: returns its eval metrics."""
+    if task.env is not None:
+        return lambda step: task.env.evaluate(task.model, cfg.evaluate_episodes)
+    if task.spec.task == "generate":
+        test = task.feed.evaluation.test
+        return GenerativeEvaluation(task.model, Split(as_float(test.obs), test.label), tracked.log_artifact)
+
+    def evaluate_on_test(step):
+        if step == task.steps:
+            task.feed.stop_training_workers()
+        return evaluate(task.model, task.feed.evaluation.batches(), task.feed.data.num_classes)
+
+    return evaluate_on_test
+
+
+def _saver(cfg, task, tracked, log, group, trial):
+    """save(step, metrics): a checkpoint into the run's artifacts while the run is still this process's (a sweep
+    trial may have been taken over); under torchrun every process's replay position goes into rank 0's
+    checkpoint, since each process draws from its own shard."""
+
+    def save(step, metrics):
+        if trial is not None:
+            trial.check_owner(step)
+        replays = distributed.gather(group, task.replay.state_dict()) if group and cfg.tracking else None
+        if tracked.run_id is not None:
+            state = checkpoint.state(step, task.model, task.update, task.replay, log, metrics, tracked.run_id)
+            if replays is not None:
+                state["replay"] = replays
+            checkpoint.save_in_run(tracked, state, cfg.keep_checkpoints)
+
+    return save

@@ -1,0 +1,162 @@
+"""Sweep workers as Slurm jobs (`sweep.launcher=slurm`), submitted through submitit.
+
+    ml -m 'optim.lr=tag(log, interval(1e-5, 1e-1))' sweep.launcher=slurm sweep.workers=8 sweep.slurm.gpus=1
+
+Each job is one worker on the study's shared storage and the shared MLflow tracking store: it takes its next
+trial as soon as its last one ends (no batch barrier), and the last one to finish closes the sweep's parent
+run. The console prints the job ids and returns (`sweep.slurm.wait=true` waits); the same command run again
+attaches to the same study and parent run and submits only the workers that are no longer queued or running.
+
+Before its time limit Slurm sends the job SIGUSR2 (submitit asks for it, `signal_delay_s` ahead): the trial
+finishes its step, saves a checkpoint and is released, and submitit requeues the job (`Worker.checkpoint`);
+the requeued job, or any free worker, continues the trial as the same trial and the same run. SIGTERM (a job
+cancelled, or preempted with PreemptMode=REQUEUE, which requeues it itself) also checkpoints and releases it.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+from .. import tracking
+from ..errors import ConfigError
+from ..train import REQUEUE, Interrupted
+from . import workers
+from .report import finish
+
+JOBS = "antelope.slurm.jobs"  # the parent run's tag: the ids of the worker jobs submitted for the sweep
+LIVE = (
+    "PENDING",
+    "RUNNING",
+    "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "RESIZING",
+    "SUSPENDED",
+    "CONFIGURING",
+    "COMPLETING",
+    "SIGNALING",
+    "STAGE_OUT",
+)  # squeue's states of a job that still holds or awaits a node
+
+
+class Worker:
+    """One sweep worker as a Slurm job (pickled by submitit, called on the node)."""
+
+    def __init__(self, plan, index, cpus):
+        self.plan, self.index, self.cpus = plan, index, cpus
+
+    def __call__(self):
+        import submitit
+        import torch
+
+        job = submitit.JobEnvironment()
+        torch.set_num_threads(self.cpus)  # the job's CPUs, whatever the node has
+        tags = {
+            "antelope.worker": str(self.index),
+            "antelope.slurm.job_id": str(job.job_id),
+            "antelope.slurm.node": job.hostname,
+        }
+        if os.environ.get("CUDA_VISIBLE_DEVICES"):  # set by Slurm for the job's GPUs (gres)
+            tags["antelope.cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        try:
+            study = workers.join(self.plan, self.index, tags)
+        except Interrupted as stopped:  # the trial is checkpointed and released (antelope.sweeps.trial)
+            if stopped.requeue:  # Slurm's warning: hand the signal to submitit, which requeues this job and exits
+                signal.raise_signal(REQUEUE)
+            raise
+        finish(study, self.plan)  # the parent run ends FINISHED once no trial runs anywhere
+
+    def checkpoint(self, *args, **kwargs):
+        """What submitit requeues on Slurm's warning signal: this worker again (its trial is in the study)."""
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, *args, **kwargs)
+
+
+def launch(plan, count, settings):
+    """Submit `count` worker jobs with the resources in `settings` (cfg.sweep.slurm), fewer when jobs of an
+    earlier launch of the sweep still queue or run; returns (the ids submitted, the ids still live)."""
+    executor = _executor(settings, plan.study)
+    from submitit.core.utils import FailedJobError
+
+    live = live_jobs(tracking.run_tags(plan.parent_run_id).get(JOBS, "").split())
+    submitted = []
+    for index in range(len(live), count):
+        try:
+            submitted.append(executor.submit(Worker(plan, index, settings.cpus)).job_id)
+        except (FailedJobError, subprocess.CalledProcessError) as error:  # what sbatch said on stderr
+            said = str(error).splitlines()
+            reason = next((line for line in said if "error" in line.lower()), said[0] if said else "")
+            raise ConfigError(
+                f"sbatch refused the sweep's worker job: {reason}; check sweep.slurm.* "
+                f"(partition={settings.partition}, cpus={settings.cpus}, gpus={settings.gpus}, "
+                f"mem={settings.mem}, time={settings.time})"
+            ) from None
+    tracking.set_tags(plan.parent_run_id, {JOBS: " ".join(live + submitted), "antelope.launcher": "slurm"})
+    return submitted, live
+
+
+def _executor(settings, study):
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("sweep.launcher=slurm needs submitit: pip install 'antelope[slurm]'") from None
+    if settings.time < 1 or settings.cpus < 1 or settings.gpus < 0:
+        raise ConfigError(
+            f"sweep.slurm.time={settings.time}, .cpus={settings.cpus} and .gpus={settings.gpus} "
+            f"must be at least 1, 1 and 0"
+        )
+    try:
+        executor = submitit.SlurmExecutor(folder=os.path.join(os.path.abspath(settings.folder), "%j"))
+    except RuntimeError:  # submitit found no srun
+        raise ConfigError(
+            "sweep.launcher=slurm needs Slurm's commands (sbatch, srun) on this machine: run it "
+            "on the cluster's login node, or use sweep.launcher=local"
+        ) from None
+    resources = {
+        "partition": settings.partition,
+        "mem": settings.mem,
+        "gres": f"gpu:{settings.gpus}" if settings.gpus else None,
+    }
+    try:
+        executor.update_parameters(
+            job_name=f"ml-sweep-{study}",
+            time=settings.time,
+            nodes=1,
+            ntasks_per_node=1,
+            cpus_per_task=settings.cpus,
+            stderr_to_stdout=True,
+            additional_parameters=dict(settings.sbatch),
+            **{key: value for key, value in resources.items() if value is not None},
+        )
+    except ValueError as error:
+        raise ConfigError(f"sweep.slurm: {str(error).splitlines()[0]}") from None
+    return executor
+
+
+def live_jobs(ids):
+    """Those of the job ids that Slurm still queues or runs (asked of squeue: submitit's own job states come
+    from sacct, which needs Slurm's accounting database)."""
+    if not ids:
+        return []
+    found = subprocess.run(
+        ["squeue", "--noheader", "--format=%i %T", "--jobs", ",".join(ids)], capture_output=True, text=True, timeout=60
+    )
+    states = dict(line.split() for line in found.stdout.splitlines() if len(line.split()) == 2)
+    return [job for job in ids if states.get(job) in LIVE]
+
+
+def wait(plan, ids):
+    """Until none of the jobs is queued or running, printing when each ends."""
+    import time
+
+    remaining = list(ids)
+    while remaining:
+        live = live_jobs(remaining)
+        for job in remaining:
+            if job not in live:
+                print(f"ml: worker job {job} ended", file=sys.stderr)
+        remaining = live
+        if remaining:
+            time.sleep(min(plan.heartbeat, 5))

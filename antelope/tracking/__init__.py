@@ -1,0 +1,76 @@
+"""The tracking room: MLflow, and only here (tests/test_layout.py checks it). A run's life (runs), its model
+and the registry (models), its data (inputs), its machine (system), what was recorded, read back (lookups),
+and the client with a tracking server's login (client). Other rooms use what is listed here."""
+
+from .client import redact, tracking_uri, use
+from .inputs import DatasetInput, log_datasets
+from .lookups import (
+    Recorded,
+    artifact_file,
+    artifacts,
+    changes_since,
+    find_run,
+    last_metric,
+    latest_run_id,
+    metric_history,
+    recorded,
+    resumable,
+    run_status,
+    run_tags,
+    search_runs,
+)
+from .models import MODEL, is_model_uri, load_model, log_model, model_run_id, model_uri, register_model
+from .runs import (
+    Run,
+    Untracked,
+    close_stale_runs,
+    end_lost_run,
+    end_run,
+    experiment_id_of,
+    local_folder,
+    log_artifacts,
+    log_metric,
+    open_parent_run,
+    set_tags,
+)
+from .system import SystemMetrics
+
+__all__ = [
+    "redact",
+    "tracking_uri",
+    "use",
+    "DatasetInput",
+    "log_datasets",
+    "Recorded",
+    "changes_since",
+    "find_run",
+    "last_metric",
+    "artifact_file",
+    "artifacts",
+    "latest_run_id",
+    "metric_history",
+    "recorded",
+    "resumable",
+    "run_status",
+    "run_tags",
+    "search_runs",
+    "MODEL",
+    "is_model_uri",
+    "load_model",
+    "log_model",
+    "model_run_id",
+    "model_uri",
+    "register_model",
+    "Run",
+    "Untracked",
+    "close_stale_runs",
+    "end_lost_run",
+    "end_run",
+    "experiment_id_of",
+    "local_folder",
+    "log_artifacts",
+    "log_metric",
+    "open_parent_run",
+    "set_tags",
+    "SystemMetrics",
+]

@@ -1,0 +1,117 @@
+"""The MLflow client, and how antelope reaches the store: which tracking URI, a tracking server's login checked
+once in one line, MLflow's refusals (401, 403) as one-line errors, credentials masked in everything recorded or
+printed, and MLflow's own log lines kept quiet where antelope says it better."""
+
+import contextlib
+import logging
+import os
+import re
+
+from ..errors import ConfigError
+
+_CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]*):([^/@\s]+)@")
+_USER_INFO = re.compile(r"(?<=://)([^/:@\s]*)(?::[^/@\s]*)?@")  # user:password@ of http://user:password@host
+_CLIENTS: dict = {}  # per process: {tracking URI: MlflowClient}
+
+
+def redact(text):
+    """'postgresql://user:secret@host/db' -> 'postgresql://user:***@host/db' (and so for http://)."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:***@", str(text))
+
+
+def tracking_uri(redacted=True):
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    return redact(uri) if redacted else uri
+
+
+def use(uri):
+    """Record into `uri` from now on in this process (a sweep's worker process: its parent's store)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+
+
+def client():
+    """An MlflowClient on MLflow's tracking URI, after checking that a tracking server answers and, the first
+    time, that it takes this process's login; one per URI and process (creating one costs more than a sweep
+    trial's logging)."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(redacted=False)
+    server = uri.startswith(("http://", "https://"))
+    if server:
+        import urllib.error
+        import urllib.request
+
+        try:  # without user:password@, which urllib would take for part of the host name
+            urllib.request.urlopen(_USER_INFO.sub("", uri, count=1).rstrip("/") + "/health", timeout=10).close()
+        except (urllib.error.URLError, OSError) as error:
+            raise ConfigError(
+                f"cannot reach the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)} "
+                f"({getattr(error, 'reason', error)}); start it or unset MLFLOW_TRACKING_URI "
+                f"to use ./mlflow.db"
+            ) from None
+    if uri not in _CLIENTS:
+        client = MlflowClient(uri)
+        if server:
+            check_login(client, uri)
+        _CLIENTS[uri] = client
+    return _CLIENTS[uri]
+
+
+def check_login(client, uri):
+    """A server with MLflow's login (tracking/server.sh opened to a network) answers /health to anyone and
+    everything else only to its users: one small request that needs a login tells now, in one line, what
+    would otherwise be a traceback in the middle of a run."""
+    if _USER_INFO.search(uri):
+        # MLflow prints each finished run's link on this URI, user:password@ and all.
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    with refusals(uri, "read its experiments"):
+        client.search_experiments(max_results=1)
+
+
+@contextlib.contextmanager
+def refusals(uri, doing):
+    """MLflow's refusals (401, 403) inside as one-line ConfigErrors; other errors as they are."""
+    try:
+        yield
+    except Exception as error:
+        refused = refused_error(error, uri, doing)
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def refused_error(error, uri, doing):
+    """MLflow's answer 401 (no login, or a wrong one) or 403 (a user without the permission) as a one-line
+    ConfigError naming the server and what to set; None for any other error."""
+    code = getattr(error, "error_code", None)
+    if code not in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return None
+    in_uri = _USER_INFO.search(uri)
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or (in_uri.group(1) if in_uri else None)
+    server = f"the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)}"
+    if code == "PERMISSION_DENIED":
+        return ConfigError(
+            f"{server} does not let user {user!r} {doing}; its admin can give EDIT permission (tracking/README.md)"
+        )
+    refused = f"refused the login of user {user!r}" if user else "asks for a login"
+    return ConfigError(
+        f"{server} {refused}: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an "
+        f"account on it (its admin creates accounts: tracking/README.md)"
+    )
+
+
+@contextlib.contextmanager
+def quiet(logger, level=logging.ERROR):
+    """MLflow's INFO and WARNING lines of one of its loggers left out while antelope calls it: what they
+    say is either antelope's choice (pickled models) or what antelope prints itself."""
+    logger = logging.getLogger(logger)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)

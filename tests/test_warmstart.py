@@ -1,0 +1,96 @@
+"""antelope.sweeps.warmstart on studies made here (no training): configs queued first, checked before any is
+queued; earlier runs (made with MLflow's client) and a study's trials added as complete trials, the ones that do
+not fit left out and counted."""
+
+import mlflow
+import optuna
+import pytest
+
+from antelope import ConfigError
+from antelope.sweeps.space import Space
+from antelope.sweeps.warmstart import ADDED, SOURCE, enqueue, warm_start
+
+SPACE = Space.parse(["optim.lr=interval(1e-3, 1e-1)", "optim=choice(SGD, Adam)"])
+
+
+def test_queued_configs_are_the_studys_next_trials_once(tmp_path):
+    (tmp_path / "first.yaml").write_text("- {optim.lr: 0.05, optim: SGD}\n- {optim.lr: 0.002}\n")
+    study = optuna.create_study(direction="maximize")
+    enqueue(study, SPACE, str(tmp_path / "first.yaml"), trials=5)
+    enqueue(study, SPACE, str(tmp_path / "first.yaml"), trials=5)  # the same sweep run again queues nothing more
+    queued = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert [t.system_attrs["fixed_params"] for t in queued] == [{"optim.lr": 0.05, "optim": "SGD"}, {"optim.lr": 0.002}]
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("- {optim.lr: 0.05}\n- {batch_size: 32}\n", r"config 2 sets batch_size, which the sweep does not search"),
+        ("- {optim.lr: 5.0}\n", r"config 1 sets optim.lr=5.0, outside interval\(1e-3, 1e-1\)"),
+        ("- {optim: Lion}\n", r"config 1 sets optim=Lion, outside choice\(SGD, Adam\)"),
+        ("optim.lr: 0.05\n", "must be a YAML list of mappings"),
+        ("- {optim.lr: 0.05}\n- {optim.lr: 0.01}\n- {optim.lr: 0.02}\n", "has 3 configs, more than sweep.trials=2"),
+    ],
+)
+def test_a_bad_queue_is_one_line_and_queues_nothing(tmp_path, text, error):
+    (tmp_path / "q.yaml").write_text(text)
+    study = optuna.create_study(direction="maximize")
+    with pytest.raises(ConfigError, match=error):
+        enqueue(study, SPACE, str(tmp_path / "q.yaml"), trials=2)
+    assert study.trials == []
+    with pytest.raises(ConfigError, match="sweep.enqueue=nowhere.yaml: no such file"):
+        enqueue(study, SPACE, "nowhere.yaml", trials=2)
+
+
+def finished_run(client, experiment, params, metrics):
+    run = client.create_run(experiment)
+    for key, value in params.items():
+        client.log_param(run.info.run_id, key, value)
+    for key, value in metrics.items():
+        client.log_metric(run.info.run_id, key, value)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def test_an_experiments_finished_runs_become_complete_trials_the_rest_left_out_and_counted(capsys):
+    client = mlflow.MlflowClient()
+    experiment = client.create_experiment("earlier")
+    fits = finished_run(
+        client, experiment, {"optim.lr": 0.01, "optim._target_": "torch.optim.sgd.SGD"}, {"eval/accuracy": 0.8}
+    )
+    finished_run(
+        client,
+        experiment,
+        {"optim.lr": 0.5, "optim._target_": "torch.optim.sgd.SGD"},  # outside the space
+        {"eval/accuracy": 0.9},
+    )
+    finished_run(client, experiment, {"optim.lr": 0.02, "optim._target_": "torch.optim.adam.Adam"}, {})  # no objective
+    client.create_run(experiment)  # still running: not a result
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, direction="maximize")
+    assert warm_start(study, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",)) == (1, 2)
+    (trial,) = study.trials
+    assert trial.params == {"optim.lr": 0.01, "optim": "SGD"} and trial.value == 0.8
+    assert trial.user_attrs == {SOURCE: f"run {fits}", "mlflow_run_id": fits} and study.user_attrs[ADDED] == 1
+    assert "sweep.warm_start=earlier: 1 earlier results added as complete trials, 2 left out" in capsys.readouterr().err
+
+
+def test_a_studys_complete_trials_are_added_when_it_optimizes_the_same(workdir):
+    storage = optuna.storages.InMemoryStorage()
+    earlier = optuna.create_study(storage=storage, study_name="earlier", direction="maximize")
+    earlier.enqueue_trial({"optim.lr": 0.03, "optim": "Adam"})
+    earlier.optimize(
+        lambda t: t.suggest_float("optim.lr", 1e-3, 1e-1) + len(t.suggest_categorical("optim", ["SGD", "Adam"])),
+        n_trials=1,
+    )
+    study = optuna.create_study(storage=storage, study_name="new", direction="maximize")
+    assert warm_start(study, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",)) == (1, 0)
+    assert study.trials[0].user_attrs[SOURCE] == "study earlier trial 0"
+    with pytest.raises(
+        ConfigError,
+        match="sweep.warm_start=earlier: that study optimizes its objective \\(maximize\\), "
+        "this sweep eval/mse \\(minimize\\)",
+    ):
+        warm_start(study, storage, SPACE, "earlier", ("eval/mse",), ("minimize",))
+    with pytest.raises(ConfigError, match="sweep.warm_start=nothing names no study in the sweep's storage"):
+        warm_start(study, storage, SPACE, "nothing", ("eval/accuracy",), ("maximize",))
