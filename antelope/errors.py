@@ -20,3 +20,23 @@ class TakenOver(Stop):
 
 class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss): the run ends FAILED and the console prints one line."""
+
+
+class Diverged(TrainingError):
+    """The loss became nan or inf at `step`: the message says what is known of why, the learning rate and, where
+    the run knows it (`data`), that the inputs were finite, which points at the optimizer rather than the data."""
+
+    def __init__(self, value, step, lr=None, data=None):
+        super().__init__(value, step)
+        self.value, self.step, self.lr, self.data = value, step, lr, data
+
+    def __str__(self):
+        said = f"the loss became {self.value} at step {self.step}"
+        said += (
+            f" with lr {self.lr:g} (train/loss is not finite)" if self.lr is not None else " (train/loss is not finite)"
+        )
+        if self.data:
+            return (
+                f"{said}; {self.data}, so training diverged: lower the learning rate or clip the gradients (grad_clip=)"
+            )
+        return f"{said}; lower the learning rate or check the data"

@@ -221,3 +221,41 @@ def test_a_truncated_newest_checkpoint_is_skipped_for_the_one_before_it(capsys):
     err = capsys.readouterr().err
     assert f"ml: error: run {run_id} has no readable checkpoint: cannot load checkpoint" in err
     assert mlflow.MlflowClient().get_run(run_id).info.status == "FINISHED"  # as the resume found it
+
+
+def test_ctrl_c_stops_every_worker_with_a_checkpoint_and_the_same_command_ends_the_sweep(capfd):
+    """Ctrl-C reaches the whole foreground process group: the sweep's process and its workers. Each worker
+    finishes its step, saves a checkpoint and puts its trial back in the queue; the sweep's process waits for
+    them, marks its parent run KILLED and exits 130, as before workers were supervised."""
+    command = [
+        "-m",
+        f"model={MODELS}:Slow",
+        "optim.lr=choice(0.001,0.01)",
+        "sweep.trials=2",
+        "sweep.workers=2",
+        "sweep.sampler=grid",
+        *STEPS,
+    ]
+    sweep = subprocess.Popen(
+        [ML, *command],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+        start_new_session=True,
+    )  # its own group, as a terminal's job
+    wait_for_line(sweep, r"^trial \d+  step 120/")
+    os.killpg(sweep.pid, signal.SIGINT)
+    _, rest = sweep.communicate(timeout=300)
+    assert sweep.returncode == 130, rest
+    assert "ml: interrupted" in rest and "run the same command again to continue the sweep" in rest
+    parent, trials, _ = final_states()
+    assert parent["status"] == "KILLED" and set(trials["status"]) <= {"KILLED", "FINISHED"}
+    name = parent["tags.antelope.sweep"]
+    assert {t.state.name for t in study_of(name).trials} <= {"WAITING", "COMPLETE"}
+    assert not any("killed by signal" in line for line in rest.splitlines())  # a stop, not a death
+    assert main(command) == 0
+    assert "resumed at step" in capfd.readouterr().err
+    parent, trials, table = final_states()
+    assert parent["status"] == "FINISHED" and "RUNNING" not in set(table["status"])
+    assert set(trials["tags.antelope.trial_state"]) == {"COMPLETE"} and len(trials) == 2

@@ -6,7 +6,8 @@
 - any `torchvision.datasets` class by name (`CIFAR10`, `MNIST`, `ImageNet`, ...): downloaded once into
   `dataset_root/<name>` (default `~/.cache/antelope/datasets`, or `$ANTELOPE_DATA`), its own train/test
   (or train/val) split; one that cannot be downloaded (ImageNet) is read from the files put there.
-- a `.csv` / `.parquet` file read with pandas: `label_column` is the label, every other column a feature.
+- a `.csv` / `.parquet` file read with pandas (antelope.data.tables): `label_column` is the label, every other
+  column a feature.
   Integer, string or boolean labels make a classification task, float labels a regression task.
 - a folder of images (JPEG, PNG, ...) in class subfolders; with `train/` and `test/` (or `val/`)
   subfolders those are the splits. Images of different sizes need `image_size=`.
@@ -28,6 +29,7 @@ import torch
 
 from ..errors import ConfigError
 from ..imports import did_you_mean, import_target
+from . import tables
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0  # fixed: the same held-out samples in every run, whatever the run's seed
@@ -53,6 +55,7 @@ class Data:
     train: object  # a Split in memory, or a Dataset to stream
     test: object
     num_classes: Optional[int]  # None: a regression task
+    skipped: int = 0  # rows left out while reading (a table's, with bad_samples=skip)
 
 
 def as_float(obs):
@@ -91,14 +94,24 @@ def fingerprint(dataset, sample):
     return hashed.hexdigest()
 
 
-def open_splits(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_column="label", objects=None):
+def open_splits(
+    dataset,
+    test_dataset=None,
+    root="~/.cache/antelope/datasets",
+    label_column="label",
+    objects=None,
+    bad_samples="error",
+):
     """Data whose splits are opened but not read (tables and Digits, read whole, are Splits already);
     num_classes is left None for `num_classes()` to tell once labels are known."""
     objects = objects or {}
     source = objects.get("dataset", dataset)
     test_source = objects.get("test_dataset", test_dataset)
     if isinstance(source, str) and source.endswith(TABLE_SUFFIXES):
-        return _table(source, test_source, label_column)
+        train, test, classes, skipped = tables.read(source, test_source, label_column, bad_samples)
+        data = _holdout(Split(*train), classes) if test is None else Data(Split(*train), Split(*test), classes)
+        data.skipped = skipped
+        return data
     if isinstance(source, str) and source == "Digits":
         return _holdout(_digits_tensors(), 10)
     root = os.path.expanduser(root)
@@ -156,57 +169,6 @@ def _holdout(dataset, classes):
         )
     subset = torch.utils.data.Subset
     return Data(subset(dataset, train.tolist()), subset(dataset, test.tolist()), classes)
-
-
-def _table(path, test_path, label_column):
-    train = _read_table(path, label_column)
-    test = _read_table(test_path, label_column) if test_path is not None else None
-    labels = train[label_column] if test is None else _concat(train[label_column], test[label_column])
-    classification = not (labels.dtype.kind == "f")
-    categories = sorted(labels.unique()) if classification else []
-
-    def split(frame):
-        features = frame.drop(columns=[label_column])
-        text = [c for c in features.columns if features[c].dtype.kind not in "biuf"]
-        if text:
-            raise ConfigError(
-                f"{path}: feature columns must be numeric; {', '.join(map(repr, text))} "
-                f"are not (the label column is {label_column!r}, see label_column=)"
-            )
-        obs = torch.tensor(features.to_numpy(dtype="float32"))
-        if classification:
-            label = torch.tensor(frame[label_column].map({c: i for i, c in enumerate(categories)}).to_numpy("int64"))
-        else:
-            label = torch.tensor(frame[label_column].to_numpy("float32"))
-        return Split(obs, label)
-
-    num = len(categories) if classification else None
-    if test is None:
-        return _holdout(split(train), num)
-    return Data(split(train), split(test), num)
-
-
-def _concat(a, b):
-    import pandas
-
-    return pandas.concat([a, b])
-
-
-def _read_table(path, label_column):
-    import pandas
-
-    if not os.path.isfile(path):
-        raise ConfigError(f"dataset file {path!r} does not exist")
-    try:
-        frame = pandas.read_csv(path) if path.endswith(".csv") else pandas.read_parquet(path)
-    except Exception as error:  # pandas raises many types for a corrupt file
-        raise ConfigError(f"cannot read dataset file {path!r}: {str(error).splitlines()[0]}") from None
-    if label_column not in frame.columns:
-        raise ConfigError(
-            f"{path} has no label column {label_column!r}{did_you_mean(label_column, frame.columns)}; "
-            f"its columns: {', '.join(map(str, frame.columns))} (set label_column=)"
-        )
-    return frame
 
 
 def _dataset_class_or_folder(name, root):

@@ -47,11 +47,24 @@ class Feed:
     examples: torch.Tensor  # a few model inputs (test samples as the model gets them), on the device
     records: tuple  # each split as a run records it: dicts of name, context, source, digest, features, targets, rows
     read_skipped: int = 0  # samples left out while reading into memory (bad_samples=skip)
+    transforms_on_device: bool = False  # transform= runs on the replay's batches (data held in memory)
+    augmented: bool = False  # augment= runs on the batches
 
     @property
     def choices(self):
         """The data keys the config left open, as this run took them."""
         return {"stream": self.reading.streaming, "data_workers": self.reading.workers}
+
+    @property
+    def checked(self):
+        """What the run knows of its data's values: every sample was found finite as it was read (tables, arrays
+        and each sample read alike), but what transforms and augmentations make of it on the device afterwards."""
+        after = [
+            key for key, given in (("transform=", self.transforms_on_device), ("augment=", self.augmented)) if given
+        ]
+        return "the data's inputs and labels were all finite when read" + (
+            f" (before {' and '.join(after)})" if after else ""
+        )
 
     @property
     def skipped(self):
@@ -78,7 +91,9 @@ class Feed:
         """The dataset of the run's config `cfg` (and `objects`, Python objects given for dataset=, transform=,
         ...), read for this process (`rank` of `world` under torchrun: its shard); `record`: describe the
         splits for the run's record (`records`)."""
-        data = datasets.open_splits(cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects)
+        data = datasets.open_splits(
+            cfg.dataset, cfg.test_dataset, cfg.dataset_root, cfg.label_column, objects, cfg.bad_samples
+        )
         size = image_size(cfg.image_size)
         streaming, why = stream.choose(cfg.stream, data, device, size, cfg.bad_samples, cfg.generate)
         if streaming and cfg.generate:
@@ -151,7 +166,18 @@ class Feed:
         if eval_transform is not None:
             examples = transforms.Batched(eval_transform)(examples, cfg.seed)
         records = _records(cfg, data, sample, size) if record else ()
-        return cls(data, reading, spec, replay, evaluation, examples, records, sum(skipped))
+        return cls(
+            data,
+            reading,
+            spec,
+            replay,
+            evaluation,
+            examples,
+            records,
+            data.skipped + sum(skipped),
+            transforms_on_device=transform is not None and not streaming,
+            augmented=bool(cfg.augment),
+        )
 
 
 def image_size(value):

@@ -28,6 +28,7 @@ class Failure(NamedTuple):
     place: str  # its file, when it has one
     reason: str
     shape: Optional[tuple] = None  # when it read fine but its x has another shape than the first sample's
+    unusable: bool = False  # it read fine but holds a NaN or an infinite value
 
 
 class Samples(torch.utils.data.Dataset):
@@ -54,6 +55,9 @@ class Samples(torch.utils.data.Dataset):
         except Exception as error:  # the user's __getitem__, a corrupt file, a transform: named, not raised here
             detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
             return Failure(index, where(self.dataset, index), f"{type(error).__name__}: {detail}".rstrip(": "))
+        flaw = nonfinite(x[None], "input (x)") or nonfinite(y[None], "label (y)")
+        if flaw is not None:
+            return Failure(index, where(self.dataset, index), flaw, unusable=True)
         return index, x, y
 
     def _transformed(self, x, seed):
@@ -64,6 +68,23 @@ class Samples(torch.utils.data.Dataset):
             if seed is not None:  # transforms draw on the CPU; torch.manual_seed would also note the call for
                 torch.default_generator.manual_seed(seed)  # CUDA's deferred seeding, a stack trace per sample
             return self.transform(x)
+
+
+def nonfinite(values, what):
+    """'has a NaN in its input (x)' when a batch of values (N, ...) holds a NaN (else an infinite value); None
+    when every value is finite, or they are integers, which cannot be anything else."""
+    if not values.dtype.is_floating_point or bool(torch.isfinite(values).all()):
+        return None
+    return f"has {'a NaN' if bool(torch.isnan(values).any()) else 'an infinite value'} in its {what}"
+
+
+def _finite_rows(split):
+    """A bool per sample of a Split: whether its obs and label are all finite."""
+    rows = torch.ones(len(split), dtype=torch.bool)
+    for values in (split.obs, split.label):
+        if values.dtype.is_floating_point:
+            rows &= torch.isfinite(values.reshape(len(values), -1)).all(1)
+    return rows
 
 
 def where(dataset, index):
@@ -174,6 +195,11 @@ class Reader:
                 self._skipped.add(failure.number)
                 continue
             place = failure.place or where(self.dataset, failure.number)
+            if failure.unusable:
+                raise ConfigError(
+                    f"dataset {name_of(self.dataset)}: {place} {failure.reason} (bad_samples=skip "
+                    f"leaves samples with NaN or infinite values out)"
+                )
             if failure.shape is not None:
                 images = len(failure.shape) == 3 and self.image_size is None
                 fix = "give image_size= to resize the images to one size" if images else "make its samples one shape"
@@ -216,7 +242,7 @@ def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report
     if image_size is None:
         split = _from_arrays(dataset)
         if split is not None:
-            return split
+            return _finite(split, dataset, bad_samples, report)
     x, y = first_sample(dataset, image_size, bad_samples)
     obs = torch.empty((len(dataset), *x.shape), dtype=x.dtype)
     label = torch.empty((len(dataset), *y.shape), dtype=y.dtype)
@@ -229,7 +255,7 @@ def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report
     )
     batches = iter(loader)
     try:
-        for batch in map(reader.check, batches):
+        for batch in map(reader.check, batches):  # a sample with a NaN or an inf is a Failure too (Samples)
             obs[filled : filled + len(batch.indices)] = batch.obs
             label[filled : filled + len(batch.indices)] = batch.label
             filled += len(batch.indices)
@@ -242,6 +268,27 @@ def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report
     if report is not None and reader.skipped:
         report(reader.skipped)
     return Split(obs[:filled], _label_tensor(label[:filled]))
+
+
+def _finite(split, dataset, bad_samples, report):
+    """A Split read from a dataset's arrays, checked as Samples checks each sample it reads: a NaN or an infinite
+    value names its first sample (bad_samples=error), or leaves such samples out, counted (skip)."""
+    rows = _finite_rows(split)
+    if bool(rows.all()):
+        return split
+    bad = int((~rows).sum())
+    if bad_samples != "skip":
+        first = int((~rows).nonzero()[0])
+        flaw = nonfinite(split.obs[first : first + 1], "input (x)") or nonfinite(
+            split.label[first : first + 1], "label (y)"
+        )
+        raise ConfigError(
+            f"dataset {name_of(dataset)}: {where(dataset, first)} {flaw} ({bad} of its {len(split)} "
+            f"samples have such values; bad_samples=skip leaves them out)"
+        )
+    if report is not None:
+        report(bad)
+    return Split(split.obs[rows], split.label[rows])
 
 
 def stop_workers(batches):
@@ -318,10 +365,17 @@ def load(
     return Data(train, test, num_classes(opened.train, train.label))
 
 
-def classifies(dataset, test_dataset=None, root="~/.cache/antelope/datasets", label_column="label", objects=None):
+def classifies(
+    dataset,
+    test_dataset=None,
+    root="~/.cache/antelope/datasets",
+    label_column="label",
+    objects=None,
+    bad_samples="error",
+):
     """Whether `dataset`'s labels are classes (integers, strings, booleans) rather than regression targets (floats),
     told from its labels alone: those a table or Digits holds, else its first readable sample's. Nothing more
     is read (a sweep's default objective needs no more than this)."""
-    opened = open_splits(dataset, test_dataset, root, label_column, objects)
-    label = opened.train.label if isinstance(opened.train, Split) else first_sample(opened.train)[1]
+    opened = open_splits(dataset, test_dataset, root, label_column, objects, bad_samples)
+    label = opened.train.label if isinstance(opened.train, Split) else first_sample(opened.train, None, bad_samples)[1]
     return not label.dtype.is_floating_point

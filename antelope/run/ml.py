@@ -7,6 +7,7 @@ From the model's `learn` back to the caller: learn <- train <- run <- ml. The pi
 (antelope.run.task puts them together); what the run records goes through antelope.run.records.
 """
 
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from typing import cast
@@ -16,6 +17,7 @@ import torch
 from ..config import compose
 from ..config import overrides as lines
 from ..data import Split, as_float
+from ..errors import Diverged
 from ..metrics import PARAMETERS
 from ..train import GenerativeEvaluation, Log, Progress, Schedule, checkpoint, distributed, evaluate, threads, train
 from . import records, resume
@@ -86,7 +88,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
                         learn_every=cfg.learn_per_steps,
                     )
                     tracked.log_metrics({PARAMETERS: sum(p.numel() for p in task.model.parameters())}, 0)
-                    with records.timed(tracked, resumed):
+                    with records.timed(tracked, resumed), _what_the_data_says(task):
                         metrics = (
                             train(task.model, task.replay, log, update=task.update, schedule=schedule) or start.metrics
                         )
@@ -106,6 +108,17 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             file=sys.stderr,
         )
     return Result(tracked.run_id, tracked.experiment_id, task.model, metrics, record)
+
+
+@contextlib.contextmanager
+def _what_the_data_says(task):
+    """A diverged loss is told what the run knows of its data: checked finite as it was read (antelope.data)."""
+    try:
+        yield
+    except Diverged as error:
+        if task.feed is not None:
+            error.data = task.feed.checked
+        raise
 
 
 def _evaluation(cfg, task, tracked):

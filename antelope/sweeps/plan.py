@@ -212,6 +212,7 @@ def _main_metric(cfg, objects):
         cfg.dataset_root,
         cfg.label_column,
         objects,
+        cfg.bad_samples,
     )
     return METRICS["classification" if classification else "regression"]
 

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import torch
 
-from ..errors import ConfigError, TrainingError
+from ..errors import ConfigError, Diverged
 from .interrupts import REQUEUE, Interrupted, stop_requests
 
 
@@ -68,7 +68,8 @@ def train(model, replay, log, *, update, schedule):
             evaluating = schedule.evaluates(step)
             logging = evaluating or step % schedule.log_every == 0
             if logging:
-                written = {f"train/{k}": v for k, v in _reduce(log, written_at, step, schedule.learn_every).items()}
+                reduced = _reduce(log, written_at, step, schedule.learn_every, update.lr)
+                written = {f"train/{k}": v for k, v in reduced.items()}
                 written_at = step
                 if update.optimizer is not None:
                     written["train/lr"] = update.lr
@@ -103,17 +104,14 @@ def _garbage_collector_skipping_the_heap():
         gc.unfreeze()
 
 
-def _reduce(log, since, step, learn_every=1):
-    """The logged means of steps since+1..step; a nan/inf loss stops training, naming its step."""
+def _reduce(log, since, step, learn_every=1, lr=None):
+    """The logged means of steps since+1..step; a nan/inf loss stops training, naming its step and the lr."""
     learned = step // learn_every - since // learn_every  # the steps that called learn
     losses_per_step = max(1, len(log.pending().get("loss", ())) // max(learned, 1))
     means = log.reduce()
     if "loss" in log.nonfinite:
         first = (since // learn_every + 1 + log.nonfinite["loss"] // losses_per_step) * learn_every
-        raise TrainingError(
-            f"the loss became {means['loss']} at step {first} (train/loss is not finite); "
-            f"lower the learning rate or check the data"
-        )
+        raise Diverged(means["loss"], first, lr)
     return means
 
 
