@@ -29,9 +29,9 @@ def test_resolve_a_bundled_name_a_dotted_path_a_class_and_an_instance():
             "unknown model 'MPL' (did you mean 'MLP'?): give one of AC2Agent, MLP, DQN, DDPG, GAN, Classifier, "
             "a dotted path or path/to/file.py:ClassName",
         ),
-        ("os.system", "model 'system' is not a torch.nn.Module class or instance"),
-        (NotAModule, "model 'NotAModule' is not a torch.nn.Module class or instance"),
-        (NotAModule(), "model 'NotAModule' is not a torch.nn.Module class or instance"),
+        ("os.sep", "model 'str' is not a torch.nn.Module class, instance, or a function that returns one"),
+        (NotAModule, "model 'NotAModule' is not a torch.nn.Module class, instance, or a function that returns one"),
+        (NotAModule(), "model 'NotAModule' is not a torch.nn.Module class, instance, or a function that returns one"),
     ],
 )
 def test_resolve_refuses_what_is_not_a_model(target, message):
@@ -41,15 +41,16 @@ def test_resolve_refuses_what_is_not_a_model(target, message):
 
 
 def test_build_constructs_from_the_spec_and_the_users_arguments():
-    model = build(MLP, DIGITS, {"hidden": 12})
+    model, filled = build(MLP, DIGITS, {"hidden": 12})
     assert isinstance(model, MLP) and model.net[1].in_features == 64 and model.net[1].out_features == 12
-    assert model(torch.rand(5, 1, 8, 8)).shape == (5, 10)
-    assert type(build(Model, DIGITS, {})) is Model  # it has learn: not wrapped
+    assert model(torch.rand(5, 1, 8, 8)).shape == (5, 10) and filled == {}  # spec: not a plain value to record
+    model, filled = build(Model, DIGITS, {})
+    assert type(model) is Model and filled == {"in_features": 64, "out_features": 10}  # it has learn: not wrapped
 
 
 def test_build_takes_an_instance_as_it_is_and_refuses_constructor_arguments_for_it():
     instance = Model(64, 10)
-    assert build(instance, DIGITS, {}) is instance
+    assert build(instance, DIGITS, {}) == (instance, {})
     with pytest.raises(
         ConfigError,
         match="model.hidden: the model was given as an instance, so it takes no "
@@ -70,9 +71,9 @@ class Encoder(nn.Module):
 
 
 def test_a_model_without_learn_is_wrapped_by_the_default_agent():
-    head = build(NoLearn, DIGITS, {})  # asks for out_features: it is the agent's output head
+    head, _ = build(NoLearn, DIGITS, {})  # asks for out_features: it is the agent's output head
     assert isinstance(head, AC2Agent) and isinstance(head.actor, NoLearn)
-    encoder = build(Encoder, DIGITS, {})  # else it encodes, and the agent adds the head
+    encoder, _ = build(Encoder, DIGITS, {})  # else it encodes, and the agent adds the head
     assert isinstance(encoder, AC2Agent) and isinstance(encoder.encoder[0], Encoder)
     obs = torch.rand(5, 1, 8, 8)
     assert head(obs).shape == encoder(obs).shape == (5, 10)
@@ -94,3 +95,53 @@ def test_optimizers_and_schedulers_kept_as_attributes_are_found():
     assert optimizes_itself(model) and optimizes_itself(SelfOptimizing(4, 2))
     assert own_optimizers(Model(4, 2)) == {} and not optimizes_itself(Model(4, 2))
     assert not optimizes_itself(MLP(DIGITS))
+
+
+IMAGES = spec_of(torch.rand(30, 3, 32, 32), torch.arange(30) % 10, num_classes=10)
+
+
+def test_a_torchvision_model_function_is_built_with_its_documented_num_classes_as_the_agents_head():
+    import torchvision
+
+    model, filled = build(torchvision.models.resnet18, IMAGES, {})
+    assert filled == {"num_classes": 10} and isinstance(model, AC2Agent)
+    assert isinstance(model.actor, torchvision.models.ResNet) and model.actor.fc.out_features == 10
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    small, filled = build(torchvision.models.mobilenet_v3_small, IMAGES, {"dropout": 0.1})
+    assert filled == {"num_classes": 10} and small.actor.classifier[-1].out_features == 10
+
+
+def test_pretrained_torchvision_weights_leave_its_classes_and_the_model_becomes_the_agents_encoder(monkeypatch):
+    import torchvision
+
+    def resnet18(weights=None, **kwargs):  # the builder, as it runs with weights at hand (no download here)
+        assert weights == "DEFAULT" and "num_classes" not in kwargs  # torchvision refuses both together
+        return torchvision.models.resnet18(**kwargs)
+
+    resnet18.__module__ = "torchvision.models.resnet"
+    model, filled = build(resnet18, IMAGES, {"weights": "DEFAULT"})
+    assert filled == {} and isinstance(model.encoder[0], torchvision.models.ResNet)  # its 1000 outputs: features
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_timm_create_model_is_built_with_its_documented_num_classes_and_in_chans():
+    timm = pytest.importorskip("timm", reason="timm is in the test extra (pip install -e '.[test]')")
+    gray = spec_of(torch.rand(30, 1, 16, 16), torch.arange(30) % 4, num_classes=4)
+    for name in ("resnet18", "mobilenetv3_small_050"):
+        model, filled = build(timm.create_model, gray, {"model_name": name})
+        assert filled == {"num_classes": 4, "in_chans": 1}
+        assert model(torch.rand(2, 1, 16, 16)).shape == (2, 4)
+    with pytest.raises(ConfigError, match="create_model needs argument 'model_name', which antelope cannot fill"):
+        build(timm.create_model, gray, {})
+
+
+def test_a_function_that_returns_something_else_than_a_module_is_one_line():
+    def ones(in_features):
+        return torch.ones(in_features)
+
+    with pytest.raises(
+        ConfigError,
+        match="^model 'test_a_function.*<locals>.ones' returned a Tensor, not a "
+        "torch.nn.Module: give a Module class, or a function that returns a module$",
+    ):
+        build(ones, DIGITS, {})

@@ -86,11 +86,13 @@ class AC2Agent(nn.Module):
             self.target.requires_grad_(False)
 
     @classmethod
-    def wrap(cls, model, spec):
-        """The default agent around a user's model that has no `learn`: its output head when its
-        constructor asks for an output size (out_features, action_spec, ...), else its encoder."""
-        names = set(inspect.signature(type(model).__init__).parameters)
-        if names & HEAD_ARGUMENTS and spec.task != "generate":
+    def wrap(cls, model, spec, head=None):
+        """The default agent around a user's model that has no `learn`: its output head when `head` says so, or
+        when it is None and its constructor asks for an output size (out_features, action_spec, ...); else its
+        encoder."""
+        if head is None:
+            head = bool(set(inspect.signature(type(model).__init__).parameters) & HEAD_ARGUMENTS)
+        if head and spec.task != "generate":
             return cls(spec, head=model)
         return cls(spec, encoder=nn.Sequential(model, nn.Flatten()))
 

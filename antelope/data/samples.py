@@ -141,6 +141,24 @@ def _resize(image, size):
     return functional.resize(image, [height, width], antialias=True)
 
 
+def _resized(split, size, chunk=4096):
+    """A Split of images (N, C, H, W) at `size`, as `_resize` does each image, a chunk of them at a time."""
+    from torchvision.transforms.v2 import functional
+
+    height, width = (size, size) if isinstance(size, int) else size
+    if tuple(split.obs.shape[-2:]) == (height, width):
+        return split
+    parts = []
+    for start in range(0, len(split), chunk):
+        part = split.obs[start : start + chunk]
+        if isinstance(size, int):
+            part = functional.center_crop(functional.resize(part, size, antialias=True), [size, size])
+        else:
+            part = functional.resize(part, [height, width], antialias=True)
+        parts.append(part)
+    return Split(torch.cat(parts), split.label)
+
+
 class Loaded(NamedTuple):
     """Samples read together: their indices, obs and labels stacked, and the ones that failed."""
 
@@ -237,8 +255,8 @@ def into_memory(dataset, image_size=None, workers=0, bad_samples="error", report
     """The dataset as a Split: from its `.data`/`.targets` arrays when those are what it yields, else read
     with DataLoader worker processes into one preallocated tensor (uint8 for images). `report(skipped)` is
     told how many samples were left out (bad_samples=skip)."""
-    if isinstance(dataset, Split):
-        return dataset
+    if isinstance(dataset, Split):  # a table or Digits, read whole: images among them resized as any others
+        return _resized(dataset, image_size) if image_size is not None and dataset.obs.dim() == 4 else dataset
     if image_size is None:
         split = _from_arrays(dataset)
         if split is not None:

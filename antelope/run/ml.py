@@ -65,7 +65,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             task = build_task(cfg, objects, explicit, device, group, record=cfg.tracking and leader and not resumed)
             start = resume.restore(resumed, task, device, group)
             count = cfg.threads or threads.choose(task.model, task.examples, cfg.batch_size, device)
-            record = {**cast(dict, OmegaConf.to_container(cfg, resolve=True)), **task.choices, "threads": count}
+            record = {**task.record(cast(dict, OmegaConf.to_container(cfg, resolve=True))), "threads": count}
             with (
                 records.open_run(cfg, record, overrides, task, group, resumed, start.step, trial, source) as tracked,
                 records.system_metrics(cfg, tracked, group, resumed),

@@ -5,7 +5,7 @@ puts them together, in the order the random stream needs (the model's initialisa
 
 import functools
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, cast
 
 import torch
@@ -30,12 +30,13 @@ class Task:
     device: torch.device
     feed: Optional[Feed] = None  # with a dataset
     env: Optional[Environment] = None  # with env=
+    filled: dict = field(default_factory=dict)  # the model's arguments filled from the data (plain values)
 
-    @property
-    def choices(self):
-        """What the run chose where its config left it open, to record with the config."""
-        chosen = {"train_steps": self.steps}
-        return {**chosen, **self.feed.choices} if self.feed is not None else chosen
+    def record(self, config):
+        """The run's resolved `config` (a dict) with what the run chose where it left it open: the steps, how its
+        data is read, the model's arguments filled from the data. What a run records, and a resume reads back."""
+        chosen = {"train_steps": self.steps, **(self.feed.choices if self.feed is not None else {})}
+        return {**config, **chosen, "model": {**config["model"], **self.filled}}
 
     @property
     def examples(self):
@@ -99,7 +100,8 @@ def build_task(cfg, objects, explicit, device, group, record):
         rank, world = (group.rank, group.world) if group is not None else (0, 1)
         feed = Feed.open(cfg, objects, device, rank, world, record)
         spec, replay = feed.spec, feed.replay
-    model = build(source, spec, arguments).to(device)
+    model, filled = build(source, spec, arguments)
+    model = model.to(device)
     if cfg.channels_last and len(spec.obs.shape) == 3:
         model = model.to(memory_format=torch.channels_last)
     if group is not None:
@@ -125,4 +127,4 @@ def build_task(cfg, objects, explicit, device, group, record):
     if cfg.compile:
         model.compile()
     steps = cfg.epochs * len(replay) if cfg.epochs is not None else cfg.train_steps
-    return Task(model, spec, replay, update, steps, device, feed, env)
+    return Task(model, spec, replay, update, steps, device, feed, env, filled)
