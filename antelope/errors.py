@@ -40,3 +40,19 @@ class Diverged(TrainingError):
                 f"{said}; {self.data}, so training diverged: lower the learning rate or clip the gradients (grad_clip=)"
             )
         return f"{said}; lower the learning rate or check the data"
+
+
+class OutOfMemory(TrainingError):
+    """The device ran out of memory at a step: the message names the step, the batch size and the device's memory,
+    and what lowers it."""
+
+    def __init__(self, step, batch_size, device, memory):
+        super().__init__(step, batch_size, device, memory)
+        self.step, self.batch_size, self.device, self.memory = step, batch_size, device, memory
+
+    def __str__(self):
+        batch = f" with batch_size={self.batch_size}" if self.batch_size is not None else ""
+        return (
+            f"out of memory at step {self.step}{batch} on {self.device} ({self.memory}); lower batch_size= (with "
+            f"grad_accumulation= to keep the batch the optimizer sees), or use precision=bf16 or a smaller model"
+        )

@@ -204,3 +204,18 @@ class Poison(Model):
         if self.poison and self.calls == 3:
             os.kill(os.getpid(), signal.SIGKILL)
         return super().learn(replay)
+
+
+class RunsOutOfMemory(Model):
+    """Raises the device's out-of-memory error at its 3rd step when it is wider than 100 (model.width), as a too
+    large model or batch does on a GPU."""
+
+    def __init__(self, in_features, out_features, width=32):
+        super().__init__(in_features, out_features)
+        self.width, self.calls = width, 0
+
+    def learn(self, replay):
+        self.calls += 1
+        if self.calls == 3 and self.width > 100:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return super().learn(replay)

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
-from models import Model, NoLearn, NotAModule, SelfOptimizing
+from models import Deep, Model, NoLearn, NotAModule, SelfOptimizing
 from torch import nn
 
 from antelope import ConfigError
 from antelope.agents import MLP, AC2Agent
 from antelope.data.spec import spec_of
-from antelope.train.model import build, optimizes_itself, own_optimizers, resolve
+from antelope.train.model import build, construct, optimizes_itself, own_optimizers, resolve
 
 DIGITS = spec_of(torch.rand(30, 1, 8, 8), torch.arange(30) % 10, num_classes=10)
 
@@ -145,3 +145,64 @@ def test_a_function_that_returns_something_else_than_a_module_is_one_line():
         "torch.nn.Module: give a Module class, or a function that returns a module$",
     ):
         build(ones, DIGITS, {})
+
+
+class Takes(torch.nn.Module):
+    """Records the arguments its constructor got."""
+
+    def __init__(self, in_features, out_features, in_channels, num_classes, spec, action_spec, in_shape):
+        super().__init__()
+        self.arguments = {
+            name: value for name, value in locals().items() if name not in ("self", "__class__")
+        }  # super() adds __class__
+
+
+def test_construct_fills_arguments_by_name_from_the_spec():
+    model, filled = construct(Takes, DIGITS, {})
+    arguments = model.arguments
+    assert arguments == dict(
+        in_features=64,
+        out_features=10,
+        in_channels=1,
+        num_classes=10,
+        spec=DIGITS,
+        action_spec=DIGITS.action,
+        in_shape=(1, 8, 8),
+    )
+
+
+def test_construct_takes_the_users_arguments_over_filled_ones_and_keeps_defaults():
+    model, filled = construct(Deep, DIGITS, {"depth": 3, "num_classes": 7})
+    assert (model.depth, model.width) == (3, 16)
+    assert model.MLP[1].in_features == 64 and model.MLP[-1].out_features == 7
+
+
+def test_an_argument_nobody_can_fill_is_an_error_naming_it():
+    with pytest.raises(
+        ConfigError,
+        match=r"Deep.__init__ needs argument 'depth', which antelope cannot fill: "
+        r"pass it as model.depth=\.\.\., or use one antelope fills \(in_features",
+    ):
+        construct(Deep, DIGITS, {})
+    regression = spec_of(torch.rand(3, 64), torch.rand(3), num_classes=None)
+    with pytest.raises(ConfigError, match="needs argument 'num_classes'"):  # only classification has classes
+        construct(Deep, regression, {"depth": 2})
+
+
+def test_an_unknown_user_argument_is_an_error_with_a_hint():
+    with pytest.raises(ConfigError) as error:
+        construct(Deep, DIGITS, {"depth": 2, "widht": 8})
+    assert str(error.value) == (
+        "model.widht: Deep.__init__ has no argument 'widht' (did you mean 'width'?); "
+        "its arguments: in_features, num_classes, depth, width"
+    )
+
+
+def test_a_constructor_taking_any_keywords_takes_the_users():
+    class Anything(nn.Module):
+        def __init__(self, in_features, **options):
+            super().__init__()
+            self.in_features, self.options = in_features, options
+
+    made, _ = construct(Anything, DIGITS, {"anything": 1})
+    assert made.in_features == 64 and made.options == {"anything": 1}

@@ -2,12 +2,9 @@
 
 import pytest
 import torch
-from models import Deep
 
-from antelope import ConfigError
 from antelope.data.spec import Spec, spec_of
 from antelope.metrics import DIRECTIONS, METRICS, PARAMETERS, TRAIN_SECONDS
-from antelope.train.model import construct
 
 
 def test_images_have_statistics_per_channel():
@@ -56,62 +53,3 @@ def test_every_task_names_a_main_metric_with_a_direction():
     assert DIRECTIONS[PARAMETERS] == DIRECTIONS[TRAIN_SECONDS] == "minimize"
     assert set(DIRECTIONS.values()) == {"maximize", "minimize"}
     assert DIRECTIONS[METRICS["classification"]] == "maximize" and DIRECTIONS[METRICS["regression"]] == "minimize"
-
-
-DIGITS = spec_of(torch.rand(30, 1, 8, 8), torch.arange(30) % 10, num_classes=10)
-
-
-class Takes:
-    """Records the arguments its constructor got."""
-
-    def __init__(self, in_features, out_features, in_channels, num_classes, spec, action_spec, in_shape):
-        self.arguments = {name: value for name, value in locals().items() if name != "self"}
-
-
-def test_construct_fills_arguments_by_name_from_the_spec():
-    arguments = construct(Takes, DIGITS, {}).arguments
-    assert arguments == dict(
-        in_features=64,
-        out_features=10,
-        in_channels=1,
-        num_classes=10,
-        spec=DIGITS,
-        action_spec=DIGITS.action,
-        in_shape=(1, 8, 8),
-    )
-
-
-def test_construct_takes_the_users_arguments_over_filled_ones_and_keeps_defaults():
-    model = construct(Deep, DIGITS, {"depth": 3, "num_classes": 7})
-    assert (model.depth, model.width) == (3, 16)
-    assert model.MLP[1].in_features == 64 and model.MLP[-1].out_features == 7
-
-
-def test_an_argument_nobody_can_fill_is_an_error_naming_it():
-    with pytest.raises(
-        ConfigError,
-        match=r"Deep.__init__ needs argument 'depth', which antelope cannot fill: "
-        r"pass it as model.depth=\.\.\., or use one antelope fills \(in_features",
-    ):
-        construct(Deep, DIGITS, {})
-    regression = spec_of(torch.rand(3, 64), torch.rand(3), num_classes=None)
-    with pytest.raises(ConfigError, match="needs argument 'num_classes'"):  # only classification has classes
-        construct(Deep, regression, {"depth": 2})
-
-
-def test_an_unknown_user_argument_is_an_error_with_a_hint():
-    with pytest.raises(ConfigError) as error:
-        construct(Deep, DIGITS, {"depth": 2, "widht": 8})
-    assert str(error.value) == (
-        "model.widht: Deep.__init__ has no argument 'widht' (did you mean 'width'?); "
-        "its arguments: in_features, num_classes, depth, width"
-    )
-
-
-def test_a_constructor_taking_any_keywords_takes_the_users():
-    class Anything:
-        def __init__(self, in_features, **options):
-            self.in_features, self.options = in_features, options
-
-    made = construct(Anything, DIGITS, {"anything": 1})
-    assert made.in_features == 64 and made.options == {"anything": 1}

@@ -146,6 +146,8 @@ def _train(trial, plan, why):
             )
         elif not all(math.isfinite(value) for value in values):
             state = TrialState.FAIL  # Optuna would fail a nan objective anyway; the run's tag must agree
+    if error is not None:  # why, on the trial as on its run (its traceback.txt)
+        optuna_trial.set_user_attr("failure", f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
     _end(trial, plan, result.run_id if result else None, state, values)
     if error is not None:
         finished = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -153,6 +155,21 @@ def _train(trial, plan, why):
             raise error  # bad input that every trial would hit: stop the sweep with its one-line message
         reason = (str(error).splitlines() or [""])[0]
         print(f"ml: trial {trial.number} failed ({type(error).__name__}: {reason}); the sweep goes on", file=sys.stderr)
+        _release_memory(error)
+
+
+def _release_memory(error):
+    """What a failed trial held (its model, optimizer and batches, kept alive by the error's traceback frames)
+    freed before the next trial, and the device's cached blocks returned: a trial that ran out of memory must not
+    take the next one down with it."""
+    import gc
+
+    import torch
+
+    error.__traceback__ = error.__context__ = error.__cause__ = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _value(result, objective):

@@ -85,7 +85,9 @@ def run_workers(plan, count, study, storage):
         return process, receiving
 
     running = {worker: start(worker) for worker in assignment}
-    errors, idle_deaths = [], 0
+    errors, idle_deaths, deaths = [], 0, 0
+    # every trial may lose its worker retries + 1 times before it ends FAIL: more deaths than that is no trial's doing
+    most = plan.trials * (plan.retries + 1) + IDLE_DEATHS
     try:
         while running:
             ended = set(wait([process.sentinel for process, _ in running.values()]))
@@ -100,7 +102,12 @@ def run_workers(plan, count, study, storage):
                 elif process.exitcode != 0:
                     said, ran_a_trial = _died(study, storage, plan, worker, process)
                     print(f"ml: {said}", file=sys.stderr)
-                    idle_deaths = 0 if ran_a_trial else idle_deaths + 1
+                    idle_deaths, deaths = 0 if ran_a_trial else idle_deaths + 1, deaths + 1
+                    if deaths > most:
+                        raise RuntimeError(
+                            f"sweep workers died {deaths} times, more than its trials and retries "
+                            f"explain (the last {_how(process.exitcode)}); their output is above"
+                        )
                     if idle_deaths >= IDLE_DEATHS:
                         raise RuntimeError(
                             f"sweep workers keep dying before they run a trial ({IDLE_DEATHS} in a row, the last "

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import torch
 
-from ..errors import ConfigError, Diverged
+from ..errors import ConfigError, Diverged, OutOfMemory
 from .interrupts import REQUEUE, Interrupted, stop_requests
 
 
@@ -52,9 +52,10 @@ def train(model, replay, log, *, update, schedule):
     step = written_at = schedule.start  # written_at: the step of the last metrics write
     metrics = {}
     model.train()
-    with stop_requests() as interrupted, _garbage_collector_skipping_the_heap():
+    with stop_requests() as interrupted, _garbage_collector_skipping_the_heap(), _out_of_memory(model, replay) as at:
         while step < schedule.steps:
             step += 1
+            at.step = step
             if schedule.collect is not None:
                 schedule.collect(step, log)
             if step % schedule.learn_every == 0:
@@ -86,6 +87,36 @@ def train(model, replay, log, *, update, schedule):
             if stopping:
                 raise Interrupted(f"stopped at step {step}; a checkpoint was saved", requeue=REQUEUE in signals)
     return metrics
+
+
+class _Step:
+    step = 0
+
+
+@contextlib.contextmanager
+def _out_of_memory(model, replay):
+    """The device's out-of-memory error as one that names the step, the batch size and the device's memory."""
+    at = _Step()
+    try:
+        yield at
+    except torch.OutOfMemoryError:
+        device = next(model.parameters(), torch.empty(0)).device
+        raise OutOfMemory(at.step, getattr(replay, "batch_size", None), device, _memory(device)) from None
+
+
+def _memory(device):
+    """'3.2 GiB allocated, 4.0 GiB reserved, 80.0 GiB in all' for a CUDA device; the host's free memory else."""
+    gib = 1 << 30
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        return (
+            f"{torch.cuda.memory_allocated(device) / gib:.1f} GiB allocated, "
+            f"{torch.cuda.memory_reserved(device) / gib:.1f} GiB reserved, {total / gib:.1f} GiB in all"
+        )
+    import psutil
+
+    memory = psutil.virtual_memory()
+    return f"{memory.available / gib:.1f} GiB free of {memory.total / gib:.1f} GiB"
 
 
 @contextlib.contextmanager
