@@ -54,7 +54,11 @@ def main(argv=None):
     if "" not in sys.path and os.getcwd() not in sys.path:  # model=models.Net from the project's folder, as
         sys.path.append(os.getcwd())  # `python -m` finds it (a console script does not)
     if argv and argv[0] in SUBCOMMANDS:
-        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+        try:
+            return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+        except BrokenPipeError:  # `ml runs --csv | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own recipe (signal docs)
+            return 0
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exit:  # argparse printed its one line (ml: error: unrecognized arguments: ...)

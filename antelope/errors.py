@@ -13,6 +13,15 @@ class Stop(Exception):
     ends KILLED, not FAILED. A pruned sweep trial is the example."""
 
 
+class Pruned(Stop):
+    """A sweep trial its pruner ended at `step`: the run did what the sweep asked of it, so it ends FINISHED (MLflow
+    has no PRUNED status; KILLED would show it as the same red mark as a failure), named and tagged as pruned."""
+
+    def __init__(self, message, step):
+        super().__init__(message)
+        self.step = step
+
+
 class TakenOver(Stop):
     """A sweep trial this process was running was taken over by another worker (this one's heartbeat had
     lapsed, say the process was paused): the run is left as it is, to the worker that continues it."""

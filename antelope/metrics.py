@@ -19,3 +19,6 @@ DIRECTIONS = {
 # What every run records of its cost (at step 0), for a sweep to weigh against its main metric: the model's
 # parameter count, and the seconds spent training (summed over the run's resumes).
 PARAMETERS, TRAIN_SECONDS = "cost/parameters", "cost/train_seconds"
+# A sweep's parent run records each swept key's importance for the objective (Optuna's default evaluator) as a
+# metric named this prefix + the key.
+IMPORTANCE = "sweep/importance/"

@@ -11,6 +11,12 @@ import socket
 import subprocess
 
 
+def verbose():
+    """Whether the user asked for the libraries' own INFO lines (ANTELOPE_VERBOSE=1): MLflow's "Creating initial
+    MLflow database tables", Optuna's "A new study created"; without it antelope's own lines say what matters."""
+    return os.environ.get("ANTELOPE_VERBOSE", "") not in ("", "0")
+
+
 def this_process():
     """'host:pid': how a study records the worker process running a trial."""
     return f"{socket.gethostname()}:{os.getpid()}"

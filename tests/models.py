@@ -57,6 +57,22 @@ class SpecModel(SelfOptimizing):
         self.steps = 0
 
 
+class OwnScheduler(SelfOptimizing):
+    """The README's Advanced example with two param groups and a cosine schedule of its own."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__(in_features, out_features)
+        first, last = self.MLP[1], self.MLP[2]
+        self.optim = torch.optim.SGD(
+            [{"params": first.parameters()}, {"params": last.parameters(), "lr": 0.02}], lr=1e-4, momentum=0.9
+        )
+        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.optim, T_max=50, eta_min=1e-6)
+
+    def learn(self, replay, log):
+        super().learn(replay, log)
+        self.schedule.step()
+
+
 class Deep(Model):
     """Takes a user constructor argument (model.depth=...)."""
 

@@ -97,7 +97,11 @@ def test_credentials_never_reach_params_tags_or_the_console(workdir, capsys):
     from antelope import ml
 
     result = ml(
-        train_steps=10, experiment="secrets", test_dataset=None, dataset_root="postgresql://alice:s3cret@db.example/x"
+        train_steps=10,
+        experiment="secrets",
+        dataset="FakeData",  # a torchvision dataset: its dataset_root is used, so recorded
+        image_size=8,
+        dataset_root="postgresql://alice:s3cret@db.example/x",
     )  # a URI-shaped value anywhere
     out = capsys.readouterr()
     run = __import__("mlflow").MlflowClient().get_run(result.run_id)

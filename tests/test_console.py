@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 def test_default_job_trains_records_and_says_where_to_look():
     done = run_ml()
     assert done.returncode == 0, done.stderr
-    assert "see it with: ml ui   (or: ml runs, ml plot)" in done.stderr
+    see = "see it with: ml ui, then http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning"
+    assert f"{see}   (or: ml runs, ml plot)" in done.stderr
     assert "step 1000/1000" in done.stderr  # plain progress lines when not on a terminal
     table = runs("Digits")
     assert list(table["status"]) == ["FINISHED"]

@@ -102,7 +102,7 @@ def test_torchrun_with_streamed_data_each_process_streams_its_shard():
         f"model={MODELS}:Model", "stream=true", "data_workers=1", "train_steps=60", "lr=0.01", "evaluate_per_steps=0"
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stderr.count("ml: data: streamed by 1 worker process (stream=true was set)") == 2  # each rank
+    assert done.stderr.count("; streamed by 1 worker process (stream=true was set)\n") == 2  # each rank
     [row] = [row for _, row in runs("Digits").iterrows()]
     assert row["status"] == "FINISHED" and row["tags.antelope.data"] == "streamed"
     assert row["metrics.eval/accuracy"] > 0.8

@@ -18,14 +18,14 @@ def opened(*overrides, **kwargs):
 
 def test_digits_is_read_into_memory_and_described():
     feed = opened()
-    assert feed.reading == Reading(False, "a table or Digits, read whole when opened", feed.reading.workers)
+    assert feed.reading == Reading(False, "tables and Digits are small: read whole", feed.reading.workers)
     assert feed.choices == {"stream": False, "data_workers": feed.reading.workers}
     assert feed.spec.obs.shape == (1, 8, 8) and feed.spec.num_classes == 10
     assert next(feed.replay).obs.shape == (64, 1, 8, 8) and feed.examples.shape == (5, 1, 8, 8)
     assert [r["context"] for r in feed.records] == ["train", "eval"] and feed.records[0]["name"] == "Digits"
     assert len(feed.records[0]["features"]) + len(feed.records[1]["features"]) == 1797
     assert opened(record=False).records == ()
-    assert str(feed.reading).startswith("in memory (a table or Digits")
+    assert str(feed.reading).startswith("in memory (tables and Digits are small")
 
 
 def test_each_process_takes_every_world_th_sample_and_its_share_of_the_batch():

@@ -49,6 +49,7 @@ def test_learning_curves_one_line_per_configuration_mean_and_std_over_seeds(ids,
         "figures/Digits/lr-study/learning_curves.png",
         "figures/Digits/lr-study/sweep_objective.png",
         "figures/Digits/lr-study/sweep_params.png",
+        "figures/Digits/lr-study/param_importances.png",
         "figures/Digits/learning_curves.png",
     ]
     for path in paths:
@@ -76,6 +77,7 @@ def test_learning_curves_one_line_per_configuration_mean_and_std_over_seeds(ids,
     # Logged on what they describe: the sweep's plots on its parent run; the 4-run comparison on none.
     assert artifacts(ids["parent"]) == [
         "plots/learning_curves.png",
+        "plots/param_importances.png",
         "plots/sweep_objective.png",
         "plots/sweep_params.png",
     ]
@@ -96,6 +98,7 @@ def test_a_lone_run_gets_its_curves_as_an_artifact_and_metrics_can_be_chosen(ids
     plot(filter="tags.`antelope.trial` = '1'", log=True, folder="trial")
     assert artifacts(ids["parent"]) == [
         "plots/learning_curves.png",
+        "plots/param_importances.png",
         "plots/sweep_objective.png",
         "plots/sweep_params.png",
     ]
@@ -105,6 +108,7 @@ def test_a_lone_run_gets_its_curves_as_an_artifact_and_metrics_can_be_chosen(ids
             "whole/Digits/lr-study/learning_curves.png",
             "whole/Digits/lr-study/sweep_objective.png",
             "whole/Digits/lr-study/sweep_params.png",
+            "whole/Digits/lr-study/param_importances.png",
         ]
         trials = pixels(workdir / paths[0])
         assert all(count(trials, c) > 100 for c in ("C0", "C1", "C2")) and count(trials, "C3") == 0
@@ -118,9 +122,14 @@ def test_ml_plot_writes_pngs_and_rejects_unknown_metrics(ids, workdir):
         "out/Digits/lr-study/learning_curves.png",
         "out/Digits/lr-study/sweep_objective.png",
         "out/Digits/lr-study/sweep_params.png",
+        "out/Digits/lr-study/param_importances.png",
         "out/Digits/learning_curves.png",
     ]
-    assert artifacts(ids["parent"]) == ["plots/sweep_objective.png", "plots/sweep_params.png"]  # the sweep's own
+    assert artifacts(ids["parent"]) == [  # the sweep's own, drawn when it ended
+        "plots/param_importances.png",
+        "plots/sweep_objective.png",
+        "plots/sweep_params.png",
+    ]
 
     bad = run_ml("plot", "--metric", "eval/acuracy")
     assert bad.returncode == 2 and bad.stdout == ""
@@ -320,6 +329,7 @@ def test_plot_reads_each_runs_task_from_its_tag(ids, workdir):
         "tasks/Digits/lr-study/learning_curves.png",
         "tasks/Digits/lr-study/sweep_objective.png",
         "tasks/Digits/lr-study/sweep_params.png",
+        "tasks/Digits/lr-study/param_importances.png",
         "tasks/Digits/learning_curves_classification.png",
         "tasks/Digits/learning_curves_regression.png",
     ]
@@ -351,3 +361,65 @@ def test_a_seed_group_counts_its_distinct_seeds_and_averages_every_run(style, wo
     for runs_of, label in ((twice, "(mean ± std of 2 runs, 1 seed)"), (unseeded, "(mean ± std of 2 runs)")):
         (figure,) = [f.figure for f in plotting._learning_curves(runs_of, {}, None, "out", history)]
         assert [t.get_text() for t in figure.legends[0].get_texts()] == [label]
+
+
+def test_different_models_never_share_a_band_and_are_labelled_by_class(style, workdir):
+    """The README's examples: the default model and two classes named Model (one run per seed of the first),
+    params otherwise equal. Each model is its own line; two classes of one name differ in size."""
+    rows = [
+        {"run_id": "r1", "model": "antelope.agents.ac2.AC2Agent", "cost/parameters": 9000, "seed": 0},
+        {"run_id": "r2", "model": "antelope.agents.ac2.AC2Agent", "cost/parameters": 9000, "seed": 1},
+        {"run_id": "r3", "model": "__main__.Model", "cost/parameters": 2410, "seed": 0},
+        {"run_id": "r4", "model": "__main__.Model", "cost/parameters": 4330, "seed": 0},
+    ]
+    frame = frame_of([{**row, "run_name": row["run_id"], "train/loss": 0.1} for row in rows])
+    (figure,) = [f.figure for f in plotting._learning_curves(frame, {}, None, "out", history)]
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == [
+        "AC2Agent 9000 parameters (mean ± std of 2 seeds)",
+        "Model 2410 parameters",
+        "Model 4330 parameters",
+    ]
+    assert len(figure.axes[0].lines) == 3 and len(figure.axes[0].collections) == 1  # one band: AC2Agent's seeds
+
+
+def test_a_sweep_over_optimizers_plots_optim_by_class_and_its_parameter_importances(style, workdir):
+    parent = pd.Series(
+        {
+            "run_id": "p",
+            "run_name": "s",
+            "sweep.objective": "eval/accuracy",
+            "sweep.direction": "maximize",
+            "space.optim": "choice(SGD, Adam)",
+            "space.optim.lr": "tag(log, interval(1e-4, 1e-1))",
+            "sweep/importance/optim.lr": 0.8,
+            "sweep/importance/optim": 0.2,
+        }
+    )
+    trials = frame_of(
+        [
+            {
+                "run_id": f"r{n}",
+                "trial": n,
+                "trial_state": "COMPLETE",
+                "optim._target_": target,
+                "optim.lr": lr,
+                "eval/accuracy": value,
+            }  # fmt: skip
+            for n, (target, lr, value) in enumerate(
+                [
+                    ("torch.optim.sgd.SGD", 1e-3, 0.5),
+                    ("torch.optim.adam.Adam", 1e-2, 0.9),
+                    ("torch.optim.sgd.SGD", 3e-2, 0.7),
+                ]
+            )
+        ]
+    )
+    figures = sweep_plots.figures_of_sweep(parent, trials, "out")
+    assert [f.path for f in figures] == ["out/sweep_objective.png", "out/sweep_params.png", "out/param_importances.png"]
+    params, importances = figures[1].figure, figures[2].figure
+    assert [ax.get_xlabel() for ax in params.axes] == ["optim", "optim.lr"]  # as typed, not optim._target_
+    assert sorted(label.get_text() for label in params.axes[0].get_xticklabels()) == ["Adam", "SGD"]
+    bars = importances.axes[0]
+    assert [label.get_text() for label in bars.get_yticklabels()] == ["optim", "optim.lr"]  # the most on top
+    assert [round(bar.get_width(), 2) for bar in bars.patches] == [0.2, 0.8]
+    assert_everything_inside(importances, saved(importances, workdir))

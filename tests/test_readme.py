@@ -43,7 +43,7 @@ def test_console_snippets_run(capsys):
     lines = [line for code in blocks("console") for line in code.splitlines() if line.startswith("ml ")]
     assert len(lines) >= 10
     for line in lines:
-        status = main([*shlex.split(line)[1:], "train_steps=50"])
+        status = main([*shlex.split(line, comments=True)[1:], "train_steps=50"])
         assert status == 0, (line, capsys.readouterr().err[-3000:])
 
 
@@ -52,7 +52,7 @@ def test_torchrun_snippets_run():
     assert lines
     for line in lines:  # torchrun is the venv's `python -m torch.distributed.run`
         done = subprocess.run(
-            [sys.executable, "-m", "torch.distributed.run", *shlex.split(line)[1:], "train_steps=50"],
+            [sys.executable, "-m", "torch.distributed.run", *shlex.split(line, comments=True)[1:], "train_steps=50"],
             capture_output=True,
             text=True,
             timeout=300,

@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from antelope.sweeps import studies
+from antelope.sweeps import report, studies
 from antelope.sweeps.report import finish, pareto_front, summary
 from antelope.sweeps.space import Space
 
@@ -95,3 +95,24 @@ def test_finish_records_the_sweeps_artifacts_and_ends_the_parent_once_no_trial_r
     }
     assert {"trials.csv", "plots/sweep_objective.png", "plots/sweep_params.png"} <= artifacts
     assert client.get_run(parent).info.status == ("RUNNING" if waiting else "FINISHED")
+    # one swept key explains all there is to explain: Optuna's fANOVA gives it 1, recorded and drawn
+    assert client.get_run(parent).data.metrics == {"sweep/importance/optim.lr": 1.0}
+    assert "plots/param_importances.png" in artifacts
+
+
+def test_the_summary_names_the_most_important_keys_by_optunas_default_evaluator():
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(12):  # the objective follows lr alone; the batch size is noise
+        trial = study.ask()
+        lr = trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True)
+        trial.suggest_categorical("batch_size", [32, 64])
+        trial.set_user_attr("overrides", ["optim.lr=x"])
+        study.tell(trial, lr)
+    importances = report.param_importances(study)
+    assert list(importances) == ["optim.lr", "batch_size"] and importances["optim.lr"] > 0.9
+    assert report.param_importances(study) == importances  # seeded: the plot and the summary agree
+    expected = ", ".join(f"{key} {value:.2f}" for key, value in importances.items())
+    assert f"most important keys (fANOVA, Optuna's default): {expected}" in summary(study)
+    assert report.param_importances(study_of([0.5])) == {}  # one trial: nothing to weigh
+    several = study_of([(0.9, 1.0), (0.8, 2.0)], ("maximize", "minimize"), ("eval/accuracy", "cost/parameters"))
+    assert report.param_importances(several) == {}  # a front, not one objective to explain

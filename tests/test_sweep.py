@@ -94,13 +94,16 @@ def test_keys_of_an_optimizer_are_drawn_only_when_the_drawn_optimizer_takes_them
         assert (momentum[str(trial.number)] if isinstance(momentum[str(trial.number)], str) else None) == expected
 
 
-def test_a_trial_below_the_median_is_pruned_and_keeps_its_partial_curve():
+def test_a_trial_below_the_median_is_pruned_and_keeps_its_partial_curve(capsys):
     study = sweep(space={"optim.lr": "choice(1e-6, 3e-2)"}, sampler="random", trials=8, **QUICK)
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.PRUNED) >= 1, states
+    told = re.findall(r"ml: trial (\d+) pruned at step \d+: eval/accuracy [\d.]+\n", capsys.readouterr().err)
+    assert sorted(int(n) for n in told) == [t.number for t in study.trials if t.state.name == "PRUNED"]
     _, children = parent_and_children(runs("Digits"))
     pruned = children[children["tags.antelope.trial_state"] == "PRUNED"]
-    assert set(pruned["status"]) == {"KILLED"} and set(pruned["tags.pruned"]) == {"true"}
+    assert set(pruned["status"]) == {"FINISHED"} and set(pruned["tags.pruned"]) == {"true"}  # not a failure
+    assert all(re.match(r"trial \d+ \(pruned at step \d+\): optim.lr=", name) for name in pruned["tags.mlflow.runName"])
     assert set(pruned["params.optim.lr"]) == {"1e-06"}  # the hopeless learning rate
     history = mlflow.MlflowClient().get_metric_history(pruned["run_id"].iloc[0], "eval/accuracy")
     assert 0 < len(history) < 3  # stopped after its first evaluation(s), before step 30
@@ -238,6 +241,11 @@ def test_several_objectives_make_a_pareto_front_recorded_on_the_parent_run_and_p
     commands = [line for line in out.splitlines() if line.startswith("  trial ")]
     assert sorted(int(line.split()[1].rstrip(":")) for line in commands) == sorted(front)
     assert all("model.width=" in line and " ml " in line for line in commands)
+    # `ml plot` draws the front again from the runs and the front the sweep recorded
+    from antelope import plot
+
+    drawn = plot(experiment="Digits", log=False, folder="again")
+    assert f"again/Digits/{study.study_name}/pareto_front.png" in drawn
 
 
 def test_several_objectives_bad_input_is_one_line():
@@ -291,16 +299,23 @@ def test_enqueue_bad_input_is_one_line(tmp_path):
 
 
 def test_a_warm_start_adds_earlier_runs_and_a_studys_trials_as_complete_trials_not_counted(capsys):
+    from models import SelfOptimizing, Wider
+
     from antelope import ml
 
     earlier = [ml(**QUICK, experiment="earlier", **{"optim.lr": lr}) for lr in (0.003, 0.03)]
     ml(**QUICK, experiment="earlier", **{"optim.lr": 5.0})  # outside the space: left out
+    wider = ml(**{**QUICK, "model": Wider}, experiment="earlier", **{"optim.lr": 0.01})  # another model
+    own = ml(**{**QUICK, "model": SelfOptimizing}, experiment="earlier")  # its own optimizer
+    cosine = ml(**QUICK, experiment="earlier", **{"optim.lr": 0.01}, lr_decay_epochs=10)  # a schedule
     space = {"optim.lr": "tag(log, interval(1e-3, 1e-1))"}
     study = sweep(space=space, trials=2, warm_start="earlier", **QUICK)
-    assert (
-        "ml: sweep.warm_start=earlier: 2 earlier results added as complete trials, 1 left out"
-        in capsys.readouterr().err
-    )
+    told = [line for line in capsys.readouterr().err.splitlines() if "sweep.warm_start" in line]
+    assert told == [
+        "ml: sweep.warm_start=earlier: 2 earlier results added as complete trials; 3 runs left out as not comparable "
+        f"(model._target_ differs in 2: {wider.run_id[:8]}, {own.run_id[:8]}; scheduler._target_ differs in 1: "
+        f"{cosine.run_id[:8]}), 1 left out lacking a key or an objective, or outside the space"
+    ]
     warm, own = study.trials[:2], study.trials[2:]
     assert [t.params["optim.lr"] for t in warm] == [0.003, 0.03]
     assert [t.value for t in warm] == [r.metrics["eval/accuracy"] for r in earlier]
@@ -315,6 +330,14 @@ def test_a_warm_start_adds_earlier_runs_and_a_studys_trials_as_complete_trials_n
     assert len(other.trials) == 5
     with pytest.raises(ConfigError, match="sweep.warm_start=nothing names no study in the sweep's storage"):
         sweep(space=space, trials=1, warm_start="nothing", study="fresh", **QUICK)
+    # no comparable run (another dataset): one line, and no study or parent run is left behind
+    with pytest.raises(ConfigError) as error:
+        sweep(space=space, trials=1, warm_start="earlier", study="unstarted", dataset="FakeData", image_size=8, **QUICK)
+    assert str(error.value).startswith("sweep.warm_start=earlier: no earlier result to start from; 6 runs left out")
+    assert "(dataset differs in 4: " in str(error.value) and "; model._target_ differs in 2: " in str(error.value)
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("optuna.journal"))
+    assert "unstarted" not in optuna.get_all_study_names(journal)
+    assert mlflow.get_experiment_by_name("FakeData") is None  # no parent run was started
 
 
 def test_an_objective_that_is_never_logged_stops_after_the_first_trial():

@@ -19,7 +19,8 @@ def test_one_row_per_run_with_params_metrics_and_sweep_info(ids):
     frame = runs(experiment="Digits")
     assert len(frame) == 4 + 1 + 3
     assert list(frame["run_id"][:4]) == ids["seeds"] + [ids["other"]]  # oldest first
-    assert list(frame.columns[:5]) == ["run_id", "run_name", "experiment", "status", "start_time"]
+    assert list(frame.columns[:6]) == ["run_id", "run_name", "experiment", "model", "status", "start_time"]
+    assert set(frame["model"].dropna()) == {"antelope.agents.ac2.AC2Agent"}  # the sweep's parent trains none
     assert (frame["status"] == "FINISHED").all() and (frame["experiment"] == "Digits").all()
     row = frame.set_index("run_id").loc[ids["seeds"][1]]
     assert (row["optim.lr"], row["seed"], row["train_steps"]) == (1e-3, 1, 40)  # params parsed back
@@ -53,20 +54,60 @@ def test_bad_experiment_or_filter_is_a_one_line_config_error(ids):
         runs(filter="metrics.eval/accuracy > 0.9")
 
 
+def test_the_summary_fits_100_columns_with_what_differs_and_the_main_metric(ids):
+    from antelope.results.table import summary
+
+    text, left_out = summary(runs(experiment="Digits"))
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 100 and len(lines) == 1 + 8
+    header = lines[0].split()
+    assert header[:2] == ["run", "status"] and header[-1] == "eval/accuracy"  # the task's main metric last
+    assert {"sweep", "trial", "optim.lr", "seed"} <= set(header)  # what tells these runs apart
+    assert "batch_size" not in header and "model" not in header  # the same in every run
+    assert left_out > 0  # other metrics and params that differ did not fit: --wide has them
+    wide, _ = summary(runs(experiment="Digits"), width=10_000)
+    assert len(wide.splitlines()[0].split()) == len(header) + left_out
+
+
+def test_a_pruned_trial_reads_pruned_and_a_parent_run_does_not_make_every_param_differ():
+    from antelope.results.table import INFO, summary
+
+    row = dict.fromkeys(INFO) | {"status": "FINISHED", "experiment": "E", "model": "m.Net", "batch_size": 32}
+    frame = pd.DataFrame(
+        [
+            {**row, "run_id": "parent00", "role": "sweep", "sweep": "s", "batch_size": None},
+            {**row, "run_id": "trial000", "sweep": "s", "trial": 0, "trial_state": "COMPLETE", "optim.lr": 0.1},
+            {**row, "run_id": "trial001", "sweep": "s", "trial": 1, "trial_state": "PRUNED", "optim.lr": 1e-6},
+        ]
+    )
+    frame["eval/accuracy"] = [None, 0.9, 0.1]
+    text, left_out = summary(frame)
+    assert text.splitlines() == [
+        "     run   status trial optim.lr eval/accuracy",
+        "parent00 FINISHED                             ",
+        "trial000 FINISHED     0      0.1           0.9",
+        "trial001   PRUNED     1    1e-06           0.1",
+    ]
+    assert left_out == 0
+
+
 @pytest.mark.slow
-def test_ml_runs_prints_the_table_and_writes_every_column_to_csv(ids, workdir):
+def test_ml_runs_prints_the_summary_and_writes_every_column_to_csv(ids, workdir):
     done = run_ml("runs", "Digits", "--csv", "runs.csv")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 1 + 8
-    header = lines[0].split()
-    assert header[:4] == ["run_id", "run_name", "experiment", "status"]
-    assert {"sweep", "trial", "trial_state", "optim.lr", "seed", "eval/accuracy"} <= set(header)
-    assert "batch_size" not in header  # the same in every run: only in the CSV
-    assert ids["other"][:8] in done.stdout and f"trial 2: optim.lr={ids['trial_lrs'][2]:.4g}" in done.stdout
+    assert len(lines) == 1 + 8 and max(map(len, lines)) <= 100  # piped: the 100 columns of a terminal
+    assert {"run", "status", "optim.lr", "eval/accuracy"} <= set(lines[0].split())
+    assert ids["other"][:8] in done.stdout
+    assert "more columns that differ between these runs: ml runs --wide" in done.stderr
     written = pd.read_csv(workdir / "runs.csv")
     assert list(written["run_id"]) == list(runs()["run_id"])
     assert {"batch_size", "optim.lr", "eval/accuracy", "parent_run_id"} <= set(written.columns)
+    wide = run_ml("runs", "Digits", "--wide")
+    assert {"run_id", "batch_size", "system/cpu_utilization_percentage"} & set(wide.stdout.splitlines()[0].split())
+    assert f"trial 2: optim.lr={ids['trial_lrs'][2]:.4g}" in wide.stdout
+    csv = run_ml("runs", "Digits", "--csv")  # to stdout
+    assert csv.stdout.splitlines()[0] == ",".join(written.columns)
 
     bad = run_ml("runs", "Digts")
     assert bad.returncode == 2 and bad.stdout == ""

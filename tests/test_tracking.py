@@ -9,7 +9,7 @@ import mlflow
 import pytest
 
 from antelope import tracking
-from antelope.errors import ConfigError, Stop, TakenOver
+from antelope.errors import ConfigError, Pruned, Stop, TakenOver
 from antelope.tracking.inputs import _lost_insert_race
 
 CONFIG = {
@@ -56,7 +56,13 @@ def test_metrics_written_in_the_background_all_arrive_by_the_end():
 
 
 @pytest.mark.parametrize(
-    "raised, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED"), (Stop("pruned"), "KILLED")]
+    "raised, status",
+    [
+        (RuntimeError("boom"), "FAILED"),
+        (KeyboardInterrupt(), "KILLED"),
+        (Stop("stopped"), "KILLED"),
+        (Pruned("trial 3 pruned at step 200", 200), "FINISHED"),  # did what the sweep asked: not a failure
+    ],
 )
 def test_a_run_ends_failed_or_killed_never_running(raised, status):
     with pytest.raises(type(raised)):

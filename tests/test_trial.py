@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from antelope import processes
-from antelope.errors import Stop, TakenOver
+from antelope.errors import Pruned, Stop, TakenOver
 from antelope.sweeps import studies
 from antelope.sweeps.trial import Trial
 
@@ -37,8 +37,9 @@ def test_a_trial_the_pruner_stops_ends_its_run_as_pruned():
     sink, _ = trial(optuna.pruners.ThresholdPruner(lower=0.5))
     sink({"eval/accuracy": 0.7}, 20, True)
     sink({"train/loss": 0.1}, 30, False)  # a write without the objective: nothing to judge
-    with pytest.raises(Stop, match="^trial 0 pruned at step 40$"):
+    with pytest.raises(Pruned, match="^trial 0 pruned at step 40: eval/accuracy 0.2$") as pruned:
         sink({"eval/accuracy": 0.2}, 40, True)
+    assert isinstance(pruned.value, Stop) and pruned.value.step == 40  # a Stop: the run ends, at that step
 
 
 def test_a_trial_another_worker_took_over_is_left_to_it():

@@ -1,6 +1,6 @@
 """antelope.sweeps.warmstart on studies made here (no training): configs queued first, checked before any is
-queued; earlier runs (made with MLflow's client) and a study's trials added as complete trials, the ones that do
-not fit left out and counted."""
+queued; earlier runs (made with MLflow's client) and a study's trials added as complete trials, the runs not
+comparable with the sweep's config and the ones that do not fit left out, counted and named."""
 
 import mlflow
 import optuna
@@ -52,27 +52,68 @@ def finished_run(client, experiment, params, metrics):
     return run.info.run_id
 
 
-def test_an_experiments_finished_runs_become_complete_trials_the_rest_left_out_and_counted(capsys):
+# The sweep's config (flat, as sweep.py composes it): what an earlier run must match outside the swept keys.
+CONFIG = {
+    "model._target_": "models.Model",
+    "dataset": "Digits",
+    "batch_size": 32,
+    "optim._target_": "torch.optim.adam.Adam",
+    "optim.lr": 0.001,
+    "scheduler": None,
+    "experiment": "new",
+    "seed": 0,
+}
+LIKE = {"model._target_": "models.Model", "dataset": "Digits", "batch_size": 32, "seed": 0, "model.in_features": 64}
+
+
+def test_an_experiments_comparable_finished_runs_become_complete_trials_the_rest_left_out_counted_and_named(capsys):
     client = mlflow.MlflowClient()
     experiment = client.create_experiment("earlier")
-    fits = finished_run(
-        client, experiment, {"optim.lr": 0.01, "optim._target_": "torch.optim.sgd.SGD"}, {"eval/accuracy": 0.8}
+    sgd = {"optim._target_": "torch.optim.sgd.SGD"}
+    fits = finished_run(  # another experiment name is bookkeeping; the filled in_features are the data's
+        client, experiment, {**LIKE, "experiment": "earlier", **sgd, "optim.lr": 0.01}, {"eval/accuracy": 0.8}
     )
-    finished_run(
-        client,
-        experiment,
-        {"optim.lr": 0.5, "optim._target_": "torch.optim.sgd.SGD"},  # outside the space
-        {"eval/accuracy": 0.9},
+    outside = {**LIKE, **sgd, "optim.lr": 0.5}  # outside the space
+    finished_run(client, experiment, outside, {"eval/accuracy": 0.9})
+    finished_run(client, experiment, {**LIKE, "optim._target_": "torch.optim.adam.Adam", "optim.lr": 0.02}, {})
+    other_model = finished_run(
+        client, experiment, {**LIKE, "model._target_": "models.Deep", **sgd, "optim.lr": 0.01}, {"eval/accuracy": 0.9}
     )
-    finished_run(client, experiment, {"optim.lr": 0.02, "optim._target_": "torch.optim.adam.Adam"}, {})  # no objective
+    bigger = finished_run(client, experiment, {**LIKE, "batch_size": 64, **sgd}, {"eval/accuracy": 0.9})
+    cosine = {"scheduler._target_": "torch.optim.lr_scheduler.CosineAnnealingLR", "scheduler.T_max": 10}
+    scheduled = finished_run(client, experiment, {**LIKE, **sgd, "optim.lr": 0.01, **cosine}, {"eval/accuracy": 0.9})
     client.create_run(experiment)  # still running: not a result
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(storage=storage, direction="maximize")
-    assert warm_start(study, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",)) == (1, 2)
+    assert warm_start(study, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",), CONFIG) == 1
     (trial,) = study.trials
     assert trial.params == {"optim.lr": 0.01, "optim": "SGD"} and trial.value == 0.8
     assert trial.user_attrs == {SOURCE: f"run {fits}", "mlflow_run_id": fits} and study.user_attrs[ADDED] == 1
-    assert "sweep.warm_start=earlier: 1 earlier results added as complete trials, 2 left out" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "ml: sweep.warm_start=earlier: 1 earlier results added as complete trials; 3 runs left out as not comparable "
+        f"(model._target_ differs in 1: {other_model[:8]}; batch_size differs in 1: {bigger[:8]}; "
+        f"scheduler._target_ differs in 1: {scheduled[:8]}), 2 left out lacking a key or an objective, or outside "
+        "the space\n"
+    )
+
+
+def test_a_warm_start_without_a_comparable_run_is_one_line_and_adds_nothing():
+    client = mlflow.MlflowClient()
+    experiment = client.create_experiment("earlier")
+    own = finished_run(
+        client, experiment, {**LIKE, "model._target_": "models.Own", "optim.lr": 1e-4}, {"eval/accuracy": 1}
+    )
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, direction="maximize")
+    space = Space.parse(["optim.lr=interval(1e-5, 1e-1)"])
+    with pytest.raises(ConfigError) as error:
+        warm_start(study, storage, space, "earlier", ("eval/accuracy",), ("maximize",), CONFIG)
+    assert str(error.value) == (
+        "sweep.warm_start=earlier: no earlier result to start from; 1 runs left out as not comparable "
+        f"(model._target_ differs in 1: {own[:8]}); name an experiment or study of runs like this sweep's, or drop "
+        "sweep.warm_start"
+    )
+    assert study.trials == [] and ADDED not in study.user_attrs
 
 
 def test_a_studys_complete_trials_are_added_when_it_optimizes_the_same(workdir):
@@ -84,13 +125,13 @@ def test_a_studys_complete_trials_are_added_when_it_optimizes_the_same(workdir):
         n_trials=1,
     )
     study = optuna.create_study(storage=storage, study_name="new", direction="maximize")
-    assert warm_start(study, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",)) == (1, 0)
+    assert warm_start(study, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",), CONFIG) == 1
     assert study.trials[0].user_attrs[SOURCE] == "study earlier trial 0"
     with pytest.raises(
         ConfigError,
         match="sweep.warm_start=earlier: that study optimizes its objective \\(maximize\\), "
         "this sweep eval/mse \\(minimize\\)",
     ):
-        warm_start(study, storage, SPACE, "earlier", ("eval/mse",), ("minimize",))
+        warm_start(study, storage, SPACE, "earlier", ("eval/mse",), ("minimize",), CONFIG)
     with pytest.raises(ConfigError, match="sweep.warm_start=nothing names no study in the sweep's storage"):
-        warm_start(study, storage, SPACE, "nothing", ("eval/accuracy",), ("maximize",))
+        warm_start(study, storage, SPACE, "nothing", ("eval/accuracy",), ("maximize",), CONFIG)

@@ -4,7 +4,20 @@ Nothing here trains. Other rooms use what is listed here."""
 
 from . import optimizers, overrides
 from .composition import chosen_options, compose, experiment_name, normalize, recorded
-from .schema import BUDGETS, DEFAULT_MODEL, GROUPS, LR_DECAY_SCHEDULER, Config, keys
+from .schema import (
+    BOOKKEEPING_KEYS,
+    BUDGETS,
+    DATA_KEYS,
+    DEFAULT_MODEL,
+    GROUPS,
+    LR_DECAY_SCHEDULER,
+    RL_KEYS,
+    SHORTHANDS,
+    START_KEYS,
+    TRAINER_UPDATE_KEYS,
+    Config,
+    keys,
+)
 
 __all__ = [
     "optimizers",
@@ -15,9 +28,15 @@ __all__ = [
     "normalize",
     "recorded",
     "BUDGETS",
+    "DATA_KEYS",
     "DEFAULT_MODEL",
     "GROUPS",
     "LR_DECAY_SCHEDULER",
+    "BOOKKEEPING_KEYS",
+    "RL_KEYS",
+    "SHORTHANDS",
+    "START_KEYS",
+    "TRAINER_UPDATE_KEYS",
     "Config",
     "keys",
 ]

@@ -264,9 +264,13 @@ def chosen_options(values):
 
 def recorded(text):
     """The config a run recorded (its config.yaml) as a Config again: to resume or reproduce that run."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf, open_dict
 
-    return OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(text))
+    config = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(text))
+    assert isinstance(config, DictConfig)  # merged onto the Config dataclass
+    with open_dict(config):
+        del config["defaults"]  # Hydra's composition list: a composed config has none
+    return config
 
 
 def experiment_name(cfg):

@@ -254,6 +254,58 @@ class Config:
     )
 
 
+# Which keys apply to which run: a run records the keys that applied to it (antelope.run.task), not every default.
+RL_KEYS = (
+    "env",
+    "discrete",
+    "action_bins",
+    "evaluate_episodes",
+    "random_steps",
+    "envs",
+    "learn_per_steps",
+    "nstep",
+    "discount",
+    "replay_capacity",
+)
+DATA_KEYS = (
+    "dataset",
+    "test_dataset",
+    "dataset_root",
+    "label_column",
+    "epochs",
+    "augment",
+    "transform",
+    "eval_transform",
+    "image_size",
+    "stream",
+    "data_workers",
+    "bad_samples",
+    "generate",
+)
+# How a run was started, not what it trains (its tags and description say it); a sweep's settings are its parent
+# run's params, the same for all its trials.
+START_KEYS = ("resume", "load", "reproduce", "tracking", "sweep")
+SHORTHANDS = (
+    "lr",
+    "lr_decay_epochs",
+    "epochs",
+)  # recorded when given; what they set is in optim, scheduler, train_steps
+# Where and how a run records and checkpoints, not what it learns: two runs that differ only here are comparable
+# (a warm start takes either).
+BOOKKEEPING_KEYS = (
+    "experiment",
+    "register",
+    "log_per_steps",
+    "save_per_steps",
+    "keep_checkpoints",
+    "system_metrics",
+    "data_workers",
+    "threads",
+    "device",
+)
+# The trainer's optimizer and scheduler: unused by a model that keeps its own (its optim and scheduler are its own).
+TRAINER_UPDATE_KEYS = ("lr", "lr_decay_epochs", "grad_clip", "scheduler_interval")
+
 # env steps an RL run gets when train_steps is not given: what the default agent needs to solve the env,
 # with room to spare over the seeds tests/benchmarks/bench_rl.py measures; other envs get DEFAULT_BUDGET
 BUDGETS = {"CartPole-v1": 20_000, "Pendulum-v1": 20_000}

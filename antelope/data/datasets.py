@@ -36,6 +36,14 @@ SPLIT_SEED = 0  # fixed: the same held-out samples in every run, whatever the ru
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
+def unused_keys(source):
+    """The data keys that `source` (dataset=, a name, a path or an object) leaves unused: label_column unless
+    it is a table, dataset_root unless it is a torchvision dataset (downloaded there)."""
+    table = isinstance(source, str) and source.endswith(TABLE_SUFFIXES)
+    downloaded = isinstance(source, str) and not table and source != "Digits" and not os.path.isdir(source)
+    return tuple(key for key, used in (("label_column", table), ("dataset_root", downloaded)) if not used)
+
+
 @dataclass
 class Split:
     """A split held in memory, itself a Dataset of (x, y)."""

@@ -12,14 +12,14 @@ run records it and a resumed run reads its data the same way.
 
 import sys
 from dataclasses import dataclass
-from typing import Union
+from typing import Sized, Union, cast
 
 import torch
 
 from ..errors import ConfigError
 from . import augment, datasets, samples, stream, transforms
 from .replay import Replay
-from .spec import generative, spec_of
+from .spec import Spec, generative, spec_of
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Reading:
 class Feed:
     data: datasets.Data  # its splits: in memory (Splits), or Datasets to stream
     reading: Reading
-    spec: object  # antelope.data.spec.Spec: what a model's constructor is filled from
+    spec: Spec  # what a model's constructor is filled from
     replay: Union[Replay, stream.Stream]  # `next(replay)` is a training batch
     evaluation: stream.Evaluation  # the test split's batches
     examples: torch.Tensor  # a few model inputs (test samples as the model gets them), on the device
@@ -49,6 +49,7 @@ class Feed:
     read_skipped: int = 0  # samples left out while reading into memory (bad_samples=skip)
     transforms_on_device: bool = False  # transform= runs on the replay's batches (data held in memory)
     augmented: bool = False  # augment= runs on the batches
+    unused: tuple = ()  # data keys of the config that this dataset does not use (label_column but for tables)
 
     @property
     def choices(self):
@@ -72,9 +73,16 @@ class Feed:
         return self.read_skipped + sum(getattr(reader, "skipped", 0) for reader in (self.replay, self.evaluation))
 
     def say_how_it_is_read(self):
-        """'ml: data: streamed by 2 worker processes (why)': said once the run is open (an error before it stays
-        one line)."""
-        print(f"ml: data: {self.reading}", file=sys.stderr)
+        """'ml: data: 1,437 training and 360 test samples of 1x8x8, 10 classes; in memory (why)': said once the
+        run is open (an error before it stays one line)."""
+        shape = "x".join(str(n) for n in self.spec.obs.shape) or "scalars"
+        classes = self.spec.num_classes
+        target = f"{classes} classes" if classes is not None else "regression targets"
+        train, test = (len(cast(Sized, split)) for split in (self.data.train, self.data.test))
+        print(
+            f"ml: data: {train:,} training and {test:,} test samples of {shape}, {target}; {self.reading}",
+            file=sys.stderr,
+        )
 
     def stop_training_workers(self):
         """Training is over: a stream's workers would only idle beside the evaluation's."""
@@ -177,6 +185,7 @@ class Feed:
             data.skipped + sum(skipped),
             transforms_on_device=transform is not None and not streaming,
             augmented=bool(cfg.augment),
+            unused=datasets.unused_keys(objects.get("dataset", cfg.dataset)),
         )
 
 

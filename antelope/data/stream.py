@@ -40,7 +40,7 @@ def choose(stream, data, device, image_size=None, bad_samples="error", generate=
     if stream is not None:
         return bool(stream), f"stream={str(bool(stream)).lower()} was set"
     if isinstance(data.train, Split) and isinstance(data.test, Split):
-        return False, "a table or Digits, read whole when opened"
+        return False, "tables and Digits are small: read whole"
     if generate:
         return False, "generate=true compares samples with the test split held in memory"
     size = sum(nbytes(split, image_size, bad_samples) for split in (data.train, data.test))

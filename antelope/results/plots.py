@@ -9,7 +9,8 @@
 
 What is drawn, for the runs `antelope.runs(experiment, filter)` selects:
 - learning curves, one panel per metric: one line per run, or the mean ± std of the runs that differ
-  only by `seed` (one line per configuration); the runs of each experiment outside sweeps together, and
+  only by `seed` (one line per configuration: the model, its size and every other param), each labelled by
+  what differs; the runs of each experiment outside sweeps together, and
   the trials of each sweep together; one figure per task (`learning_curves_<task>.png` where runs of
   several tasks, e.g. classification and generate, share an experiment);
 - for each sweep: the objective of every trial by trial number with the best value so far, and each
@@ -227,34 +228,51 @@ def _metric_names(frame, metrics):
     return sorted(names, key=lambda n: (not n.startswith("train/loss"), not n.startswith("eval/"), n))
 
 
+def _config_columns(frame):
+    """What makes a run's configuration: its model (the class, and its size, which tells apart two classes of
+    one name) and every param but `seed`. Runs that differ only by seed share a band; different models never."""
+    size = [PARAMETERS] if PARAMETERS in frame else []
+    return ["model", *size, *(c for c in param_columns(frame) if c != SEED)]
+
+
 def _seed_groups(frame):
-    """{config key: [run ids]}: runs whose params are equal but for `seed` share a key."""
-    params = [c for c in param_columns(frame) if c != SEED]
+    """{configuration: [run ids]}: runs whose configurations (`_config_columns`) are equal share a key."""
+    columns = _config_columns(frame)
     groups: dict[tuple, list] = {}
     for _, row in frame.iterrows():
-        key = tuple(str(row[c]) for c in params)
+        key = tuple(str(row[c]) for c in columns)
         groups.setdefault(key, []).append(row["run_id"])
     return groups
 
 
 def _labels(frame, groups):
-    """A legend label per group: the params that tell the groups apart, else the run name; a group of
-    several runs says how many and over how many distinct seeds: "mean ± std of 3 seeds", or
-    "mean ± std of 3 runs, 2 seeds" when seeds repeat. Every run is in the mean and band (a repeated
-    seed may still differ, e.g. on a GPU), but repeats are not independent samples, so they are not
-    counted as seeds."""
-    params = [c for c in param_columns(frame) if c != SEED]
+    """A legend label per group: what tells the groups apart (the model by its class name, the params), else
+    the run name; a group of several runs says how many and over how many distinct seeds: "mean ± std of 3
+    seeds", or "mean ± std of 3 runs, 2 seeds" when seeds repeat. Every run is in the mean and band (a repeated
+    seed may still differ, e.g. on a GPU), but repeats are not independent samples, so they are not counted as
+    seeds."""
+    columns = _config_columns(frame)
     keys = list(groups)
-    varying = [i for i, c in enumerate(params) if len({k[i] for k in keys}) > 1]
+    varying = [i for i, c in enumerate(columns) if len({k[i] for k in keys}) > 1]
     names = frame.set_index("run_id")["run_name"]
     labels = {}
     for key, members in groups.items():
-        label = " ".join(f"{params[i]}={_short(key[i])}" for i in varying) if varying and len(varying) <= 4 else None
+        told = [_told(columns[i], key[i]) for i in varying]
+        label = " ".join(told) if varying and len(varying) <= 4 else None
         label = label or (names[members[0]] if len(members) == 1 else "")
         if len(members) > 1:
             label = f"{label} (mean ± std of {_count(frame, members)})".strip()
         labels[key] = label
     return labels
+
+
+def _told(column, value):
+    """How a label names one thing that differs: the model by its class, its size in parameters, a param."""
+    if column == "model":
+        return value.rsplit(".", 1)[-1]
+    if column == PARAMETERS:
+        return f"{_short(value)} parameters"
+    return f"{column}={_short(value)}"
 
 
 def _count(frame, members):

@@ -1,11 +1,13 @@
 """A sweep's figures: the objective of every trial with the best so far, each swept parameter against the
-objective, and for several objectives the Pareto front; drawn from a sweep's study when it ends (antelope.sweeps)
-or from its runs (`ml plot`)."""
+objective, the parameters' importances, and for several objectives the Pareto front; drawn from a sweep's study
+when it ends (antelope.sweeps) or from its runs (`ml plot`). Swept keys go by the names the sweep was given:
+`optim` (its class, SGD or Adam), not the `optim._target_` its trials record."""
 
 import math
 import os
 
-from ..metrics import DIRECTIONS
+from .. import tracking
+from ..metrics import DIRECTIONS, IMPORTANCE
 from .figures import Figure, log_ticks, new_figure, save
 from .table import param_columns
 
@@ -14,22 +16,47 @@ SEED = "seed"  # a param that differs between runs of one configuration: never a
 
 def figures_of_sweep(parent, trials, folder):
     """The figures of one sweep from its runs: its parent run's row, its trials' rows."""
-    objective = (_parent_param(parent, "sweep.objective") or "").split(",")[0] or None  # the first of several
+    objectives = [name for name in str(_parent_param(parent, "sweep.objective") or "").split(",") if name]
+    objective = objectives[0] if objectives else None
     if objective is None or objective not in trials.columns:
         candidates = [m for m in DIRECTIONS if m in trials.columns]
         objective = objective if not candidates else candidates[0]
     if objective is None or objective not in trials.columns:
         return []
-    direction = (_parent_param(parent, "sweep.direction") or "").split(",")[0] or DIRECTIONS.get(objective, "minimize")
+    directions = str(_parent_param(parent, "sweep.direction") or "").split(",")
+    direction = directions[0] or DIRECTIONS.get(objective, "minimize")
+    trials = _by_typed_names(parent, trials)
     space = {key: str(_parent_param(parent, f"space.{key}") or "") for key in _swept_keys(parent, trials)}
-    return sweep_figures(parent["run_name"], objective, direction, trials, space, folder)
+    importances = {
+        c[len(IMPORTANCE) :]: parent[c] for c in parent.index if c.startswith(IMPORTANCE) and _present(parent[c])
+    }
+    importances = dict(sorted(importances.items(), key=lambda item: -item[1]))
+    figures = sweep_figures(parent["run_name"], objective, direction, trials, space, folder, importances)
+    if len(objectives) > 1 and len(directions) == len(objectives):
+        figures += _pareto_of_runs(parent, objectives, directions, trials, folder)
+    return figures
 
 
-def sweep_figures(name, objective, direction, trials, space, folder):
-    """The objective of every trial by number with the best so far, and each swept key against the
-    objective. `trials` has a row per trial (columns `trial`, `trial_state`, the objective, and each key of
-    `space`, {key: its sweep expression}); the figures go to `folder`. A sweep's end draws these from its
-    study, `ml plot` from its runs."""
+def _pareto_of_runs(parent, objectives, directions, trials, folder):
+    """The Pareto front the sweep recorded (pareto_front.csv on its parent run, from Optuna's best_trials) over
+    every complete trial's final objectives; nothing while the sweep has not recorded one."""
+    import pandas as pd
+
+    try:
+        front = set(pd.read_csv(tracking.artifact_file(parent["run_id"], "pareto_front.csv"))["trial"])
+    except (OSError, KeyError):  # no front recorded yet (no trial complete), or the file is not there
+        return []
+    complete = trials[(trials["trial_state"].fillna("COMPLETE") == "COMPLETE") & trials[objectives].notna().all(axis=1)]
+    table = pd.DataFrame({"trial": complete["trial"].astype(int), **{name: complete[name] for name in objectives}})
+    table["front"] = table["trial"].isin(front)
+    return pareto_figure(parent["run_name"], objectives, directions, table, folder)
+
+
+def sweep_figures(name, objective, direction, trials, space, folder, importances=None):
+    """The objective of every trial by number with the best so far, each swept key against the objective, and
+    the keys' `importances` ({key: importance}, most important first) when given. `trials` has a row per trial
+    (columns `trial`, `trial_state`, the objective, and each key of `space`, {key: its sweep expression}); the
+    figures go to `folder`. A sweep's end draws these from its study, `ml plot` from its runs."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
     trials = trials.sort_values("trial")
@@ -71,15 +98,32 @@ def sweep_figures(name, objective, direction, trials, space, folder):
             ax.grid(alpha=0.3)
         figure.suptitle(f"sweep {name}: swept parameters vs {objective}")
         figures.append(Figure(figure, os.path.join(folder, "sweep_params.png")))
+    if importances:
+        figures.append(importance_figure(name, objective, importances, folder))
     return figures
 
 
-def draw_sweep(name, objective, direction, trials, space, folder, run_id=None):
+def importance_figure(name, objective, importances, folder):
+    """Each swept key's importance for the objective, as Optuna's default evaluator (fANOVA) measures it: the
+    share of the objective's variance across the trials that the key explains. The most important on top."""
+    keys = list(importances)[::-1]
+    figure = new_figure(6, max(3.0, 1.4 + 0.45 * len(keys)))
+    ax = figure.subplots()
+    ax.barh(keys, [importances[key] for key in keys], color="C0")
+    for y, key in enumerate(keys):
+        ax.annotate(f"{importances[key]:.2f}", (importances[key], y), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize="small")  # fmt: skip
+    ax.set(title=f"sweep {name}: importance for {objective}", xlabel="importance (fANOVA, sums to 1)", xlim=(0, 1.1))
+    ax.grid(alpha=0.3, axis="x")
+    return Figure(figure, os.path.join(folder, "param_importances.png"))
+
+
+def draw_sweep(name, objective, direction, trials, space, folder, run_id=None, importances=None):
     """`sweep_figures` saved as PNGs into `folder` (and logged under `plots/` on run `run_id`); their paths."""
     import matplotlib.style
 
     with matplotlib.style.context("default"):
-        return save(sweep_figures(name, objective, direction, trials, space, folder), run_id)
+        return save(sweep_figures(name, objective, direction, trials, space, folder, importances), run_id)
 
 
 def pareto_figure(name, objectives, directions, trials, folder):
@@ -110,6 +154,16 @@ def draw_pareto(name, objectives, directions, trials, folder, run_id=None):
 
     with matplotlib.style.context("default"):
         return save(pareto_figure(name, objectives, directions, trials, folder), run_id)
+
+
+def _by_typed_names(parent, trials):
+    """The trials with a column per swept config group (`optim`) holding the class each ran (`SGD`), where the
+    sweep searched the group and its trials record `optim._target_`."""
+    groups = [c[len("space.") :] for c in parent.index if c.startswith("space.") and _present(parent[c])]
+    typed = {key: f"{key}._target_" for key in groups if key not in trials.columns and f"{key}._target_" in trials}
+    if not typed:
+        return trials
+    return trials.assign(**{key: trials[target].str.rsplit(".", n=1).str[-1] for key, target in typed.items()})
 
 
 def _swept_keys(parent, trials):

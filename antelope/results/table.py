@@ -1,7 +1,8 @@
 """Runs as a pandas DataFrame: one row per MLflow run, with its status, sweep info, params and final metrics.
 
-    ml runs                                       # every run of the tracking store, oldest first
+    ml runs                                       # every run of the tracking store, oldest first, in 100 columns
     ml runs Digits --filter "metrics.`eval/accuracy` > 0.9" --csv runs.csv
+    ml runs --wide                                # every column, however wide
 
     from antelope import runs
     df = runs(experiment='Digits')
@@ -15,15 +16,19 @@ back into numbers, booleans and None where the whole column allows. The rows are
 """
 
 import argparse
+import math
+import shutil
 import sys
 
 from .. import tracking
 from ..errors import ConfigError
+from ..metrics import METRICS
 
 INFO = [
     "run_id",
     "run_name",
     "experiment",
+    "model",
     "status",
     "start_time",
     "end_time",
@@ -35,6 +40,7 @@ INFO = [
     "overrides",
 ]
 TAGS = {
+    "model": "antelope.model",  # the model's class or function (its qualified name)
     "role": "antelope.role",
     "sweep": "antelope.sweep",
     "trial": "antelope.trial",
@@ -75,11 +81,14 @@ def runs(experiment=None, filter=None):
 
 
 def main(argv):
-    """`ml runs [EXPERIMENT ...] [--filter EXPR] [--csv FILE]`; returns the exit status."""
+    """`ml runs [EXPERIMENT ...] [--filter EXPR] [--wide] [--csv [FILE]]`; returns the exit status."""
     parser = argparse.ArgumentParser(prog="ml runs", description="Print the runs of the tracking store.")
     parser.add_argument("experiment", nargs="*", help="experiment names (default: all)")
     parser.add_argument("--filter", help='an MLflow search filter, e.g. "metrics.`eval/accuracy` > 0.9"')
-    parser.add_argument("--csv", metavar="FILE", help="also write every column to this CSV file")
+    parser.add_argument("--wide", action="store_true", help="print every column, however wide")
+    parser.add_argument(
+        "--csv", nargs="?", const="-", metavar="FILE", help="every column as CSV, to FILE or (no FILE) to stdout"
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:
@@ -89,26 +98,84 @@ def main(argv):
     except ConfigError as error:
         print(f"ml: error: {error}", file=sys.stderr)
         return 2
+    if args.csv == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return 0
     if args.csv:
         frame.to_csv(args.csv, index=False)
         print(f"ml: wrote {len(frame)} runs, {len(frame.columns)} columns to {args.csv}", file=sys.stderr)
     if frame.empty:
         print(f"ml: no runs in {tracking.tracking_uri()}", file=sys.stderr)
         return 0
-    print(summary(frame).to_string(index=False, max_colwidth=40))
+    if args.wide:
+        print(frame.to_string(index=False))
+        return 0
+    width = shutil.get_terminal_size((WIDTH, 24)).columns
+    shown, left_out = summary(frame, width)
+    print(shown)
+    if left_out:
+        print(
+            f"ml: {left_out} more columns that differ between these runs: ml runs --wide, or --csv for every one",
+            file=sys.stderr,
+        )
     return 0
 
 
-def summary(frame):
-    """The columns worth reading on a terminal: the run, its sweep info if any, the params that differ
-    between the runs and the final metrics (not train/epoch)."""
-    params, metrics = param_columns(frame), metric_columns(frame)
-    varying = [c for c in params if frame[c].astype(str).nunique() > 1]
-    info = ["run_id", "run_name", "experiment", "status"]
-    info += [c for c in ("sweep", "trial", "trial_state") if frame[c].notna().any()]
-    shown = frame[info + varying + [m for m in metrics if m != "train/epoch"]].copy()
-    shown["run_id"] = shown["run_id"].str[:8]
-    return shown
+WIDTH = 100  # the terminal width `ml runs` fits when it cannot ask the terminal (output piped to a file)
+CELL = 24  # characters of a value shown before it is cut with "…"
+
+
+def summary(frame, width=WIDTH):
+    """(the table as text, how many columns did not fit): the run, its status (PRUNED for a pruned trial), the
+    main metric of each task, then what differs between the runs (experiment, model, sweep and trial, params,
+    other final metrics) for as long as the table fits `width` characters."""
+    import pandas as pd
+
+    status = frame["status"].where(frame["trial_state"] != "PRUNED", "PRUNED")
+    table = pd.DataFrame({"run": frame["run_id"].str[:8], "status": status})
+    main = [m for m in METRICS.values() if m in frame and frame[m].notna().any()]
+    trained = frame[frame["role"] != "sweep"]  # a sweep's parent run has no model, params or metrics of its own
+    compared = trained if len(trained) else frame
+    optional = [c for c in ("experiment", "model") if _differs(compared[c])]
+    optional += [c for c in ("sweep", "trial") if _differs(frame[c])]
+    params = [c for c in param_columns(frame) if _differs(compared[c])]
+    optional += sorted(params, key=lambda c: -_distinct(compared[c]))  # the most telling first: a swept lr, a seed
+    others = [m for m in metric_columns(frame) if m not in main and m != "train/epoch" and not m.startswith("system/")]
+    optional += [m for m in others if _differs(compared[m])] + ["run_name"] * _differs(frame["run_name"])
+    for column in main:
+        table[column] = frame[column].map(_cell)
+    left_out = 0
+    for column in optional:
+        tried = table.copy()
+        position = len(tried.columns) - len(main)  # before the main metrics, which stay last
+        values = frame[column].str.rsplit(".", n=1).str[-1] if column == "model" else frame[column]  # the class
+        tried.insert(position, column, values.map(_cell))
+        if max(len(line) for line in tried.to_string(index=False).splitlines()) <= width:
+            table = tried
+        else:
+            left_out += 1
+    return table.to_string(index=False), left_out
+
+
+def _differs(column):
+    return bool(_distinct(column) > 1 and column.notna().any())
+
+
+def _distinct(column):
+    """How many different values `column` holds, missing counted as one (pandas' nunique leaves it out)."""
+    return len({repr(value) for value in column.tolist()})
+
+
+def _cell(value):
+    """A value as a short cell: numbers to 4 significant digits, long text cut."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value)
+    return text if len(text) <= CELL else text[: CELL - 1] + "…"
 
 
 def param_columns(frame):

@@ -1,7 +1,10 @@
 """`ml ui`: the MLflow UI on the tracking store `ml` writes to, on this machine only (127.0.0.1).
 
-    ml ui                      # http://127.0.0.1:5000, until Ctrl-C
-    ml ui --port 5001
+    ml ui                      # http://127.0.0.1:5000, until Ctrl-C; prints the address of the newest run's experiment
+    ml ui Digits --port 5001   # and of experiment Digits's runs
+
+The address it prints opens the experiment on its training runs (MLflow 3's UI opens an experiment on its GenAI
+overview unless the address names the model-training workflow).
 
 With MLFLOW_TRACKING_URI pointing at a tracking server (http://...), that server already serves the UI:
 `ml ui` prints its address and starts nothing. A shared server for a team is in tracking/.
@@ -24,29 +27,38 @@ START_SECONDS = 120  # the first start of a store runs MLflow's migrations
 def main(argv):
     """`ml ui [--port N] [--host ADDRESS]`; returns the exit status when the UI stops."""
     parser = argparse.ArgumentParser(prog="ml ui", description="Start the MLflow UI on the tracking store.")
-    parser.add_argument("--port", type=int, default=5000, help="the port (default: 5000)")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="the address to bind (default: 127.0.0.1, this machine only)"
+        "experiment", nargs="?", help="the experiment whose runs to open (default: that of the newest run)"
+    )
+    parser.add_argument("--port", type=int, default=tracking.UI_PORT, help=f"the port (default: {tracking.UI_PORT})")
+    parser.add_argument(
+        "--host",
+        default=tracking.UI_HOST,
+        help=f"the address to bind (default: {tracking.UI_HOST}, this machine only)",
     )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:
         return exit.code
     try:
-        return ui(args.port, args.host)
+        return ui(args.port, args.host, args.experiment)
     except ConfigError as error:
         print(f"ml: error: {error}", file=sys.stderr)
         return 2
 
 
-def ui(port=5000, host="127.0.0.1"):
-    """Run `mlflow ui` on MLflow's tracking URI until it stops or Ctrl-C; returns its exit status."""
+def ui(port=tracking.UI_PORT, host=tracking.UI_HOST, experiment=None):
+    """Run `mlflow ui` on MLflow's tracking URI until it stops or Ctrl-C; returns its exit status. It prints the
+    address of `experiment`'s runs (default: the experiment of the newest run)."""
     uri = tracking.tracking_uri(redacted=False)
+    shown = tracking.experiment_to_show(experiment)
     if uri.startswith(("http://", "https://")):
-        print(f"ml: the tracking server serves the UI: open {tracking.redact(uri)}", file=sys.stderr)
+        page = tracking.ui_address(shown) if shown is not None else tracking.redact(uri)
+        print(f"ml: the tracking server serves the UI: open {page}", file=sys.stderr)
         return 0
     _check_port(host, port)
     url = f"http://{host}:{port}"
+    page = tracking.ui_address(shown, url) if shown is not None else url
     # One worker: the UI serves one person, and each worker is a whole Python process.
     command = [
         sys.executable,
@@ -68,7 +80,11 @@ def ui(port=5000, host="127.0.0.1"):
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the UI server too, as Ctrl-C does
     try:
         if _wait_until_up(url, process):
-            print(f"ml: MLflow UI at {url} (store {tracking.redact(uri)}); Ctrl-C stops it", file=sys.stderr)
+            runs = f"; the runs of the newest experiment: {page}" if experiment is None else f": {page}"
+            print(
+                f"ml: MLflow UI at {url} (store {tracking.redact(uri)}){runs if shown else ''}; Ctrl-C stops it",
+                file=sys.stderr,
+            )
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()

@@ -14,6 +14,7 @@ from typing import cast
 
 import torch
 
+from .. import tracking
 from ..config import compose
 from ..config import overrides as lines
 from ..data import Split, as_float
@@ -103,10 +104,8 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
         distributed.leave(group, together=finished)
     if tracked.run_id is not None:
         summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        print(
-            f"ml: run {tracked.run_id} finished: {summary}\n    see it with: ml ui   (or: ml runs, ml plot)",
-            file=sys.stderr,
-        )
+        see = "" if trial is not None else f"\n    {tracking.see_it(tracked.experiment_id)}"  # a sweep says it once
+        print(f"ml: run {tracked.run_id} finished: {summary}{see}", file=sys.stderr)
     return Result(tracked.run_id, tracked.experiment_id, task.model, metrics, record)
 
 

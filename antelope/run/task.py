@@ -11,10 +11,10 @@ from typing import Optional, cast
 import torch
 
 from .. import tracking
-from ..config import optimizers
+from ..config import DATA_KEYS, RL_KEYS, SHORTHANDS, START_KEYS, TRAINER_UPDATE_KEYS, optimizers
 from ..data import Environment, Feed, ReplayBuffer, Spec
 from ..errors import ConfigError
-from ..train import Update, build, distributed, optimizes_itself, resolve
+from ..train import Update, build, distributed, optimizes_itself, own_settings, resolve
 
 # Keys that set the trainer's optimizer: not used by a model that keeps its own.
 OPTIMIZER_KEYS = ("optim", "scheduler", "lr", "lr_decay_epochs")
@@ -33,10 +33,22 @@ class Task:
     filled: dict = field(default_factory=dict)  # the model's arguments filled from the data (plain values)
 
     def record(self, config):
-        """The run's resolved `config` (a dict) with what the run chose where it left it open: the steps, how its
-        data is read, the model's arguments filled from the data. What a run records, and a resume reads back."""
+        """What ran, from the run's resolved `config` (a dict): what the run chose where it left it open (the
+        steps, how its data is read, the model's arguments filled from the data), the optimizer and scheduler a
+        model that optimizes itself keeps (read from them) in place of optim= and scheduler=, and none of the keys
+        that did not apply (RL keys for a dataset, label_column for images, sweep settings: the parent run holds
+        them, ...). What a run records, and a resume or a reproduction reads back (a key left out is its default
+        there, and as unused)."""
         chosen = {"train_steps": self.steps, **(self.feed.choices if self.feed is not None else {})}
-        return {**config, **chosen, "model": {**config["model"], **self.filled}}
+        ran = {**config, **chosen, "model": {**config["model"], **self.filled}}
+        unused = {*START_KEYS, *(key for key in SHORTHANDS if ran[key] is None)}
+        unused |= set(DATA_KEYS) if self.feed is None else {*RL_KEYS, *self.feed.unused}
+        if self.update.optimizer is None:  # the model's own optimizer and scheduler ran, not the trainer's
+            ran.update(own_settings(self.model))
+            unused |= set(TRAINER_UPDATE_KEYS)
+        elif self.update.scheduler is None:
+            unused.add("scheduler_interval")
+        return {key: value for key, value in ran.items() if key not in unused}
 
     @property
     def examples(self):

@@ -10,6 +10,7 @@ import tempfile
 
 from .. import tracking
 from ..config import overrides as lines
+from ..metrics import IMPORTANCE
 from ..results import draw_pareto, draw_sweep
 
 FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
@@ -20,6 +21,10 @@ def finish(study, plan):
     wait to be continued, with the best trial's model registered under `sweep.register=`."""
     from optuna.trial import TrialState
 
+    importances = param_importances(study)
+    if importances:
+        for key, value in importances.items():
+            tracking.log_metric(plan.parent_run_id, f"{IMPORTANCE}{key}", value, 0)
     with tempfile.TemporaryDirectory() as folder:
         study.trials_dataframe().to_csv(os.path.join(folder, "trials.csv"), index=False)
         draw_sweep(
@@ -29,6 +34,7 @@ def finish(study, plan):
             _trial_table(study, plan),
             plan.space.describe(),
             os.path.join(folder, "plots"),
+            importances=importances,
         )
         if plan.multi and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             front = pareto_front(study)
@@ -73,6 +79,22 @@ def _trial_table(study, plan):
         )
         rows.append({"trial": t.number, "trial_state": t.state.name, plan.objective: value, **t.params})
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["trial", "trial_state", plan.objective])
+
+
+def param_importances(study):
+    """{swept key: importance}, most important first, by Optuna's default evaluator (fANOVA) over the complete
+    trials of a study of one objective; {} where there is nothing to weigh: several objectives, fewer than two
+    complete trials, or no key that took different values."""
+    import optuna
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(study.directions) > 1 or len(complete) < 2:
+        return {}
+    if not any(len({repr(t.params.get(key)) for t in complete}) > 1 for key in complete[0].params):
+        return {}
+    # Seeded, so that the plot and the summary of one sweep give the same figures (the forest is random).
+    return optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
 
 
 def pareto_front(study):
@@ -155,6 +177,10 @@ def summary(study, top=5):
         table.to_string(index=False),
         f"best params: {best.params}",
     ]
+    importances = param_importances(study)
+    if importances:
+        top = ", ".join(f"{key} {value:.2f}" for key, value in list(importances.items())[:3])
+        text.append(f"most important keys (fANOVA, Optuna's default): {top}")
     if "overrides" not in best.user_attrs:  # an earlier result a warm start added (antelope.sweeps.warmstart)
         return "\n".join(
             text

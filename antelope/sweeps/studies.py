@@ -72,8 +72,12 @@ def choose(kind, given):
 
 
 def open_storage(url, workers=1):
-    """Optuna storage: a database URL (RDBStorage), else a journal file, safe for many processes."""
+    """Optuna storage: a database URL (RDBStorage), else a journal file, safe for many processes. Optuna's INFO
+    lines ("A new study created", each trial's result) are left out: the sweep prints its own."""
     import optuna
+
+    if not processes.verbose():
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     if "://" not in url:
         from optuna.storages.journal import JournalFileBackend

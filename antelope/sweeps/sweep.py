@@ -6,19 +6,21 @@
     from antelope import sweep
     study = sweep(model=Model, dataset='Digits', space={'lr': 'tag(log, interval(1e-5, 1e-1))'}, trials=20)
 
-Every override whose value is a sweep expression is a search dimension (antelope.sweeps.space); the rest are
-fixed and given to every trial (antelope.sweeps.plan). A trial (antelope.sweeps.trial) is `run` of the fixed
-overrides plus the drawn values, as a child run of the sweep's parent run (an explicit `mlflow.parentRunId`, so it
-holds from any process or machine). Its objective is reported to Optuna at every evaluation; a trial the pruner
-stops ends KILLED. The study lives in Optuna storage (antelope.sweeps.studies: a journal file by default), so the
-same command run again, or on several machines against one database, continues the same study and parent run
-until it has `sweep.trials` trials; workers (antelope.sweeps.workers) take over trials whose worker was lost.
+Every override whose value is a sweep expression is a search dimension (antelope.sweeps.space); the rest are fixed
+and given to every trial (antelope.sweeps.plan). A trial (antelope.sweeps.trial) is `run` of the fixed overrides
+plus the drawn values, as a child run of the sweep's parent run (an explicit `mlflow.parentRunId`, so it holds from
+any process or machine). Its objective is reported to Optuna at every evaluation; a trial the pruner stops ends
+FINISHED, tagged pruned (MLflow has no PRUNED status, and KILLED reads as a failure). The study lives in Optuna
+storage (antelope.sweeps.studies: a journal file by default), so the same command run again, or on several machines
+against one database, continues the same study and parent run until it has `sweep.trials` trials; workers
+(antelope.sweeps.workers) take over trials whose worker was lost.
 """
 
 import os
 import pickle
 import sys
 import warnings
+from typing import cast
 
 from .. import tracking
 from ..config import compose
@@ -126,7 +128,17 @@ def _sweep(given, objects):
             warnings.simplefilter("ignore")
             study.set_metric_names(list(plan.objectives))  # the front's columns in summaries and the dashboard
         if cfg.sweep.warm_start:
-            warmstart.warm_start(study, storage, space, cfg.sweep.warm_start, plan.objectives, plan.directions)
+            import optuna
+            from omegaconf import OmegaConf
+
+            config = lines.flatten(cast(dict, OmegaConf.to_container(cfg, resolve=True)))
+            try:
+                warmstart.warm_start(
+                    study, storage, space, cfg.sweep.warm_start, plan.objectives, plan.directions, config
+                )
+            except ConfigError:
+                optuna.delete_study(study_name=plan.study, storage=storage)  # run again, it starts anew
+                raise
     else:
         study.sampler = plan.new_sampler(len(study.get_trials(deepcopy=False)))  # a resumed sweep's draws anew
         if cfg.sweep.warm_start:
@@ -148,7 +160,7 @@ def _sweep(given, objects):
     except BaseException as error:
         tracking.end_run(plan.parent_run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
-    print(summary(study), flush=True)
+    _summarize(study, plan)
     return study
 
 
@@ -163,7 +175,7 @@ def _launch_on_slurm(study, plan, count, settings):
         t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials
     ):
         finish(study, plan)  # nothing left to run
-        print(summary(study), flush=True)
+        _summarize(study, plan)
         return study
     try:
         submitted, live = slurm.launch(plan, count, settings)
@@ -193,11 +205,16 @@ def _launch_on_slurm(study, plan, count, settings):
             f"ml: stopped waiting; the worker jobs go on (squeue --jobs {','.join(live + submitted)})", file=sys.stderr
         )
         return study
-    print(
-        summary(studies.load(studies.open_storage(plan.storage, 2), plan.study, plan.new_sampler(), plan.new_pruner())),
-        flush=True,
+    _summarize(
+        studies.load(studies.open_storage(plan.storage, 2), plan.study, plan.new_sampler(), plan.new_pruner()), plan
     )
     return study
+
+
+def _summarize(study, plan):
+    """The sweep's summary on stdout, and where to see its runs: said once for the sweep, not per trial."""
+    print(summary(study), flush=True)
+    print(f"ml: {tracking.see_it(tracking.experiment_id_of(plan.experiment))}", file=sys.stderr)
 
 
 def _parent_run(study, plan, created):

@@ -15,7 +15,7 @@ import warnings
 
 from .. import processes, tracking
 from ..config import compose
-from ..errors import ConfigError, Stop, TakenOver
+from ..errors import ConfigError, Pruned, TakenOver
 from ..run import run
 from ..train import Interrupted
 from . import studies
@@ -33,13 +33,14 @@ class Trial:
 
     def __call__(self, metrics, step, flush):
         """A metrics sink: at an evaluation (a flushed write) the trial must still be this worker's; the
-        objective goes to the pruner, which may end the run here (Stop)."""
+        objective goes to the pruner, which may end the run here (Pruned)."""
         if flush:
             self.check_owner(step)
         if self.objective in metrics:
-            self.optuna.report(metrics[self.objective], step)
+            value = metrics[self.objective]
+            self.optuna.report(value, step)
             if self.optuna.should_prune():
-                raise Stop(f"trial {self.number} pruned at step {step}")
+                raise Pruned(f"trial {self.number} pruned at step {step}: {self.objective} {value:.4g}", step)
 
     def check_owner(self, step):
         """Raises TakenOver when another worker runs the trial now (this one was paused past its heartbeat's
@@ -119,8 +120,9 @@ def _train(trial, plan, why):
     except TakenOver as taken:
         print(f"ml: {taken}", file=sys.stderr)
         return
-    except Stop:
-        state = TrialState.PRUNED
+    except Pruned as pruned:
+        print(f"ml: {pruned}", file=sys.stderr)
+        state, trial.run_name = TrialState.PRUNED, trial.run_name.replace(":", f" (pruned at step {pruned.step}):", 1)
     except Interrupted:  # a signal, with a checkpoint saved: the next free worker continues the trial from it
         if studies.owner(trial.storage, trial.id) == processes.this_process():
             studies.release(trial.storage, trial.id)
@@ -211,9 +213,8 @@ def _end(trial, plan, run_id, state, values):
         return
     run_id = run_id or _child_run_id(plan, trial.number)
     if run_id is not None:
-        tracking.set_tags(
-            run_id, {"antelope.trial_state": state.name, **({"pruned": "true"} if state == TrialState.PRUNED else {})}
-        )
+        pruned = {"pruned": "true", "mlflow.runName": trial.run_name} if state == TrialState.PRUNED else {}
+        tracking.set_tags(run_id, {"antelope.trial_state": state.name, **pruned})
         trial.optuna.set_user_attr("mlflow_run_id", run_id)
     trial.study.tell(trial.optuna, values if state == TrialState.COMPLETE else None, state=state)
     if plan.multi:  # no one best value: the sweep's Pareto front is drawn when it ends

@@ -8,14 +8,18 @@ is drawn as usual): they are the sweep's first trials (Optuna's `enqueue_trial`;
 queued twice when the sweep is run again). `sweep.warm_start=` names an MLflow experiment, whose finished
 runs, or an Optuna study in the sweep's storage, whose complete trials, are added to a new study as
 completed trials (Optuna's `add_trial`), with their values of the sweep's keys and objectives: the sampler
-starts informed and does not draw them again. They do not count in `sweep.trials`, and a run that lacks a
-key or an objective, or lies outside the space, is left out (the count is said).
+starts informed and does not draw them again. They do not count in `sweep.trials`. An experiment's runs are
+taken only where comparable: the same model and dataset and the same value of every key the sweep does not
+search (keys of bookkeeping aside: where a run records, its checkpoints, its device); the others are left out,
+counted and named, as is a run that lacks a key or an objective or lies outside the space. A warm start that
+finds no comparable result is bad input: nothing would start informed.
 """
 
+import math
 import os
 import sys
 
-from ..config import GROUPS
+from ..config import BOOKKEEPING_KEYS, GROUPS, START_KEYS
 from ..config import overrides as lines
 from ..errors import ConfigError
 from ..imports import did_you_mean
@@ -60,23 +64,25 @@ def enqueue(study, space, path, trials):
         study.enqueue_trial(params, skip_if_exists=True)
 
 
-def warm_start(study, storage, space, source, objectives, directions):
-    """Add the earlier results named by `source` (a study in `storage`, else an MLflow experiment) to the new
-    `study` as complete trials; returns (added, left out)."""
+def warm_start(study, storage, space, source, objectives, directions, config):
+    """Add the earlier results named by `source` (a study in `storage`, else an MLflow experiment's runs
+    comparable with the sweep's config `config`, a flat {key: value}) to the new `study` as complete trials;
+    returns how many were added."""
     import optuna
 
     studies = optuna.get_all_study_names(storage)
+    apart: dict[str, list] = {}  # {a key that differs: the runs left out for it}
     if source in studies:
-        candidates = _from_study(optuna.load_study(study_name=source, storage=storage), objectives, directions)
+        candidates = list(_from_study(optuna.load_study(study_name=source, storage=storage), objectives, directions))
     else:
         try:
-            candidates = list(_from_experiment(source, space, objectives))
+            candidates = list(_from_experiment(source, space, objectives, config, apart))
         except ConfigError as error:
             raise ConfigError(
                 f"sweep.warm_start={source} names no study in the sweep's storage "
                 f"({', '.join(studies) or 'none'}) and no experiment: {error}"
             ) from None
-    added, left_out = 0, 0
+    added, incomplete = [], 0
     for given, values, origin in candidates:
         params = {
             key: _typed(space.dimensions[key].distribution, value)
@@ -89,9 +95,9 @@ def warm_start(study, storage, space, source, objectives, directions):
             or len(params) < len(given)
             or any(v is None or v != v for v in values)
         ):
-            left_out += 1
+            incomplete += 1
             continue
-        study.add_trial(
+        added.append(
             optuna.trial.create_trial(
                 params=params,
                 distributions={k: space.dimensions[k].distribution for k in params},
@@ -102,14 +108,36 @@ def warm_start(study, storage, space, source, objectives, directions):
                 },
             )
         )
-        added += 1
-    study.set_user_attr(ADDED, added)
+    left_out = _left_out(apart, incomplete)
+    if not added:
+        raise ConfigError(
+            f"sweep.warm_start={source}: no earlier result to start from{left_out or ' (it has no finished run)'}; "
+            f"name an experiment or study of runs like this sweep's, or drop sweep.warm_start"
+        )
+    for trial in added:  # only once every result is checked: a warm start with none adds nothing
+        study.add_trial(trial)
+    study.set_user_attr(ADDED, len(added))
     print(
-        f"ml: sweep.warm_start={source}: {added} earlier results added as complete trials"
-        + (f", {left_out} left out (a key or an objective missing, or outside the space)" if left_out else ""),
+        f"ml: sweep.warm_start={source}: {len(added)} earlier results added as complete trials{left_out}",
         file=sys.stderr,
     )
-    return added, left_out
+    return len(added)
+
+
+def _left_out(apart, incomplete):
+    """'; 7 runs left out as not comparable (optim._target_ differs in 5: 1a2b3c4d, ...; ...), 1 lacking a key or
+    an objective or outside the space', or '' when none were."""
+    parts = []
+    runs_apart = {run for found in apart.values() for run in found}
+    if runs_apart:
+        reasons = "; ".join(
+            f"{key} differs in {len(found)}: {', '.join(run[:8] for run in found[:3])}{', …' * (len(found) > 3)}"
+            for key, found in sorted(apart.items(), key=lambda item: -len(item[1]))
+        )
+        parts.append(f"{len(runs_apart)} runs left out as not comparable ({reasons})")
+    if incomplete:
+        parts.append(f"{incomplete} left out lacking a key or an objective, or outside the space")
+    return "; " + ", ".join(parts) if parts else ""
 
 
 def _from_study(source, objectives, directions):
@@ -132,19 +160,58 @@ def _from_study(source, objectives, directions):
         )
 
 
-def _from_experiment(name, space, objectives):
-    """(params, values, origin) of an experiment's finished runs (not sweeps' parent runs): the values of the
-    sweep's keys among their params (`optim` and `scheduler` by their class), and their objectives' last
-    values."""
+def _from_experiment(name, space, objectives, config, apart):
+    """(params, values, origin) of an experiment's finished runs (not sweeps' parent runs) comparable with the
+    sweep's `config`: the values of the sweep's keys among their params (`optim` and `scheduler` by their class),
+    and their objectives' last values. A run not comparable is added to `apart` under the first key that differs."""
     frame = runs(name, "attributes.status = 'FINISHED'")
     frame = frame[frame["role"] != "sweep"]
     for _, row in frame.iterrows():
+        recorded = {key: row[key] for key in frame.columns if key in config or key.startswith(("optim.", "scheduler."))}
+        differs = _first_difference(recorded, config, space)
+        if differs is not None:
+            apart.setdefault(differs, []).append(row["run_id"])
+            continue
         params = {}
         for key in space.dimensions:
             value = row.get(f"{key}._target_" if key in GROUPS else key)
             if value is not None and value == value and value != "None":
                 params[key] = str(value).rsplit(".", 1)[-1] if key in GROUPS else value
         yield params, [row.get(objective) for objective in objectives], row["run_id"]
+
+
+def _first_difference(recorded, config, space):
+    """The first key, other than the swept ones (and their options' keys) and bookkeeping, whose value the run
+    recorded differs from the sweep's `config`; or an option's key the run has and the config has not (the
+    run's scheduler where the sweep has none); None when the run is comparable. A key the run did not record
+    did not apply to it, and one the config leaves open (None: whether to stream, the steps) the run chose as
+    the sweep's trials will: neither is compared."""
+    swept = tuple(space.dimensions) + tuple(f"{key}." for key in space.dimensions if key in GROUPS)
+    ignored = (*BOOKKEEPING_KEYS, *START_KEYS, *(f"{key}." for key in START_KEYS))
+    telling = sorted(recorded, key=lambda k: (k != "model._target_", k != "dataset", not k.endswith("._target_"), k))
+    for key in telling:  # the model, the data and the classes first: the difference that says the most
+        value = recorded[key]
+        if key.startswith(swept) or key.startswith(ignored) or not _present(value):
+            continue
+        if key not in config:
+            return key
+        if config[key] is not None and not _same(value, config[key]):  # None: left open, the run chose (stream)
+            return key
+    return None
+
+
+def _same(recorded, configured):
+    """Whether a recorded param (parsed back into a number where it reads as one) is the configured value."""
+    try:
+        return math.isclose(float(recorded), float(configured), rel_tol=1e-9)
+    except (TypeError, ValueError):
+        return str(recorded) == str(configured)
+
+
+def _present(value):
+    import pandas as pd
+
+    return not pd.isna(value) and value != "None"
 
 
 def _typed(distribution, value):

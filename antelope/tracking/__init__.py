@@ -2,13 +2,14 @@
 and the registry (models), its data (inputs), its machine (system), what was recorded, read back (lookups),
 and the client with a tracking server's login (client). Other rooms use what is listed here."""
 
-from .client import redact, tracking_uri, use
+from .client import UI_HOST, UI_PORT, redact, see_it, tracking_uri, ui_address, use
 from .inputs import DatasetInput, log_datasets
 from .lookups import (
     Recorded,
     artifact_file,
     artifacts,
     changes_since,
+    experiment_to_show,
     find_run,
     last_metric,
     latest_run_id,
@@ -36,13 +37,18 @@ from .runs import (
 from .system import SystemMetrics
 
 __all__ = [
+    "UI_HOST",
+    "UI_PORT",
     "redact",
+    "see_it",
     "tracking_uri",
+    "ui_address",
     "use",
     "DatasetInput",
     "log_datasets",
     "Recorded",
     "changes_since",
+    "experiment_to_show",
     "find_run",
     "last_metric",
     "artifact_file",

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 
+from .. import processes
 from ..errors import ConfigError
 
 _CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]*):([^/@\s]+)@")
@@ -24,6 +25,27 @@ def tracking_uri(redacted=True):
 
     uri = mlflow.get_tracking_uri()
     return redact(uri) if redacted else uri
+
+
+UI_HOST, UI_PORT = "127.0.0.1", 5000  # where `ml ui` serves a local store unless told otherwise
+
+
+def ui_address(experiment_id, base=None):
+    """The MLflow UI's page of an experiment's training runs, on `base` (default: the tracking server that serves
+    the UI, else where `ml ui` serves it). The address names the model-training workflow: MLflow 3's UI opens an
+    experiment on its GenAI overview otherwise, whatever the experiment's tags say."""
+    uri = tracking_uri(redacted=False)
+    if base is None:
+        server = uri.startswith(("http://", "https://"))
+        base = _USER_INFO.sub("", uri, count=1) if server else f"http://{UI_HOST}:{UI_PORT}"
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def see_it(experiment_id):
+    """The line that tells where to see an experiment's runs: once per command (a run, a sweep)."""
+    uri = tracking_uri(redacted=False)
+    start = "" if uri.startswith(("http://", "https://")) else "ml ui, then "
+    return f"see it with: {start}{ui_address(experiment_id)}   (or: ml runs, ml plot)"
 
 
 def use(uri):
@@ -54,6 +76,9 @@ def client():
                 f"to use ./mlflow.db"
             ) from None
     if uri not in _CLIENTS:
+        if not processes.verbose() and "MLFLOW_LOGGING_LEVEL" not in os.environ:  # else MLflow's own setting
+            for name in ("mlflow", "alembic"):  # a new store's migrations log through alembic
+                logging.getLogger(name).setLevel(logging.WARNING)
         client = MlflowClient(uri)
         if server:
             check_login(client, uri)

@@ -123,6 +123,24 @@ def find_run(experiment, tags):
     return runs[0].info.run_id if runs else None
 
 
+def experiment_to_show(name=None):
+    """The id of the experiment `name`, or (no name) that of the store's newest run; None when the store has no
+    run yet. An unknown name is a one-line error listing those there are."""
+    client = _client()
+    if name is not None:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            existing = [e.name for e in client.search_experiments()]
+            raise ConfigError(
+                f"unknown experiment {name!r}{did_you_mean(name, existing)}; experiments in "
+                f"{tracking_uri()}: {', '.join(sorted(existing)) or 'none'}"
+            )
+        return found.experiment_id
+    ids = [e.experiment_id for e in client.search_experiments()]
+    newest = client.search_runs(ids, order_by=["attributes.start_time DESC"], max_results=1) if ids else []
+    return newest[0].info.experiment_id if newest else None
+
+
 def search_runs(experiments=None, filter=None):
     """MLflow's own table of runs (`mlflow.search_runs`), oldest first, with an `experiment` column of
     names: every experiment's, or those named. Bad names and filters are one-line errors."""

@@ -15,7 +15,7 @@ import traceback
 
 from .. import processes
 from ..config import overrides as lines
-from ..errors import Stop, TakenOver
+from ..errors import Pruned, Stop, TakenOver
 from .client import client as _client
 from .client import redact, refusals, refused_error
 from .writer import Metric, Writer
@@ -30,7 +30,8 @@ _EXPERIMENT_IDS: dict[tuple, str] = {}  # per process: {(tracking URI, name): ex
 
 class Run:
     """An open MLflow run. Use as a context manager: FINISHED on success, FAILED on an exception
-    (traceback saved as an artifact), KILLED on Ctrl-C/SIGTERM or a deliberate Stop; never left RUNNING."""
+    (traceback saved as an artifact), KILLED on Ctrl-C/SIGTERM or a deliberate Stop (FINISHED when it is a
+    sweep's pruner's: antelope.errors.Pruned); never left RUNNING."""
 
     def __init__(self, client, run_id, experiment_id, artifact_uri=None):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
@@ -134,7 +135,7 @@ class Run:
             self._writer.discard()  # another worker continues this run and writes these steps itself
             return False
         status = "FINISHED"
-        if kind is not None:
+        if kind is not None and not issubclass(kind, Pruned):
             status = "KILLED" if issubclass(kind, (KeyboardInterrupt, Stop)) else "FAILED"
         unrecorded = self._writer.close(RETRY_SECONDS)
         try:
@@ -223,7 +224,7 @@ def _find_or_create_experiment(client, name):
     if experiment is not None:
         return experiment.experiment_id
     try:
-        # Open in the MLflow UI's runs table (MLflow 3 otherwise opens experiments on its GenAI overview).
+        # The kind of experiment, as MLflow's UI lists it; the page it opens on comes from the address (ui_address).
         return client.create_experiment(name, tags={"mlflow.experimentKind": "custom_model_development"})
     except Exception:  # created meanwhile by a concurrent process
         experiment = client.get_experiment_by_name(name)
@@ -248,9 +249,23 @@ def end_lost_run(run_id, why):
 
 
 def process_tags():
-    """Where a run's process is: a later run on this host can tell whether it is still alive."""
+    """Where a run's process is (a later run on this host can tell whether it is still alive), and what started
+    it: MLflow's source tags, which its UI's Source column shows (the script, or the `ml` command)."""
     host, _, pid = processes.this_process().rpartition(":")
-    return {"antelope.host": host, "antelope.pid": pid}
+    return {
+        "antelope.host": host,
+        "antelope.pid": pid,
+        "mlflow.source.name": source_name(),
+        "mlflow.source.type": "LOCAL",
+    }
+
+
+def source_name():
+    """The script that runs antelope (its path), `ml` for the console, `python` for `python -c` or a prompt."""
+    script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-") else ""
+    if os.path.basename(script) == "ml" or script.endswith(os.path.join("antelope", "__main__.py")):  # -m antelope
+        return "ml"
+    return os.path.abspath(script) if script else "python"
 
 
 def param_value(value):

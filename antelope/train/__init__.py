@@ -8,7 +8,7 @@ from .evaluation import evaluate
 from .generative import Evaluation as GenerativeEvaluation
 from .interrupts import REQUEUE, Interrupted, stop_requests
 from .log import Log
-from .model import build, optimizes_itself, own_optimizers, resolve
+from .model import build, optimizes_itself, own_optimizers, own_settings, resolve
 from .progress import Progress
 from .trainer import Schedule, train
 from .update import Update
@@ -26,6 +26,7 @@ __all__ = [
     "build",
     "optimizes_itself",
     "own_optimizers",
+    "own_settings",
     "resolve",
     "Progress",
     "Schedule",

@@ -73,6 +73,65 @@ def own_optimizers(model):
     return {name: value for name, value in vars(model).items() if isinstance(value, kinds)}
 
 
+def own_settings(model):
+    """What the optimizers and schedulers the model keeps were set to, read from the live objects, in the form of
+    the config's optim= and scheduler=: {'optim': {'_target_': 'torch.optim.sgd.SGD', 'lr': 0.0001, ...}}; by
+    attribute when it keeps several ({'optim': {'actor_optim': {...}, 'critic_optim': {...}}}); {'scheduler': None}
+    when it keeps none. A hyperparameter that differs between param groups is the list of its values, group by
+    group; one that is not a plain value (a scheduler's lambda) is left out."""
+    kept = own_optimizers(model)
+    found = {
+        "optim": {name: _optimizer_settings(v) for name, v in kept.items() if isinstance(v, torch.optim.Optimizer)},
+        "scheduler": {
+            name: _scheduler_settings(v) for name, v in kept.items() if not isinstance(v, torch.optim.Optimizer)
+        },
+    }
+    return {
+        group: next(iter(by_name.values())) if len(by_name) == 1 else by_name or None
+        for group, by_name in found.items()
+    }
+
+
+def _optimizer_settings(optimizer):
+    settings = {"_target_": _class_path(optimizer)}
+    for key in optimizer.defaults:
+        values = [_plain(group[key]) for group in optimizer.param_groups if key in group]
+        if values and all(_is_plain(v) for v in values):
+            settings[key] = values[0] if all(v == values[0] for v in values) else values
+    return settings
+
+
+def _scheduler_settings(scheduler):
+    """The scheduler's constructor arguments, as it holds them (LRScheduler keeps each as an attribute)."""
+    settings = {"_target_": _class_path(scheduler)}
+    for name in inspect.signature(type(scheduler).__init__).parameters:
+        if name in ("self", "optimizer", "last_epoch", "verbose") or not hasattr(scheduler, name):
+            continue
+        value = _plain(getattr(scheduler, name))
+        if _is_plain(value):
+            settings[name] = value
+    return settings
+
+
+def _class_path(value):
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def _plain(value):
+    """A tensor hyperparameter (a tensor lr) as its number, a tuple (betas) as a list: values a YAML record holds."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_plain(value):
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def optimizes_itself(model):
     """Whether the model keeps its own optimizer, so that its `learn` steps it."""
     return any(isinstance(value, torch.optim.Optimizer) for value in own_optimizers(model).values())
