@@ -83,3 +83,19 @@ def test_progress_bar_on_a_terminal():
     assert "300/300" in text and "step/s" in text and "\r" in text and "%|" in text  # tqdm's bar, redrawn
     assert "eval/accuracy" in text and "train/loss" in text
     assert "step 300/300" not in text  # not the plain lines
+
+
+def test_a_sweep_on_a_new_store_prints_its_own_lines_not_the_libraries_chatter(tmp_path, monkeypatch):
+    """MLflow's "Creating initial tables" and Optuna's "[I ...] A new study created" stay out of the console:
+    what a sweep says is antelope's (ANTELOPE_VERBOSE=1 lets the libraries' INFO lines through)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'new.db'}")  # migrated by this command
+    done = run_ml("-m", "optim.lr=choice(0.01, 0.03)", "sweep.trials=2", "train_steps=20", "evaluate_per_steps=10")
+    assert done.returncode == 0, done.stderr
+    ours = ("ml: ", "trial ", "    see it with: ")
+    assert [line for line in done.stderr.splitlines() if not line.startswith(ours)] == []
+    assert done.stderr.count("see it with: ") == 1  # once for the sweep, not per trial
+    monkeypatch.setenv("ANTELOPE_VERBOSE", "1")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    verbose = run_ml("-m", "optim.lr=choice(0.01, 0.03)", "sweep.trials=1", "train_steps=20", "sweep.study=loud")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "Creating initial MLflow database tables" in verbose.stderr and "A new study created" in verbose.stderr

@@ -206,3 +206,20 @@ def test_a_folder_of_colour_images_with_a_grayscale_one_reads_all_as_rgb(workdir
     data = load("gray", image_size=16)
     assert len(data.train) + len(data.test) == 11 and data.train.obs.shape[1:] == (3, 16, 16)
     assert load("gray").train.obs.shape[1:] == (3, 20, 30)
+
+
+def test_digits_is_scikit_learns_copy_read_without_importing_scikit_learn():
+    """Digits comes from the CSV scikit-learn ships, parsed here: the file's place is scikit-learn's own detail,
+    so this checks it against load_digits(), and that reading it imports no scikit-learn."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from antelope.data.datasets import _digits_tensors
+
+    digits, ours = load_digits(), _digits_tensors()
+    assert torch.equal(ours.obs, torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0)
+    assert torch.equal(ours.label, torch.tensor(digits.target, dtype=torch.int64))
+    code = "import sys; from antelope.data import datasets; datasets._digits_tensors(); print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

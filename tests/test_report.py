@@ -114,5 +114,6 @@ def test_the_summary_names_the_most_important_keys_by_optunas_default_evaluator(
     expected = ", ".join(f"{key} {value:.2f}" for key, value in importances.items())
     assert f"most important keys (fANOVA, Optuna's default): {expected}" in summary(study)
     assert report.param_importances(study_of([0.5])) == {}  # one trial: nothing to weigh
+    assert report.param_importances(study_of([0.5, 0.5, 0.5])) == {}  # the same value throughout: nothing to explain
     several = study_of([(0.9, 1.0), (0.8, 2.0)], ("maximize", "minimize"), ("eval/accuracy", "cost/parameters"))
     assert report.param_importances(several) == {}  # a front, not one objective to explain

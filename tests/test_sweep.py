@@ -61,7 +61,8 @@ def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_prints_a_c
     artifacts = {a.path for a in client.list_artifacts(parent["run_id"])}
     assert {"trials.csv", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(parent["run_id"], "plots")}
-    assert plots == {"plots/sweep_objective.png", "plots/sweep_params.png"}  # drawn as `ml plot` draws them
+    # drawn as `ml plot` draws them
+    assert plots == {"plots/sweep_objective.png", "plots/sweep_params.png", "plots/param_importances.png"}
 
     # the console's summary: the table, the best params and the command that reproduces the best trial
     assert "best trials (highest first):" in done.stdout and "best params: {" in done.stdout

@@ -474,6 +474,46 @@ def test_server_sh_opened_to_the_network_without_an_admin_password_does_not_star
     assert not (tmp_path / "data").exists()  # nothing started (no PostgreSQL), nothing written
 
 
+def test_a_server_that_refuses_the_address_it_is_reached_at_is_told_apart_from_a_login(migrated_store, tmp_path):
+    """MLflow's allowed-hosts check answers 403 before any login when the server binds an address other than
+    localhost and ALLOWED_HOSTS leaves it out: `ml` names ALLOWED_HOSTS, not a permission the admin could give."""
+    pytest.importorskip("flask_wtf", reason="MLflow's basic-auth app needs mlflow[auth] (Flask-WTF)")
+    import shutil
+
+    shutil.copy(migrated_store, tmp_path / "mlflow.db")
+    port = free_port()
+    env = clean_env(
+        HOST="127.0.0.2",  # another address of this machine's loopback, not one MLflow allows by default
+        PORT=str(port),
+        DATA=str(tmp_path / "data"),
+        WORKERS="1",
+        BACKEND_STORE_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        MLFLOW=str(Path(sys.executable).parent / "mlflow"),
+    )
+    with open(tmp_path / "server.log", "w") as log:
+        process = subprocess.Popen(
+            [str(ROOT / "tracking" / "server.sh")], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.2:{port}"
+    try:
+        wait_until_up(url, process, tmp_path / "server.log")  # /health answers whatever the address
+        done = ml(
+            tmp_path, "train_steps=5",
+            MLFLOW_TRACKING_URI=url, MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD,
+        )  # fmt: skip
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"ml: error: the MLflow tracking server MLFLOW_TRACKING_URI={url} refuses requests addressed to "
+        f"127.0.0.2:{port} (its allowed-hosts check, before any login): start it with ALLOWED_HOSTS=127.0.0.2:{port} "
+        "(tracking/server.sh), or reach it at an address it allows"
+    ]
+
+
 def compose_environment(service, **shell):
     """A compose service's `environment` as Compose would pass it, given the `shell`'s variables (the
     ${NAME:-default} forms only, the ones compose.yaml uses)."""

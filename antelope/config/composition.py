@@ -6,7 +6,6 @@ shorthands applied, every value checked. `ml --cfg` prints the composed result.
 import os
 import warnings
 
-from ..data import AUGMENTATIONS
 from ..errors import ConfigError
 from ..imports import did_you_mean
 from . import optimizers
@@ -217,6 +216,8 @@ def _validate(cfg, explicit):
         raise ConfigError(f"evaluate_per_steps={cfg.evaluate_per_steps} must be >= 0 (0: evaluate only at the end)")
     if "epochs" in explicit and "train_steps" in explicit:
         raise ConfigError(f"give either train_steps={cfg.train_steps} or epochs={cfg.epochs}, not both")
+    from ..data import AUGMENTATIONS  # the data room imports torch: when a config is checked, not at import
+
     unknown = [name for name in cfg.augment if name not in AUGMENTATIONS]
     if unknown:
         raise ConfigError(f"augment={unknown[0]!r} is not valid: choose from {', '.join(AUGMENTATIONS)}")

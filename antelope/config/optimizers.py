@@ -12,8 +12,6 @@ with a warning.
 
 import inspect
 
-import torch
-
 from ..errors import ConfigError
 from ..imports import did_you_mean, import_target
 
@@ -34,6 +32,8 @@ _options: dict[str, dict[str, dict]] = {"optim": {}, "scheduler": {}}  # group -
 
 
 def _builtin_options():
+    import torch  # when options are first needed: `ml --help` and `ml runs` do without torch
+
     optimizers = {
         name: cls
         for name, cls in vars(torch.optim).items()
@@ -91,6 +91,8 @@ def check_option(group, name):
             f"unknown {kind} {group}={name!r}{did_you_mean(name, _options[group])}; "
             f"choose one of {', '.join(sorted(_options[group]))}, or a dotted path to a class"
         )
+    import torch
+
     cls = import_target(name)
     base = torch.optim.Optimizer if group == "optim" else torch.optim.lr_scheduler.LRScheduler
     if not (isinstance(cls, type) and issubclass(cls, base)):

@@ -158,12 +158,22 @@ def num_classes(dataset, labels):
 
 @functools.lru_cache(maxsize=1)
 def _digits_tensors():
-    """Read once per process (scikit-learn parses a compressed CSV each time); the splits index it."""
-    from sklearn.datasets import load_digits
+    """Read once per process from the CSV scikit-learn ships (sklearn/datasets/data/digits.csv.gz, the file its
+    load_digits parses), found without importing scikit-learn, whose import takes longer than a short run:
+    tests/test_datasets.py checks the result against load_digits()."""
+    import gzip
+    import importlib.util
 
-    digits = load_digits()
-    obs = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8) in [0, 1]
-    return Split(obs, torch.tensor(digits.target, dtype=torch.int64))
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("dataset=Digits is read from scikit-learn's bundled copy: pip install scikit-learn")
+    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    with gzip.open(path) as file:
+        table = np.loadtxt(file, delimiter=",", dtype=np.float32)  # 64 pixels (0-16), then the digit
+    obs = torch.from_numpy(table[:, :-1]).reshape(-1, 1, 8, 8) / 16.0  # (N, 1, 8, 8) in [0, 1]
+    return Split(obs, torch.from_numpy(table[:, -1].astype(np.int64)))
 
 
 def _holdout(dataset, classes):

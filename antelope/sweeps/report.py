@@ -84,12 +84,12 @@ def _trial_table(study, plan):
 def param_importances(study):
     """{swept key: importance}, most important first, by Optuna's default evaluator (fANOVA) over the complete
     trials of a study of one objective; {} where there is nothing to weigh: several objectives, fewer than two
-    complete trials, or no key that took different values."""
+    different values of the objective, or no key that took different values."""
     import optuna
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(study.directions) > 1 or len(complete) < 2:
+    if len(study.directions) > 1 or len({t.value for t in complete}) < 2:  # one value: nothing varies to explain
         return {}
     if not any(len({repr(t.params.get(key)) for t in complete}) > 1 for key in complete[0].params):
         return {}

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import re
+import urllib.parse
 
 from .. import processes
 from ..errors import ConfigError
@@ -109,15 +110,27 @@ def refusals(uri, doing):
         raise refused from None
 
 
+# What MLflow's server answers (403) to a request whose Host header is not among its --allowed-hosts
+# (mlflow.server.security_utils.INVALID_HOST_MSG), before it looks at any login.
+_HOST_REFUSED = "Invalid Host header"
+
+
 def refused_error(error, uri, doing):
-    """MLflow's answer 401 (no login, or a wrong one) or 403 (a user without the permission) as a one-line
-    ConfigError naming the server and what to set; None for any other error."""
+    """MLflow's answer 401 (no login, or a wrong one) or 403 (a request to an address the server does not
+    allow, or a user without the permission) as a one-line ConfigError naming the server and what to set;
+    None for any other error."""
     code = getattr(error, "error_code", None)
     if code not in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return None
     in_uri = _USER_INFO.search(uri)
     user = os.environ.get("MLFLOW_TRACKING_USERNAME") or (in_uri.group(1) if in_uri else None)
     server = f"the MLflow tracking server MLFLOW_TRACKING_URI={redact(uri)}"
+    if code == "PERMISSION_DENIED" and _HOST_REFUSED in str(error):  # MLflow's allowed-hosts check, before any login
+        address = urllib.parse.urlsplit(uri).netloc.rpartition("@")[2]
+        return ConfigError(
+            f"{server} refuses requests addressed to {address} (its allowed-hosts check, before any login): start "
+            f"it with ALLOWED_HOSTS={address} (tracking/server.sh), or reach it at an address it allows"
+        )
     if code == "PERMISSION_DENIED":
         return ConfigError(
             f"{server} does not let user {user!r} {doing}; its admin can give EDIT permission (tracking/README.md)"

@@ -1,10 +1,10 @@
 """Data paths, measured: streaming throughput against a hand-written DataLoader, memory that stays bounded
 on data larger than memory, the in-memory path's compactness, and what grows with a dataset's length.
 
-    .venv/bin/python tests/benchmarks/bench_data.py --quick             # a check that it works (~2-3 min, 2 cores)
-    .venv/bin/python tests/benchmarks/bench_data.py                     # the full measurement (see below)
-    .venv/bin/python tests/benchmarks/bench_data.py --only 1            # one measurement (1, 2, 3 or 4)
-    .venv/bin/python tests/benchmarks/bench_data.py --data /big/disk    # where the JPEG folder is made and kept
+    python tests/benchmarks/bench_data.py --quick             # a check that it works (~2-3 min, 2 cores)
+    python tests/benchmarks/bench_data.py                     # the full measurement (see below)
+    python tests/benchmarks/bench_data.py --only 1            # one measurement (1, 2, 3 or 4)
+    python tests/benchmarks/bench_data.py --data /big/disk    # where the JPEG folder is made and kept
 
 Prints each target as `name: ours / reference = ratio (target)`, the reference measured in the same run.
 Not a test: the machines are shared and noisy, so nothing here asserts. torch's intra-op threads are pinned

@@ -3,10 +3,10 @@
 How long a worker waits from asking for a trial to its child run existing, and how many trials a second a
 sweep runs, against worker processes, storage and study size (not collected by pytest).
 
-    .venv/bin/python tests/benchmarks/bench_scale.py            # the full grid: hours on a 2-core machine
-    .venv/bin/python tests/benchmarks/bench_scale.py --quick    # a check that it works: 1 and 2 workers, 6 trials
-    .venv/bin/python tests/benchmarks/bench_scale.py --storages journal postgresql --workers 1 4 --trials 100 1000
-    .venv/bin/python tests/benchmarks/bench_scale.py --only reads --reads 100 1000 5000 20000   # a minute or two
+    python tests/benchmarks/bench_scale.py            # the full grid: hours on a 2-core machine
+    python tests/benchmarks/bench_scale.py --quick    # a check that it works: 1 and 2 workers, 6 trials
+    python tests/benchmarks/bench_scale.py --storages journal postgresql --workers 1 4 --trials 100 1000
+    python tests/benchmarks/bench_scale.py --only reads --reads 100 1000 5000 20000   # a minute or two
 
 Every configuration (a storage, a worker count, a trial count) is one `antelope.sweep(...)` call, in a
 process of its own and a fresh folder, through the real workers (antelope.sweeps.workers, antelope.sweeps.trial): every

@@ -1,7 +1,7 @@
 """The sweep machinery's overhead per trial against a hand-written Optuna + MLflow script.
 
-    .venv/bin/python tests/benchmarks/bench_sweep.py                 # 100 trials, 3 paired repeats
-    .venv/bin/python tests/benchmarks/bench_sweep.py --trials 20 --repeats 1
+    python tests/benchmarks/bench_sweep.py                 # 100 trials, 3 paired repeats
+    python tests/benchmarks/bench_sweep.py --trials 20 --repeats 1
 
 Both sides run the same trials of a trivial objective (a linear model, a few optimizer steps on Digits)
 in one process, each in a fresh working directory with its own MLflow SQLite store, and do the tracking
