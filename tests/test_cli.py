@@ -138,3 +138,12 @@ def test_import_antelope_leaves_the_heavy_libraries_until_they_are_used():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["runs"], ["ui", "--help"], ["plot", "--help"]])
+def test_looking_at_results_and_help_start_without_importing_torch(argv, workdir):
+    """Importing torch takes seconds: the commands that train nothing do without it (a fresh process, as `ml`)."""
+    code = f"import sys\nfrom antelope.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+    code += "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules), file=sys.stderr)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=workdir)
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr

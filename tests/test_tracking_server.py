@@ -187,6 +187,16 @@ def test_antelope_runs_on_the_server(server, sweep, monkeypatch):
     assert frame["trial"].tolist()[1:] == [0, 1, 2] and (frame["parent_run_id"][1:] == frame["run_id"][0]).all()
 
 
+def test_ml_ui_on_a_server_points_at_its_own_page_of_an_experiments_runs(server, sweep):
+    experiment = rest(server["url"], "experiments/get-by-name", experiment_name="Digits")["experiment"]
+    done = ml(sweep["cwd"], "ui", "Digits", MLFLOW_TRACKING_URI=server["url"])
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (  # the server serves the UI: nothing is started
+        f"ml: the tracking server serves the UI: open {server['url']}/#/experiments/"
+        f"{experiment['experiment_id']}/runs?workflowType=machine_learning"
+    )
+
+
 def test_a_runs_model_data_and_registered_version_on_the_server_read_back_with_mlflows_own_client(
     server, tmp_path, monkeypatch
 ):
