@@ -6,13 +6,17 @@ METRICS = {
     "classification": "eval/accuracy",
     "regression": "eval/mse",
     "rl": "eval/return",
-    "generate": "eval/moment_error",
+    "generate": "eval/frechet_distance",  # antelope.train.judge: sees collapse, which eval/moment_error cannot
 }
 DIRECTIONS = {
     "eval/accuracy": "maximize",
     "eval/mse": "minimize",
     "eval/return": "maximize",
     "eval/moment_error": "minimize",
+    "eval/frechet_distance": "minimize",
+    "eval/classes_covered": "maximize",
+    "eval/largest_class_share": "minimize",
+    "eval/confidence": "maximize",
     "cost/train_seconds": "minimize",
     "cost/parameters": "minimize",
 }

@@ -29,6 +29,9 @@ from math import prod
 import torch
 from torch import nn
 from torch.nn.functional import binary_cross_entropy_with_logits, cross_entropy, mse_loss, smooth_l1_loss
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from .gan import MinibatchStd
 
 # constructor arguments that mean a user's model computes the whole output (it is the actor or critic head)
 HEAD_ARGUMENTS = {"out_features", "out_channels", "out_shape", "output_shape", "num_classes", "action_spec", "spec"}
@@ -49,6 +52,7 @@ class AC2Agent(nn.Module):
         explore_steps=10_000,
         stddev=0.2,
         noise_dim=64,
+        average=0.99,
         dropout=0.8,
         encoder=None,
         head=None,
@@ -70,7 +74,10 @@ class AC2Agent(nn.Module):
 
         if self.task == "generate":
             self.actor = _mlp(noise_dim, hidden, depth, action_size)  # noise -> sample
-            self.critic = _mlp(features, hidden, depth, 1)  # encoded sample -> real/fake logit
+            # encoded sample -> real/fake logit, seeing the batch's spread: a generator that repeats itself is caught
+            self.critic: nn.Module = nn.Sequential(MinibatchStd(), _mlp(features + 1, hidden, depth, 1))
+            # samples in eval mode come from a moving average of the actor's weights, which smooths the chase
+            self.average = AveragedModel(self.actor, multi_avg_fn=get_ema_multi_avg_fn(average)).requires_grad_(False)
         elif self.task == "supervised":
             # dropout: datasets are finite, and small tables are memorized in a few hundred steps without it
             self.actor = head if head is not None else _Wide(features, hidden, depth, action_size, dropout)
@@ -135,7 +142,8 @@ class AC2Agent(nn.Module):
         return self._generate(torch.randn(n, self.noise_dim, device=self.center.device))
 
     def _generate(self, noise):
-        samples = self.center + self.scale * torch.tanh(self.actor(noise))
+        actor = self.actor if self.training else self.average
+        samples = self.center + self.scale * torch.tanh(actor(noise))
         return samples.reshape(len(noise), *self.action_shape)
 
     def learn(self, replay, log):
@@ -185,6 +193,7 @@ class AC2Agent(nn.Module):
         return critic_loss + actor_loss
 
     def _learn_generative(self, batch, log):
+        self.average.update_parameters(self.actor)  # the weights the last optimizer step left
         real = batch.obs
         fake = self.generate(len(real))
         real_logit, fake_logit = self.critic(self.encoder(real)), self.critic(self.encoder(fake.detach()))

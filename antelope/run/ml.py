@@ -125,8 +125,14 @@ def _evaluation(cfg, task, tracked):
     if task.env is not None:
         return lambda step: task.env.evaluate(task.model, cfg.evaluate_episodes)
     if task.spec.task == "generate":
-        test = task.feed.evaluation.test
-        return GenerativeEvaluation(task.model, Split(as_float(test.obs), test.label), tracked.log_artifact)
+        test, train = task.feed.evaluation.test, task.feed.data.train
+        return GenerativeEvaluation(
+            task.model,
+            Split(as_float(train.obs), train.label),
+            Split(as_float(test.obs), test.label),
+            task.feed.data.num_classes,
+            tracked.log_artifact,
+        )
 
     def evaluate_on_test(step):
         if step == task.steps:

@@ -6,9 +6,11 @@
 The model's action is a generated sample, so `spec.action` has the observations' shape and range
 (antelope.data.spec.generative). At
 each evaluation the model's `generate(n)` makes samples; they are saved as an image grid (or a tensor,
-for non-image data) into the run's artifacts under `samples/step_<N>.png`, and `eval/moment_error` is
-the mean absolute gap between the samples' and the test split's per-feature mean and stddev (a cheap,
-rough check that the samples spread like the data; lower is better).
+for non-image data) into the run's artifacts under `samples/step_<N>.png`, and judged against the test split:
+by a classifier trained on the training split (antelope.train.judge: the classes they cover, the largest class's
+share, the classifier's confidence, and the Fréchet distance of its features, beside the distance real data
+scores), and by `eval/moment_error`, the mean absolute gap between the samples' and the test split's per-feature
+mean and stddev (a rough check that cannot see collapse: one average-looking image scores well).
 """
 
 import os
@@ -17,18 +19,22 @@ import tempfile
 import torch
 
 from ..errors import ConfigError
+from . import judge
 
 SAMPLES = 64
+SAMPLE_PIXELS = 32  # the least side of a sample in the saved grid: 8x8 digits are drawn 4x
 
 
 class Evaluation:
-    """evaluate(step) for a generative run: eval/moment_error, and the samples handed to
+    """evaluate(step) for a generative run: the judge's metrics and eval/moment_error against the `test` split,
+    the judge trained on the `train` split (`classes` of them, or None), and the samples handed to
     `save_artifact(path, folder)` (the run's)."""
 
-    def __init__(self, model, test, save_artifact):
+    def __init__(self, model, train, test, classes, save_artifact):
         if not callable(getattr(model, "generate", None)):
             raise ConfigError(f"generate=true: {type(model).__name__} has no generate(n) method returning n samples")
-        self.model, self.test, self.save_artifact = model, test, save_artifact
+        self.model, self.train, self.test, self.save_artifact = model, train, test, save_artifact
+        self.judge = judge.judge_of(train.obs, train.label, classes)
 
     @torch.no_grad()
     def __call__(self, step):
@@ -41,7 +47,8 @@ class Evaluation:
         fake = samples.flatten(1).float()
         error = ((fake.mean(0) - real.mean(0)).abs().mean() + (fake.std(0) - real.std(0)).abs().mean()) / 2
         self._save(samples[:SAMPLES], step)
-        return {"eval/moment_error": error.item()}
+        judged = judge.judgement(self.judge, samples, self.test.obs, self.train.obs[: len(samples)])
+        return {"eval/moment_error": error.item(), **judged}
 
     def _save(self, samples, step):
         with tempfile.TemporaryDirectory() as folder:
@@ -50,7 +57,9 @@ class Evaluation:
 
                 low, high = self.test.obs.min(), self.test.obs.max()
                 path = os.path.join(folder, f"step_{step:09d}.png")
-                save_image(((samples - low) / (high - low).clamp(min=1e-8)).clamp(0, 1).cpu(), path, nrow=8)
+                scale = -(-SAMPLE_PIXELS // min(samples.shape[-2:]))  # whole pixels: each sample a readable size
+                grid = torch.nn.functional.interpolate(samples.float(), scale_factor=scale, mode="nearest")
+                save_image(((grid - low) / (high - low).clamp(min=1e-8)).clamp(0, 1).cpu(), path, nrow=8, padding=4)
             else:
                 path = os.path.join(folder, f"step_{step:09d}.pt")
                 torch.save(samples.cpu(), path)
