@@ -51,7 +51,7 @@ class GAN(nn.Module):
             MinibatchStd(),
             nn.Linear(hidden + 1, 1),
         )
-        self.average = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(average))
+        self.average = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(average)).requires_grad_(False)
         self.generator_optim = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999))
         self.discriminator_optim = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
 
