@@ -125,6 +125,9 @@ def test_ml_dashboard_lists_a_sweeps_study_and_ctrl_c_stops_it_and_all_it_starte
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
+        # as a script's background job starts it (SIGINT ignored), where Python would not raise KeyboardInterrupt:
+        # Ctrl-C (SIGINT) must stop it all the same
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         deadline = time.monotonic() + 120

@@ -77,7 +77,8 @@ def ui(port=tracking.UI_PORT, host=tracking.UI_HOST, experiment=None):
     # MLflow's job runner (GenAI evaluations) would start 8 processes the UI of training runs does not use.
     env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
     process = subprocess.Popen(command, env=env)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the UI server too, as Ctrl-C does
+    for number in (signal.SIGINT, signal.SIGTERM):  # `kill` stops the UI server too, as Ctrl-C does, also when
+        signal.signal(number, _interrupt)  # started in the background by a script (SIGINT inherited ignored)
     try:
         if _wait_until_up(url, process):
             runs = f"; the runs of the newest experiment: {page}" if experiment is None else f": {page}"

@@ -69,8 +69,9 @@ def dashboard(storage=studies.JOURNAL, port=8080, host="127.0.0.1"):
             )
     app = optuna_dashboard.wsgi(studies.open_storage(storage))
     # `kill` stops it as Ctrl-C does; set before the port opens, so whoever finds it open can stop it, and put
-    # back after, for a caller in the same process.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # back after, for a caller in the same process. SIGINT too: a process started in the background by a script
+    # inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         with _listen(host, port, app) as server:
             if not _loopback(host):
@@ -84,7 +85,8 @@ def dashboard(storage=studies.JOURNAL, port=8080, host="127.0.0.1"):
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0
 
 
