@@ -3,6 +3,7 @@ with a PostgreSQL backend store, a real sweep recorded on it, read back through 
 MLflow UI by headless Chromium (Debian's /usr/bin/chromium, driven by Playwright); and the same script opened
 to the network, where it asks for a login (MLflow's basic-auth app) and `ml` gives one."""
 
+import contextlib
 import json
 import os
 import re
@@ -314,18 +315,18 @@ def ml(cwd, *args, **env):
     return subprocess.run([ML, *args], cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def team_server(migrated_store, tmp_path_factory):
-    """tracking/server.sh opened to the network (HOST=0.0.0.0) with an admin password, on a copy of a migrated
-    SQLite store (the login does not depend on the store); the admin has created the user alice. Yields its URL."""
+@contextlib.contextmanager
+def login_server(migrated_store, folder, host):
+    """tracking/server.sh bound to `host` with an admin password, on a copy of a migrated SQLite store in `folder`
+    (the login does not depend on the store); yields its port once /health answers (on any address), and stops the
+    server and its workers at the end."""
     pytest.importorskip("flask_wtf", reason="MLflow's basic-auth app needs mlflow[auth] (Flask-WTF)")
     import shutil
 
-    folder = tmp_path_factory.mktemp("team")
     shutil.copy(migrated_store, folder / "mlflow.db")
     port = free_port()
     env = clean_env(
-        HOST="0.0.0.0",
+        HOST=host,
         PORT=str(port),
         DATA=str(folder / "data"),
         WORKERS="1",
@@ -342,14 +343,24 @@ def team_server(migrated_store, tmp_path_factory):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process, folder / "server.log")
-        rest(url, "users/create", {"username": "alice", "password": ALICE_PASSWORD}, login=f"admin:{ADMIN_PASSWORD}")
-        yield {"url": url, "folder": folder}
+        wait_until_up(f"http://127.0.0.1:{port}" if host == "0.0.0.0" else f"http://{host}:{port}", process,
+                      folder / "server.log")  # fmt: skip
+        yield port
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server and its workers, nothing else
         process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def team_server(migrated_store, tmp_path_factory):
+    """tracking/server.sh opened to the network (HOST=0.0.0.0) with an admin password, on a copy of a migrated
+    SQLite store (the login does not depend on the store); the admin has created the user alice. Yields its URL."""
+    folder = tmp_path_factory.mktemp("team")
+    with login_server(migrated_store, folder, "0.0.0.0") as port:
+        url = f"http://127.0.0.1:{port}"
+        rest(url, "users/create", {"username": "alice", "password": ALICE_PASSWORD}, login=f"admin:{ADMIN_PASSWORD}")
+        yield {"url": url, "folder": folder}
     assert ADMIN_PASSWORD not in (folder / "server.log").read_text()
 
 
@@ -487,35 +498,13 @@ def test_server_sh_opened_to_the_network_without_an_admin_password_does_not_star
 def test_a_server_that_refuses_the_address_it_is_reached_at_is_told_apart_from_a_login(migrated_store, tmp_path):
     """MLflow's allowed-hosts check answers 403 before any login when the server binds an address other than
     localhost and ALLOWED_HOSTS leaves it out: `ml` names ALLOWED_HOSTS, not a permission the admin could give."""
-    pytest.importorskip("flask_wtf", reason="MLflow's basic-auth app needs mlflow[auth] (Flask-WTF)")
-    import shutil
-
-    shutil.copy(migrated_store, tmp_path / "mlflow.db")
-    port = free_port()
-    env = clean_env(
-        HOST="127.0.0.2",  # another address of this machine's loopback, not one MLflow allows by default
-        PORT=str(port),
-        DATA=str(tmp_path / "data"),
-        WORKERS="1",
-        BACKEND_STORE_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        MLFLOW=str(Path(sys.executable).parent / "mlflow"),
-    )
-    with open(tmp_path / "server.log", "w") as log:
-        process = subprocess.Popen(
-            [str(ROOT / "tracking" / "server.sh")], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.2:{port}"
-    try:
-        wait_until_up(url, process, tmp_path / "server.log")  # /health answers whatever the address
+    # 127.0.0.2: another address of this machine's loopback, not one MLflow allows by default
+    with login_server(migrated_store, tmp_path, "127.0.0.2") as port:  # /health answers whatever the address
+        url = f"http://127.0.0.2:{port}"
         done = ml(
             tmp_path, "train_steps=5",
             MLFLOW_TRACKING_URI=url, MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD,
         )  # fmt: skip
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"ml: error: the MLflow tracking server MLFLOW_TRACKING_URI={url} refuses requests addressed to "
