@@ -9,7 +9,7 @@
     from antelope import runs, plot, load
     runs(experiment='CIFAR10')   # a pandas DataFrame: params, final metrics, sweep and trial info
     plot(experiment='CIFAR10')   # PNG learning curves and sweep plots in ./plots
-    model = load(run_id)         # a run's trained nn.Module (also: mlflow.pytorch.load_model('runs:/<id>/model'))
+    model = load(run_id)         # the model a run kept (its best evaluation's), its own class; runs:/<id>/model
 
 The package's rooms are its folders (antelope/README.md draws them).
 """

@@ -1,6 +1,7 @@
 """antelope.agents: the default agent (AC2Agent) on datasets and environments, user models wrapped by it, and
 the example agents by name, each learning within a tiny budget; the README's RL commands on a shortened one."""
 
+import math
 import shlex
 
 import mlflow
@@ -111,9 +112,10 @@ def test_default_agent_acts_on_pendulum():
 )
 def test_the_readmes_rl_commands_solve_their_envs(env, steps, bar):
     """`ml env=CartPole-v1` and `ml env=Pendulum-v1` as the README gives them (over seeds and against a
-    reference: tests/benchmarks/bench_rl.py). Seeded, each reaches its bar at an evaluation. Where a run
-    ends depends on the machine's floating point, as the greedy policy still swings between evaluations
-    (CartPole's seed 0 ended at 500 on one x86 machine and at 133 on another, the same code): not checked."""
+    reference: tests/benchmarks/bench_rl.py and bench_kept.py). Seeded, each reaches its bar at an evaluation, and
+    the run keeps that model whatever its last step left (the greedy policy still swings between evaluations late in
+    training, differently on different machines' floating point): its model is the best evaluation's, and it is
+    played once more on fresh episodes."""
     from test_readme import blocks
 
     from antelope.cli import main
@@ -121,8 +123,13 @@ def test_the_readmes_rl_commands_solve_their_envs(env, steps, bar):
     line = next(line for code in blocks("console") for line in code.splitlines() if line == f"ml env={env}")
     assert main([*shlex.split(line)[1:], f"train_steps={steps}"]) == 0
     table = runs(env)
-    evaluations = [m.value for m in mlflow.MlflowClient().get_metric_history(table["run_id"][0], "eval/return")]
+    history = mlflow.MlflowClient().get_metric_history(table["run_id"][0], "eval/return")
+    evaluations = [m.value for m in history]
     assert max(evaluations) >= bar, evaluations
+    run = mlflow.MlflowClient().get_run(table["run_id"][0])
+    assert run.data.metrics["kept/return"] == max(evaluations) and math.isfinite(run.data.metrics["kept/return_fresh"])
+    kept = int(run.data.tags["antelope.kept_step"])
+    assert kept == max(m.step for m in history if m.value == max(evaluations))
     assert table["params.random_steps"][0] == str(min(schema.RANDOM_STEPS, steps // 10))  # a tenth, at most 1000
 
 

@@ -200,7 +200,8 @@ def test_an_interrupted_run_resumes_as_the_same_run_and_matches_an_uninterrupted
     with pytest.raises(Interrupted):
         ml(model=SignalsItself, **keys)  # SIGINT at step 35
     stopped = runs().query(f"run_id != '{reference.run_id}'").iloc[0]
-    assert stopped["status"] == "KILLED" and _checkpoints(stopped["run_id"]) == ["step_000000035.pt"]
+    assert stopped["status"] == "KILLED"
+    assert _checkpoints(stopped["run_id"]) == ["step_000000020.pt", "step_000000035.pt"]  # its evaluation's, its stop's
     first_stretch = stopped["metrics.cost/train_seconds"]
     assert first_stretch > 0  # recorded on the way out too
 
@@ -271,12 +272,14 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_over_as_the_same_run(c
 # --- MLflow-native results: the model, the registry, forks, data, system metrics, reproduce ------------
 
 
-def test_a_run_logs_its_model_the_mlflow_way_with_a_signature_an_example_and_its_final_metrics():
+def test_a_run_logs_its_model_the_mlflow_way_with_a_signature_an_example_and_its_metrics():
     import mlflow.pytorch
     import numpy as np
 
+    from antelope import load
+
     result = ml(model=Model, **FAST)
-    loaded = mlflow.pytorch.load_model(f"runs:/{result.run_id}/model")
+    loaded = load(result.run_id)
     assert type(loaded) is Model and not loaded.training  # its own class, in eval mode, as it is used
     assert all(
         torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), result.model.state_dict().values(), strict=True)
@@ -289,14 +292,20 @@ def test_a_run_logs_its_model_the_mlflow_way_with_a_signature_an_example_and_its
     folder = mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model")
     example = mlflow.models.Model.load(folder).load_input_example(folder)
     assert example.shape == (5, 1, 8, 8)  # five test samples
-    predicted = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model").predict(example)
     with torch.no_grad():
-        assert np.allclose(predicted, result.model.eval()(torch.from_numpy(example)).numpy(), atol=1e-6)
-    [logged] = mlflow.search_logged_models(experiment_ids=[result.experiment_id], output_format="list")
-    assert logged.source_run_id == result.run_id and logged.name == "model" and str(logged.status) == "READY"
-    final = {m.key: m.value for m in logged.metrics if m.step == 60}
-    assert final["eval/accuracy"] == pytest.approx(result.metrics["eval/accuracy"])
-    assert logged.tags["antelope.model"] == "models.Model" and logged.params["train_steps"] == "60"
+        expected = result.model.eval()(torch.from_numpy(example)).numpy()
+        exported = mlflow.pytorch.load_model(f"runs:/{result.run_id}/model")  # pt2: torch.export's graph
+        assert not hasattr(exported, "learn") and np.allclose(exported(torch.from_numpy(example)), expected, atol=1e-6)
+    predicted = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model").predict(example)
+    assert np.allclose(predicted, expected, atol=1e-6)
+    logged = mlflow.search_logged_models(experiment_ids=[result.experiment_id], output_format="list")
+    kept = int(mlflow.MlflowClient().get_run(result.run_id).data.tags["antelope.kept_step"])
+    assert sorted(m.name for m in logged) == sorted(["model", f"step_{90 - kept:09d}"])  # evaluated at 30 and 60
+    [model] = [m for m in logged if m.name == "model"]
+    assert model.source_run_id == result.run_id and str(model.status) == "READY"
+    assert model.tags["antelope.format"] == "pt2" and model.tags["antelope.step"] == str(kept)
+    assert {m.key: m.value for m in model.metrics if m.step == kept} == pytest.approx(result.metrics)
+    assert model.tags["antelope.model"] == "models.Model" and model.params["train_steps"] == "60"
     listed = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "model")}  # the run's view of it
     assert "model/MLmodel" in listed and "model/state_dict.pt" not in listed
 
@@ -428,18 +437,16 @@ MODELS = Path(__file__).parent / "models.py"  # its classes, copied into a file,
 
 
 LOADER = """
-import sys, numpy, mlflow, mlflow.pytorch
+import sys, numpy, mlflow
 from antelope import ConfigError, load
 for run_id in sys.argv[1:]:
+    # MLflow's loaders need none of the user's code (pt2); antelope.load gives the user's class where it imports
+    predicted = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(numpy.zeros((3, 1, 8, 8), "float32"))
     try:
-        model = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
-        predicted = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(numpy.zeros((3, 1, 8, 8), "float32"))
-        print("loaded", type(model).__name__, hasattr(model, "learn"), predicted.shape)
-    except ModuleNotFoundError:
-        try:
-            load(run_id)
-        except ConfigError as error:
-            print("error", error)
+        model = load(run_id)
+        print(predicted.shape, "loaded", type(model).__name__, hasattr(model, "learn"))
+    except ConfigError as error:
+        print(predicted.shape, "error", error)
 """
 
 
@@ -476,8 +483,8 @@ def test_a_logged_model_loads_in_a_fresh_process_that_never_imported_the_users_c
     )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.splitlines() == [
-        "loaded Model True (3, 10)",  # the file's class travelled with the model, by value
-        "loaded Model True (3, 10)",  # as the script's
-        f"error the model at runs:/{ids[2]}/model is a package.nets.Model, which cannot be imported here (No module "
-        f"named 'package'); install its package or run from the folder its module is in (PYTHONPATH)",
+        "(3, 10) loaded Model True",  # the file's class travelled with the model, by value
+        "(3, 10) loaded Model True",  # as the script's
+        f"(3, 10) error the model at runs:/{ids[2]}/model is a package.nets.Model, which cannot be imported here (No "
+        f"module named 'package'); install its package or run from the folder its module is in (PYTHONPATH)",
     ]

@@ -17,6 +17,7 @@ _CHOICES = {
     "scheduler_interval": ("epoch", "step"),
     "precision": ("fp32", "bf16", "fp16"),
     "bad_samples": ("error", "skip"),
+    "keep_model": ("best", "last"),
 }
 _POSITIVE = (
     "train_steps",
@@ -214,6 +215,11 @@ def _validate(cfg, explicit):
             raise ConfigError(f"{key}={cfg[key]} must be a positive integer")
     if cfg.evaluate_per_steps < 0:
         raise ConfigError(f"evaluate_per_steps={cfg.evaluate_per_steps} must be >= 0 (0: evaluate only at the end)")
+    if "keep_model" in explicit and cfg.keep_model == "best" and cfg.evaluate_per_steps == 0:
+        raise ConfigError(
+            "keep_model=best picks the best of a run's evaluations, and evaluate_per_steps=0 evaluates once, at "
+            "the end: give evaluate_per_steps=N, or keep_model=last"
+        )
     if "epochs" in explicit and "train_steps" in explicit:
         raise ConfigError(f"give either train_steps={cfg.train_steps} or epochs={cfg.epochs}, not both")
     from ..data import AUGMENTATIONS  # the data room imports torch: when a config is checked, not at import

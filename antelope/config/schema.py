@@ -216,8 +216,17 @@ class Config:
         "generative modelling: learn to generate the dataset's obs; sample images are "
         "saved as MLflow artifacts at each evaluation",
     )
-    save_per_steps: int = _key(1000, "save a checkpoint every N steps (and at the end and on SIGINT/SIGTERM)")
-    keep_checkpoints: int = _key(2, "how many of the newest checkpoints to keep")
+    save_per_steps: int = _key(
+        1000, "save a checkpoint every N steps (and at each evaluation, at the end and on SIGINT/SIGTERM)"
+    )
+    keep_checkpoints: int = _key(
+        2, "how many of the newest checkpoints (and evaluations' logged models) to keep, besides the best's"
+    )
+    keep_model: str = _key(
+        "best",
+        "the run's model (runs:/<id>/model, antelope.load, register=): best, its best evaluation's by the "
+        "task's main metric, or last",
+    )
     tracking: bool = _key(True, "record the run in MLflow (false: no run and no checkpoints, e.g. for timing)")
     resume: Optional[str] = _key(None, "an MLflow run id: continue that run from its latest checkpoint")
     load: bool = _key(False, "continue the experiment's latest run from its latest checkpoint")

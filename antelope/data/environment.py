@@ -28,6 +28,7 @@ from ..imports import did_you_mean
 from .spec import Datum, Spec
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes never share a seed with training ones
+FRESH_SEED_OFFSET = 2_000_000  # nor with those a kept model is evaluated on afresh (antelope.run.keeping)
 
 
 class Environment:
@@ -160,12 +161,13 @@ class Environment:
         return np.clip(np.asarray(action, dtype=np.float32).reshape(space.shape), space.low, space.high)
 
     @torch.no_grad()
-    def evaluate(self, model, episodes):
-        """Mean return over `episodes` episodes, played in lockstep (one batched `act` per step)."""
+    def evaluate(self, model, episodes, fresh=False):
+        """Mean return over `episodes` episodes, played in lockstep (one batched `act` per step); each evaluation
+        plays the same episodes (seeded alike), `fresh` ones seeded apart from those: a kept model's own figure."""
         while len(self._eval_envs) < episodes:
             self._eval_envs.append(make(self.env_id))
         envs = self._eval_envs[:episodes]
-        seed = self.seed + EVAL_SEED_OFFSET
+        seed = self.seed + (FRESH_SEED_OFFSET if fresh else EVAL_SEED_OFFSET)
         obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
         returns, playing = [0.0] * episodes, list(range(episodes))
         model.eval()

@@ -22,6 +22,7 @@ from ..errors import Diverged
 from ..metrics import PARAMETERS
 from ..train import GenerativeEvaluation, Log, Progress, Schedule, checkpoint, distributed, evaluate, threads, train
 from . import records, resume
+from .keeping import Keeper
 from .task import build_task, device_of
 
 
@@ -30,7 +31,7 @@ class Result:
     run_id: str
     experiment_id: str
     model: torch.nn.Module
-    metrics: dict  # the final evaluation, e.g. {'eval/accuracy': 0.97}
+    metrics: dict  # the kept model's evaluation (keep_model=best|last), e.g. {'eval/accuracy': 0.97}
     config: dict = field(repr=False)  # the resolved config the run recorded
 
 
@@ -77,11 +78,12 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
                 with Progress(task.steps, start.step, f"trial {trial.number}" if trial is not None else "") as progress:
                     sinks = [progress, tracked.log_metrics if tracked.run_id else None, trial]
                     log = Log([sink for sink in sinks if sink is not None], start.pending)
+                    keeper = Keeper.open(cfg, task, tracked, record, start.step, resumed)
                     schedule = Schedule(
                         steps=task.steps,
                         start=start.step,
-                        evaluate=_evaluation(cfg, task, tracked),
-                        save=_saver(cfg, task, tracked, log, group, trial),
+                        evaluate=_evaluation(cfg, task, tracked, keeper),
+                        save=_saver(cfg, task, tracked, log, group, trial, keeper),
                         collect=task.collect,
                         log_every=cfg.log_per_steps,
                         evaluate_every=cfg.evaluate_per_steps,
@@ -96,7 +98,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
                 records.log_skipped(task, tracked, task.steps)
                 if group is not None:
                     distributed.check_in_sync(group, task.model)
-                records.log_model(cfg, task, tracked, record, metrics)
+                metrics = keeper.finish(metrics)
         finished = True
     finally:
         if task is not None:
@@ -120,8 +122,19 @@ def _what_the_data_says(task):
         raise
 
 
-def _evaluation(cfg, task, tracked):
-    """evaluate(step) for the task: returns its eval metrics."""
+def _evaluation(cfg, task, tracked, keeper):
+    """evaluate(step) for the task: returns its eval metrics, the model evaluated kept as a logged model."""
+    evaluate = _evaluator(cfg, task, tracked)
+
+    def evaluate_and_keep(step):
+        metrics = evaluate(step)
+        keeper.evaluated(step, metrics)
+        return metrics
+
+    return evaluate_and_keep
+
+
+def _evaluator(cfg, task, tracked):
     if task.env is not None:
         return lambda step: task.env.evaluate(task.model, cfg.evaluate_episodes)
     if task.spec.task == "generate":
@@ -142,7 +155,7 @@ def _evaluation(cfg, task, tracked):
     return evaluate_on_test
 
 
-def _saver(cfg, task, tracked, log, group, trial):
+def _saver(cfg, task, tracked, log, group, trial, keeper):
     """save(step, metrics): a checkpoint into the run's artifacts while the run is still this process's (a sweep
     trial may have been taken over); under torchrun every process's replay position goes into rank 0's
     checkpoint, since each process draws from its own shard."""
@@ -155,6 +168,6 @@ def _saver(cfg, task, tracked, log, group, trial):
             state = checkpoint.state(step, task.model, task.update, task.replay, log, metrics, tracked.run_id)
             if replays is not None:
                 state["replay"] = replays
-            checkpoint.save_in_run(tracked, state, cfg.keep_checkpoints)
+            checkpoint.save_in_run(tracked, state, cfg.keep_checkpoints, also=keeper.best_step)
 
     return save

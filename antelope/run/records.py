@@ -1,13 +1,11 @@
 """What a run records, said through the tracking room: its MLflow run opened (a new one with its data as inputs,
-or a resumed one RUNNING again), its system metrics, the seconds it trained, the samples it skipped, and its
-trained model. None of it with tracking=false, nor on a torchrun process other than rank 0."""
+or a resumed one RUNNING again), its system metrics, the seconds it trained and the samples it skipped (its models:
+antelope.run.keeping). None of it with tracking=false, nor on a torchrun process other than rank 0."""
 
 import contextlib
 import shlex
 import sys
 import time
-
-import torch
 
 from .. import tracking
 from ..config import experiment_name
@@ -95,56 +93,6 @@ def log_skipped(task, tracked, step):
     if skipped:
         tracked.log_metrics({"data/skipped_samples": skipped}, step)
         print(f"ml: {skipped} unreadable samples were left out (bad_samples=skip)", file=sys.stderr)
-
-
-def log_model(cfg, task, tracked, record, metrics):
-    """The trained model as the run's MLflow Model (in eval mode, as it is used), linked to the final
-    evaluation's `metrics`, and registered under `register=` as a new version."""
-    if tracked.run_id is None:
-        return
-    training = task.model.training
-    task.model.eval()
-    try:
-        logged = tracking.log_model(
-            tracked,
-            task.model,
-            _example(task),
-            task.steps,
-            lines.flatten(record),
-            {"antelope.model": qualified_name(task.model), "antelope.task": task.spec.task_name},
-            list(metrics),
-        )
-    finally:
-        task.model.train(training)
-    if logged is not None and cfg.register:
-        version = tracking.register_model(tracked.run_id, cfg.register)
-        print(
-            f"ml: its model is registered as {cfg.register} version {version} (models:/{cfg.register}/{version})",
-            file=sys.stderr,
-        )
-
-
-def _example(task):
-    """(inputs, outputs) of the model on a few samples of its data, as numpy arrays: the logged model's
-    signature and input example. None when its forward does not take them (a GAN's takes noise)."""
-    obs = task.examples
-    try:
-        with torch.no_grad():
-            output = task.model(obs)
-    except Exception as error:  # the user's forward: any error means it takes something else
-        print(
-            f"ml: the model is logged without a signature: forward(obs) of the data raised {type(error).__name__}",
-            file=sys.stderr,
-        )
-        return None
-    if not isinstance(output, torch.Tensor):
-        print(
-            f"ml: the model is logged without a signature: forward(obs) returns a {type(output).__name__}, "
-            f"not a tensor",
-            file=sys.stderr,
-        )
-        return None
-    return obs.float().contiguous().cpu().numpy(), output.float().cpu().numpy()
 
 
 def run_name(model, overrides, limit=120):

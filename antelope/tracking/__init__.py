@@ -20,7 +20,20 @@ from .lookups import (
     run_tags,
     search_runs,
 )
-from .models import MODEL, is_model_uri, load_model, log_model, model_run_id, model_uri, register_model
+from .models import (
+    MODEL,
+    Logged,
+    copy_model,
+    delete_model,
+    is_model_uri,
+    keep_model_locally,
+    load_model,
+    log_model,
+    model_run_id,
+    model_uri,
+    register_model,
+    run_models,
+)
 from .runs import (
     Run,
     Untracked,
@@ -62,6 +75,11 @@ __all__ = [
     "search_runs",
     "MODEL",
     "is_model_uri",
+    "Logged",
+    "copy_model",
+    "delete_model",
+    "keep_model_locally",
+    "run_models",
     "load_model",
     "log_model",
     "model_run_id",

@@ -11,6 +11,7 @@ import urllib.parse
 from .. import processes
 from ..errors import ConfigError
 
+_PROGRESS_BARS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 _CREDENTIALS = re.compile(r"(?<=://)([^/:@\s]*):([^/@\s]+)@")
 _USER_INFO = re.compile(r"(?<=://)([^/:@\s]*)(?::[^/@\s]*)?@")  # user:password@ of http://user:password@host
 _CLIENTS: dict = {}  # per process: {tracking URI: MlflowClient}
@@ -144,12 +145,18 @@ def refused_error(error, uri, doing):
 
 @contextlib.contextmanager
 def quiet(logger, level=logging.ERROR):
-    """MLflow's INFO and WARNING lines of one of its loggers left out while antelope calls it: what they
-    say is either antelope's choice (pickled models) or what antelope prints itself."""
+    """MLflow's INFO and WARNING lines of one of its loggers, and its progress bars of artifact transfers, left
+    out while antelope calls it: what they say is either antelope's choice (pickled models), what antelope prints
+    itself, or noise (a model copied between two folders of the store)."""
     logger = logging.getLogger(logger)
-    before = logger.level
+    before, bars = logger.level, os.environ.get(_PROGRESS_BARS)
     logger.setLevel(level)
+    os.environ[_PROGRESS_BARS] = "false"
     try:
         yield
     finally:
         logger.setLevel(before)
+        if bars is None:
+            del os.environ[_PROGRESS_BARS]
+        else:
+            os.environ[_PROGRESS_BARS] = bars

@@ -37,6 +37,7 @@ class Run:
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self._artifact_uri = artifact_uri
         self.status = "RUNNING"
+        self._link: tuple = (None, None, frozenset())  # (step, model id, metric names): see link_model
         self._writer = Writer(self._write, run_id[:8], FLUSH_SECONDS)
 
     @classmethod
@@ -101,14 +102,32 @@ class Run:
         return cls(client, run_id, run.info.experiment_id)
 
     def log_metrics(self, metrics, step, flush=False):
-        """A log sink: {name: value} at `step`, written in the background."""
+        """A log sink: {name: value} at `step`, written in the background; those `link_model` named for this
+        step are also the metrics of its logged model."""
         now = int(time.time() * 1000)
-        self._writer.add([Metric(key, float(value), now, step) for key, value in metrics.items()], flush)
+        linked_step, model_id, names = self._link
+        self._writer.add(
+            [
+                Metric(key, float(value), now, step, model_id if step == linked_step and key in names else None)
+                for key, value in metrics.items()
+            ],
+            flush,
+        )
+
+    def link_model(self, step, model_id, names):
+        """The metrics `names` written next at `step` belong to the logged model `model_id` (its evaluation)."""
+        self._link = (step, model_id, frozenset(names))
 
     def _write(self, batch):
         from mlflow.entities import Metric as MlflowMetric
 
-        self.client.log_batch(self.run_id, metrics=[MlflowMetric(*m) for m in batch])
+        self.client.log_batch(
+            self.run_id, metrics=[MlflowMetric(m.key, m.value, m.timestamp, m.step, model_id=m.model_id) for m in batch]
+        )
+
+    def flush_metrics(self):
+        """Write the buffered metrics now; returns whether they were written (within RETRY_SECONDS)."""
+        return self._writer.flush(RETRY_SECONDS)
 
     def close_metrics(self):
         """Write the buffered metrics now (retrying up to RETRY_SECONDS); what is still unrecorded is saved to a

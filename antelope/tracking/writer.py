@@ -8,7 +8,7 @@ retried; at the end, what could not be written within the retry time is handed b
 import sys
 import threading
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 BATCH = 1000  # metrics per write: MLflow's most per log_batch call
 
@@ -18,6 +18,7 @@ class Metric(NamedTuple):
     value: float
     timestamp: int  # milliseconds since the epoch
     step: int
+    model_id: Optional[str] = None  # the logged model an evaluation's metric belongs to
 
 
 class Writer:
@@ -25,6 +26,7 @@ class Writer:
         """`write(batch)` records a list of Metric (raising when it cannot); `clock` is injectable for tests."""
         self._write, self.flush_seconds, self._clock = write, flush_seconds, clock
         self._pending, self._lock, self._wake = [], threading.Lock(), threading.Event()
+        self._written, self._progress = 0, threading.Condition(self._lock)  # how many were written, ever
         self._due = 0  # how many of the pending metrics to write now: flushed ones, or whole batches
         self._closing, self._deadline, self._last_flush = False, 0.0, clock()  # the deadline is set when closing
         self.failed_since = None
@@ -74,9 +76,19 @@ class Writer:
                 with self._lock:
                     del self._pending[: len(batch)]
                     self._due -= len(batch)
+                    self._written += len(batch)
+                    self._progress.notify_all()
                 due -= len(batch)
             if self._closing and not self._pending:
                 return
+
+    def flush(self, timeout):
+        """Write everything added so far now; returns whether it was written within `timeout` seconds."""
+        with self._lock:
+            target = self._written + len(self._pending)
+            self._due = len(self._pending)
+            self._wake.set()
+            return self._progress.wait_for(lambda: self._written >= target, timeout)
 
     def discard(self):
         """Stop, dropping what is not written yet."""

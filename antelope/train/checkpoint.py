@@ -1,11 +1,11 @@
 """Checkpoints: everything needed to continue a run exactly where it stopped.
 
 A checkpoint holds the model, the trainer's optimizer, scheduler and grad scaler, any optimizer or scheduler the
-model keeps itself (`self.optim`), the replay's order, position and random state, the global random
-state, the metrics not yet averaged, the step and the MLflow run id. It is written every
-`save_per_steps`, at the end and on SIGINT/SIGTERM, atomically (written beside, then renamed) into the
-run's artifacts under `checkpoints/`, keeping the last `keep_checkpoints`. It holds only tensors and
-plain containers, so it loads with `torch.load(weights_only=True)`.
+model keeps itself (`self.optim`), the replay's order, position and random state, the global random state, the
+metrics not yet averaged, the step and the MLflow run id. It is written every `save_per_steps`, at each evaluation
+(the end's too) and on SIGINT/SIGTERM, atomically (written beside, then renamed) into the run's artifacts under
+`checkpoints/`, keeping the last `keep_checkpoints` and the one of the step whose model the run keeps
+(antelope.run.keeping). It holds only tensors and plain containers, so it loads with `torch.load(weights_only=True)`.
 """
 
 import os
@@ -56,8 +56,8 @@ def restore(checkpoint, model, update, replay):
     return checkpoint["step"], checkpoint["metrics"], checkpoint["log"]
 
 
-def save(folder, checkpoint, keep):
-    """Write `checkpoint` as folder/step_N.pt atomically; delete all but the newest `keep`."""
+def save(folder, checkpoint, keep, also=None):
+    """Write `checkpoint` as folder/step_N.pt atomically; delete all but the newest `keep` and step `also`'s."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"step_{checkpoint['step']:09d}.pt")
     handle, partial = tempfile.mkstemp(dir=folder, suffix=".partial")
@@ -65,15 +65,17 @@ def save(folder, checkpoint, keep):
     torch.save(checkpoint, partial)
     os.replace(partial, path)  # atomic: a reader sees the old set or the new file, never half a file
     for old in sorted(_steps(folder))[:-keep]:
+        if old == also:
+            continue
         os.remove(os.path.join(folder, f"step_{old:09d}.pt"))
     return path
 
 
-def save_in_run(run, state, keep):
+def save_in_run(run, state, keep, also=None):
     """Into the run's artifact folder when it is local (atomic rename there), else uploaded."""
     folder = run.local_artifact_folder()
     if folder is not None:
-        save(os.path.join(folder, FOLDER), state, keep)
+        save(os.path.join(folder, FOLDER), state, keep, also)
         return
     with tempfile.TemporaryDirectory() as scratch:
         path = save(scratch, state, keep)

@@ -30,7 +30,7 @@ class Schedule:
     start: int = 0  # the step a resumed run stopped at
     log_every: int = 100  # average the logged metrics and write them
     evaluate_every: int = 500  # 0: only at the end
-    save_every: int = 1000  # a checkpoint (also at the end and on a signal)
+    save_every: int = 1000  # a checkpoint (also at each evaluation, the end included, and on a signal)
     save: Optional[Callable[[int, dict], None]] = None
     learn_every: int = 1  # call learn (and step the optimizer) on every Nth step only (RL: learn_per_steps)
     collect: Optional[Callable] = None
@@ -82,7 +82,8 @@ def train(model, replay, log, *, update, schedule):
             stopping = bool(signals)
             if update.group is not None:  # torchrun: all processes stop at one step,
                 stopping = logging and update.any_process(stopping)  # agreed on where metrics sync anyway
-            if schedule.save is not None and (step % schedule.save_every == 0 or step == schedule.steps or stopping):
+            saving = evaluating or step % schedule.save_every == 0 or stopping  # evaluating: the last step too
+            if schedule.save is not None and saving:
                 schedule.save(step, metrics)
             if stopping:
                 raise Interrupted(f"stopped at step {step}; a checkpoint was saved", requeue=REQUEUE in signals)
