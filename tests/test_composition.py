@@ -188,3 +188,30 @@ def test_keys_lists_every_top_level_key_with_its_doc():
     assert all(doc for _, doc in listed.values())
     assert listed["train_steps"][0] == 1000 and listed["precision"][0] == "fp32"
     assert "defaults" not in listed and {"model", "optim", "scheduler", "sweep"} <= set(listed)
+
+
+def test_generate_gives_the_trainers_adam_a_gans_settings_unless_the_optimizer_is_given():
+    from antelope.config.schema import GENERATIVE_ADAM
+
+    def adam(*overrides):
+        optim = config.compose(list(overrides))[0].optim
+        return optim._target_.rsplit(".", 1)[1], optim.get("lr"), list(optim.get("betas", []))
+
+    assert adam("generate=true") == ("Adam", GENERATIVE_ADAM["lr"], GENERATIVE_ADAM["betas"])
+    assert adam("generate=true", "lr=0.01") == ("Adam", 0.01, GENERATIVE_ADAM["betas"])
+    assert adam("generate=true", "optim.betas=[0.9,0.99]") == ("Adam", GENERATIVE_ADAM["lr"], [0.9, 0.99])
+    assert adam("generate=true", "optim=SGD")[:2] == ("SGD", 0.001)
+    assert adam() == ("Adam", 0.001, [0.9, 0.999]) and adam("generate=false") == adam()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["keep_model=worst"], r"^keep_model='worst' is not valid: choose one of best, last$"),
+        (["keep_model=best", "evaluate_per_steps=0"], r"^keep_model=best picks the best of a run's evaluations, "),
+    ],
+)
+def test_keep_model_is_best_or_last_and_best_needs_evaluations_to_pick_from(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        config.compose(overrides)
+    assert config.compose(["evaluate_per_steps=0"])[0].keep_model == "best"  # the default: the one evaluation

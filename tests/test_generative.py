@@ -88,9 +88,10 @@ def test_the_judge_tells_real_digits_from_a_collapsed_generator():
         assert judged["eval/frechet_distance"] > 20 * real["eval/frechet_distance"]
 
 
-@pytest.mark.slow  # the README's command at its own budget, 1,000 steps
-def test_the_gan_example_covers_the_digits_as_written():
-    result = ml(agent="GAN", generate=True, dataset="Digits")
+@pytest.mark.slow  # the README's commands at their own budget, 1,000 steps
+@pytest.mark.parametrize("agent", ["GAN", None])  # the example, and the default agent (with GENERATIVE_ADAM)
+def test_the_readmes_generative_commands_cover_the_digits_as_written(agent):
+    result = ml(generate=True, dataset="Digits", **({"agent": agent} if agent else {}))
     judged = result.metrics
     assert judged["eval/classes_covered"] >= 9 and judged["eval/largest_class_share"] <= 0.25
     assert judged["eval/confidence"] >= 0.8

@@ -136,7 +136,7 @@ def test_ml_plot_writes_pngs_and_rejects_unknown_metrics(ids, workdir):
     assert re.fullmatch(
         r"ml: error: metric 'eval/acuracy' was not logged by these runs \(did you mean "
         r"'eval/accuracy'\?\); they logged: cost/parameters, cost/train_seconds, eval/accuracy, "
-        r"train/accuracy, train/epoch, "
+        r"kept/accuracy, train/accuracy, train/epoch, "
         r"train/loss, train/lr, \d+ system/\.\.\.",
         bad.stderr.strip(),
     ), bad.stderr  # MLflow's system

@@ -519,7 +519,7 @@ def test_a_streamed_run_stopped_by_sigterm_mid_epoch_resumes_to_what_an_uninterr
         raise AssertionError(f"ml exited before step 10 (status {held.wait()})")
     hung.cancel()
     folder = mlflow.MlflowClient().get_run(run_id).info.artifact_uri + "/checkpoints"
-    assert sorted(os.listdir(folder)) == ["step_000000004.pt", "step_000000008.pt"]
+    assert sorted(os.listdir(folder)) == ["step_000000005.pt", "step_000000008.pt"]  # the evaluation's at 5, 8
     workers = psutil.Process(held.pid).children(recursive=True)
     assert len(workers) >= 2  # the data loading worker processes (training's, and evaluation's since step 5)
     held.send_signal(signal.SIGTERM)
@@ -528,7 +528,10 @@ def test_a_streamed_run_stopped_by_sigterm_mid_epoch_resumes_to_what_an_uninterr
     assert "the run is marked KILLED" in stderr and "Traceback" not in stderr
     _, alive = psutil.wait_procs(workers, timeout=30)  # they end with it (or, orphaned, on their own)
     assert not alive, f"worker processes left behind: {alive}"
-    assert sorted(os.listdir(folder)) == ["step_000000008.pt", "step_000000010.pt"]  # the signal's, mid-epoch
+    accuracy = {m.step: m.value for m in mlflow.MlflowClient().get_metric_history(run_id, "eval/accuracy")}
+    best = 10 if accuracy[10] >= accuracy[5] else 5  # its checkpoint is kept beside the newest two
+    expected = sorted({f"step_{step:09d}.pt" for step in (8, 10, best)})
+    assert sorted(os.listdir(folder)) == expected  # the signal's at 10, mid-epoch
     stopped = torch.load(os.path.join(folder, "step_000000010.pt"), weights_only=True)
     assert stopped["replay"]["epoch"] == 1 and 0 < stopped["replay"]["position"] < 48
 

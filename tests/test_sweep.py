@@ -80,6 +80,7 @@ def test_console_sweep_is_a_parent_run_with_a_child_run_per_trial_and_prints_a_c
     # (the same command again resumes the sweep: test_the_same_sweep_again_resumes_... does it in-process)
 
 
+@pytest.mark.slow  # a whole sweep of several trials: the end-to-end layer
 def test_keys_of_an_optimizer_are_drawn_only_when_the_drawn_optimizer_takes_them():
     study = sweep(
         space={"optim": ["SGD", "Adam"], "optim.momentum": "interval(0.5, 0.9)"}, sampler="random", trials=4, **QUICK
@@ -95,6 +96,7 @@ def test_keys_of_an_optimizer_are_drawn_only_when_the_drawn_optimizer_takes_them
         assert (momentum[str(trial.number)] if isinstance(momentum[str(trial.number)], str) else None) == expected
 
 
+@pytest.mark.slow  # a whole sweep of several trials: the end-to-end layer
 def test_a_trial_below_the_median_is_pruned_and_keeps_its_partial_curve(capsys):
     study = sweep(space={"optim.lr": "choice(1e-6, 3e-2)"}, sampler="random", trials=8, **QUICK)
     states = [t.state for t in study.trials]
@@ -201,6 +203,7 @@ def test_bad_input_is_one_line_exit_2_before_any_trial(capsys):
     assert runs().empty  # no parent run, no trial
 
 
+@pytest.mark.slow  # a whole sweep of several trials: the end-to-end layer
 def test_several_objectives_make_a_pareto_front_recorded_on_the_parent_run_and_printed(capsys):
     from models import Deep
 
@@ -266,6 +269,7 @@ def test_several_objectives_bad_input_is_one_line():
     assert runs().empty
 
 
+@pytest.mark.slow  # a whole sweep of several trials: the end-to-end layer
 def test_enqueued_configs_are_the_first_trials_and_are_not_queued_again(tmp_path):
     (tmp_path / "first.yaml").write_text("- {optim.lr: 0.05, optim: SGD}\n- optim.lr: 0.002\n")
     space = {"optim.lr": "tag(log, interval(1e-3, 1e-1))", "optim": "choice(SGD, Adam)"}
@@ -299,6 +303,7 @@ def test_enqueue_bad_input_is_one_line(tmp_path):
         sweep(space=choices, trials=1, enqueue="nowhere.yaml", **QUICK)
 
 
+@pytest.mark.slow  # a whole sweep of several trials: the end-to-end layer
 def test_a_warm_start_adds_earlier_runs_and_a_studys_trials_as_complete_trials_not_counted(capsys):
     from models import SelfOptimizing, Wider
 

@@ -16,8 +16,9 @@ What it learns from follows `spec.task` and `spec.action.discrete`:
 - generate: the actor maps noise to samples shaped like the data; the critic tells real from generated.
 
 `learn` returns one loss, the sum of the parts, so the trainer's optimizer (`optim=`, `lr=`, `grad_clip=`,
-`precision=`) applies. Each part reaches only its own network: the critic is frozen (requires_grad off)
-while the actor's loss is computed through it, and the actor's output is detached in the critic's loss.
+`precision=`) applies (with generate=true its default Adam has a GAN's settings: config.schema.GENERATIVE_ADAM).
+Each part reaches only its own network: the critic is frozen (requires_grad off) while the actor's loss is computed
+through it, and the actor's output is detached in the critic's loss.
 """
 
 import contextlib

@@ -10,7 +10,17 @@ from ..errors import ConfigError
 from ..imports import did_you_mean
 from . import optimizers
 from . import overrides as lines
-from .schema import BUDGETS, DEFAULT_BUDGET, DEFAULT_OPTIONS, GROUPS, LR_DECAY_SCHEDULER, RANDOM_STEPS, Config, keys
+from .schema import (
+    BUDGETS,
+    DEFAULT_BUDGET,
+    DEFAULT_OPTIONS,
+    GENERATIVE_ADAM,
+    GROUPS,
+    LR_DECAY_SCHEDULER,
+    RANDOM_STEPS,
+    Config,
+    keys,
+)
 
 _OPEN_MAPS = ("sweep.slurm.sbatch",)  # the user's own mappings: `key={...}` replaces one, `key.name=v` adds to it
 _CHOICES = {
@@ -52,7 +62,17 @@ def compose(overrides):
     _apply_shorthands(cfg, explicit)
     _validate(cfg, explicit)
     _apply_rl_defaults(cfg, explicit)
+    _apply_generative_defaults(cfg, explicit)
     return cfg, explicit
+
+
+def _apply_generative_defaults(cfg, explicit):
+    """With generate=true and the trainer's default Adam: GENERATIVE_ADAM's lr and betas, unless given."""
+    if not cfg.generate or "optim" in explicit:
+        return
+    for key, value in GENERATIVE_ADAM.items():
+        if f"optim.{key}" not in explicit and not (key == "lr" and "lr" in explicit):
+            cfg.optim[key] = value
 
 
 _COMPOSED: dict[tuple, bytes] = {}  # group choices (e.g. ('optim=SGD',)) -> the config Hydra composed for them, pickled

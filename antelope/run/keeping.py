@@ -134,7 +134,8 @@ class Keeper:
                 tracking.keep_model_locally(self.tracked, self.task.model, self.example, self._tags())
             return result
         tracking.delete_model(self.tracked, kept.model_id)
-        self.tracked.log_metrics({KEPT + k.removeprefix("eval/"): v for k, v in result.items()}, self.task.steps)
+        kept_metrics = {k if k.startswith(KEPT) else KEPT + k.removeprefix("eval/"): v for k, v in result.items()}
+        self.tracked.log_metrics(kept_metrics, self.task.steps)
         kept_tags = {"antelope.kept_step": str(kept.step), "antelope.keep_model": self.keep_model}
         tracking.set_tags(self.tracked.run_id, kept_tags)
         if self.register:
