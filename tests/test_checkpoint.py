@@ -72,6 +72,13 @@ class Run:
             raise ConnectionError("server gone")
         self.uploaded.append((os.path.basename(path), folder, os.path.getsize(path)))
 
+    def artifact_names(self, folder):
+        return [name for name, where, _ in self.uploaded if where == folder]
+
+    def delete_artifact(self, path):
+        folder, name = path.split("/")
+        self.uploaded = [entry for entry in self.uploaded if entry[:2] != (name, folder)]
+
 
 def test_a_checkpoint_goes_into_a_local_artifact_folder_or_is_uploaded(tmp_path, capsys):
     tmp_path = tmp_path / "artifacts"
@@ -83,4 +90,12 @@ def test_a_checkpoint_goes_into_a_local_artifact_folder_or_is_uploaded(tmp_path,
     checkpoint.save_in_run(remote, state, keep=2)
     assert [(name, folder) for name, folder, _ in remote.uploaded] == [("step_000000005.pt", "checkpoints")]
     checkpoint.save_in_run(Run(fails=True), state, keep=2)  # training goes on; the user is told
-    assert "checkpoint at step 5 not uploaded (ConnectionError)" in capsys.readouterr().err
+    assert "checkpoint at step 5 not uploaded, or older ones not deleted (ConnectionError)" in capsys.readouterr().err
+
+
+def test_an_uploaded_checkpoint_leaves_the_newest_k_and_the_kept_steps_in_the_store():
+    model, update, replay, log = pieces(0)
+    remote = Run()
+    for step in (5, 6, 7, 8):
+        checkpoint.save_in_run(remote, checkpoint.state(step, model, update, replay, log, {}, "r"), keep=2, also=5)
+    assert sorted(remote.artifact_names("checkpoints")) == [f"step_00000000{s}.pt" for s in (5, 7, 8)]

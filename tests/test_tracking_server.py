@@ -231,6 +231,8 @@ def test_a_runs_model_data_and_registered_version_on_the_server_read_back_with_m
     run = client.get_run(run_id)
     [logged] = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
     assert logged.name == "model" and logged.source_run_id == run_id  # its one evaluation's model, kept
+    stored = (server["folder"] / "artifacts" / run.info.experiment_id).rglob("MLmodel")
+    assert len(list(stored)) == 1  # the evaluation's own copy deleted from the server's store, files and all
     assert "eval/accuracy" in {m.key for m in logged.metrics} and logged.tags["antelope.format"] == "pt2"
     [version] = client.search_model_versions("name = 'server-model'")
     assert version.run_id == run_id and int(version.version) == 1
@@ -261,7 +263,7 @@ def test_a_run_stopped_on_one_machine_resumes_on_another_from_its_checkpoint_on_
     run_id = re.search(r"ml: run (\w+) started", stopped.stderr).group(1)
     assert not any(first.rglob("*.pt"))  # nothing kept locally
     listed = rest(server["url"], "artifacts/list", run_id=run_id, path="checkpoints")["files"]
-    assert "checkpoints/step_000000035.pt" in {f["path"] for f in listed}
+    assert {f["path"] for f in listed} == {"checkpoints/step_000000030.pt", "checkpoints/step_000000035.pt"}
 
     resumed = subprocess.run([ML, f"resume={run_id}"], cwd=second, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr

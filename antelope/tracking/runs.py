@@ -146,6 +146,16 @@ class Run:
     def log_artifact(self, path, folder):
         self.client.log_artifact(self.run_id, path, folder)
 
+    def artifact_names(self, folder):
+        """The names of the files in the run's artifact `folder`."""
+        return [os.path.basename(info.path) for info in self.client.list_artifacts(self.run_id, folder)]
+
+    def delete_artifact(self, path):
+        """A file of the run's artifacts deleted (a remote store's: a local folder is the caller's to clean)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        get_artifact_repository(self.artifact_uri()).delete_artifacts(path)
+
     def __enter__(self):
         return self
 

@@ -81,15 +81,23 @@ def save_in_run(run, state, keep, also=None):
         path = save(scratch, state, keep)
         try:
             run.log_artifact(path, FOLDER)
+            uploaded = _steps_of(run.artifact_names(FOLDER))
+            for old in sorted(uploaded)[:-keep]:  # the store keeps as many as a local folder would
+                if old != also:
+                    run.delete_artifact(f"{FOLDER}/step_{old:09d}.pt")
         except Exception as error:  # connection or HTTP errors from the artifact store
             print(
-                f"ml: warning: checkpoint at step {state['step']} not uploaded ({type(error).__name__})",
+                f"ml: warning: checkpoint at step {state['step']} not uploaded, or older ones not deleted "
+                f"({type(error).__name__})",
                 file=sys.stderr,
             )
 
 
 def _steps(folder):
-    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return _steps_of(os.listdir(folder) if os.path.isdir(folder) else [])
+
+
+def _steps_of(names):
     return [int(m.group(1)) for m in map(_NAME.match, names) if m]
 
 
