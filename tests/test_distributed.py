@@ -106,3 +106,46 @@ def test_torchrun_with_streamed_data_each_process_streams_its_shard():
     [row] = [row for _, row in runs("Digits").iterrows()]
     assert row["status"] == "FINISHED" and row["tags.antelope.data"] == "streamed"
     assert row["metrics.eval/accuracy"] > 0.8
+
+
+@pytest.mark.slow  # two torchrun processes, as two nodes
+def test_the_readmes_two_nodes_on_one_machine_are_one_run():
+    """The README's two `torchrun --nnodes=2` lines started together (a free port for node 0's): one MLflow run of
+    two processes, recorded by node 0, every process's system metrics on it, the models in sync at the end."""
+    import socket
+    import threading
+
+    from test_readme import blocks
+
+    lines = [line for code in blocks("console") for line in code.splitlines() if "--node-rank=" in line]
+    assert len(lines) == 2
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run"]
+            + [arg.replace("--master-port=29500", f"--master-port={port}") for arg in line.split()[1:]]
+            + ["train_steps=60", "evaluate_per_steps=30", "log_per_steps=10"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        for line in lines
+    ]
+    hung = threading.Timer(300, lambda: [node.kill() for node in nodes])  # a rendezvous that never completes
+    hung.start()
+    said = [node.communicate()[1] for node in nodes]
+    hung.cancel()
+    assert [node.returncode for node in nodes] == [0, 0], [text[-2000:] for text in said]
+    assert said[0].count("finished:") == 1 and "finished:" not in said[1]  # global rank 0 reports
+    [row] = [row for _, row in runs("Digits").iterrows()]
+    assert row["status"] == "FINISHED" and row["tags.antelope.processes"] == "2"
+    system = sorted(
+        k for k in row.index if k.startswith("metrics.system/rank") and k.endswith("cpu_utilization_percentage")
+    )
+    assert system == [
+        "metrics.system/rank0/cpu_utilization_percentage",
+        "metrics.system/rank1/cpu_utilization_percentage",
+    ]
