@@ -73,6 +73,11 @@ class SweepConfig:
         metadata={"doc": "Slurm job resources: .partition, .time, .cpus, .gpus, .mem, .sbatch, .folder, .wait"},
     )
     seed: int = _key(0, "seeds the sampler")
+    seeds: int = _key(
+        1,
+        "train each trial's config with this many seeds (seed, seed+1, ...), one run each under the trial's run; "
+        "the trial's objective is their mean (its std, min and max recorded), and the pruner compares means",
+    )
     enqueue: Optional[str] = _key(None, "a YAML file of configs ({key: value} over the sweep's keys) to run first")
     warm_start: Optional[str] = _key(
         None,
@@ -256,7 +261,7 @@ class Config:
     sweep: SweepConfig = field(
         default_factory=SweepConfig,
         metadata={
-            "doc": "`ml -m` sweep settings: sweep.trials, .sampler, .pruner, .objective, .direction, .study, "
+            "doc": "`ml -m` sweep settings: sweep.trials, .seeds, .sampler, .pruner, .objective, .direction, .study, "
             ".storage, .workers, .launcher, .slurm.*, .seed, .enqueue, .warm_start, .heartbeat, .retries, .register "
             "(see the README's Sweeps)"
         },

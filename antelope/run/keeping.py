@@ -20,6 +20,7 @@ from ..train import checkpoint
 from .task import Task
 
 KEPT = "kept/"  # the run's record of its kept model's metrics: kept/accuracy, kept/return_fresh, ...
+FRESH = KEPT + "return_fresh"  # RL: the kept model's return on fresh episodes
 
 
 @dataclass
@@ -127,7 +128,7 @@ class Keeper:
         result = dict(kept.metrics)
         if self.task.env is not None:
             fresh = self.task.env.evaluate(self.task.model, self.episodes, fresh=True)
-            result[f"{KEPT}return_fresh"] = fresh["eval/return"]
+            result[FRESH] = fresh["eval/return"]
         model = tracking.copy_model(self.tracked, kept, tracking.MODEL, {"antelope.keep_model": self.keep_model})
         if model is None:
             with self._aside(self.task.model):

@@ -52,6 +52,7 @@ class Plan:
     register: Optional[str] = None  # the registered model that the best trial's model becomes a version of
     parent_run_id: Optional[str] = None
     warm_trials: int = 0  # the complete trials a warm start added (numbered first; not counted in `trials`)
+    seeds: int = 1  # runs per trial, one per seed: the trial's objective is their mean (antelope.sweeps.seeds)
 
     @property
     def objective(self):
@@ -136,6 +137,18 @@ def plan_of(cfg, space, objects, settings):
         if pruner != "none":
             print(f"ml: sweep.pruner={pruner} is off: Optuna prunes trials of one objective only", file=sys.stderr)
             pruner = "none"
+    if s.seeds < 1:
+        raise ConfigError(f"sweep.seeds={s.seeds} must be at least 1 (runs per trial, one per seed)")
+    if s.seeds > 1 and s.warm_start:
+        raise ConfigError(
+            f"sweep.seeds={s.seeds} with sweep.warm_start: earlier results are one seed each, not a mean over "
+            f"{s.seeds}; give one or the other"
+        )
+    if s.seeds > 1 and s.launcher != "local":
+        raise ConfigError(
+            f"sweep.seeds={s.seeds} runs on local workers only for now (sweep.launcher=local); on Slurm give "
+            f"sweep.seeds=1"
+        )
     if s.heartbeat < 1:
         raise ConfigError(f"sweep.heartbeat={s.heartbeat} must be at least 1 (seconds)")
     if s.retries < 0:
@@ -161,6 +174,7 @@ def plan_of(cfg, space, objects, settings):
         heartbeat=s.heartbeat,
         retries=s.retries,
         register=s.register,
+        seeds=s.seeds,
     )
 
 

@@ -50,15 +50,21 @@ def finish(study, plan):
     if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if plan.register and complete:
-            run_id = study.best_trial.user_attrs["mlflow_run_id"]
+            run_id = model_run(study.best_trial)
             version = tracking.register_model(run_id, plan.register)
             tracking.set_tags(plan.parent_run_id, {"antelope.registered": f"{plan.register}/{version}"})
+            which = "the best seed's of the best trial" if "best_seed_run_id" in study.best_trial.user_attrs else ""
             print(
-                f"ml: the best trial's model (run {run_id}) is registered as {plan.register} version {version} "
-                f"(models:/{plan.register}/{version})",
+                f"ml: the best trial's model (run {run_id}{', ' + which if which else ''}) is registered as "
+                f"{plan.register} version {version} (models:/{plan.register}/{version})",
                 file=sys.stderr,
             )
         tracking.end_run(plan.parent_run_id, "FINISHED")
+
+
+def model_run(trial):
+    """The run whose model stands for a trial: its own, or with sweep.seeds its best seed's."""
+    return trial.user_attrs.get("best_seed_run_id") or trial.user_attrs["mlflow_run_id"]
 
 
 def _trial_table(study, plan):
@@ -165,13 +171,29 @@ def summary(study, top=5):
         return "\n".join(text)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     complete.sort(key=lambda t: t.value, reverse=maximize)
+    seeded = any("seeds_std" in t.user_attrs for t in complete)  # sweep.seeds: the value is a mean over seeds
     table = pd.DataFrame(
         [
-            {"trial": t.number, "value": t.value, **t.params, "run": t.user_attrs.get("mlflow_run_id", "")}
+            {
+                "trial": t.number,
+                "value": t.value,
+                **(
+                    {
+                        "std": t.user_attrs.get("seeds_std"),
+                        "min": t.user_attrs.get("seeds_min"),
+                        "max": t.user_attrs.get("seeds_max"),
+                    }
+                    if seeded
+                    else {}
+                ),
+                **t.params,
+                "run": t.user_attrs.get("mlflow_run_id", ""),
+            }
             for t in complete[:top]
         ]
     )
-    best, run = complete[0], complete[0].user_attrs.get("mlflow_run_id")
+    best = complete[0]
+    run = best.user_attrs.get("best_seed_run_id") or best.user_attrs.get("mlflow_run_id")
     text += [
         f"best trials ({'highest' if maximize else 'lowest'} first):",
         table.to_string(index=False),

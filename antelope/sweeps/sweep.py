@@ -41,6 +41,7 @@ def sweep(
     space=None,
     preset=None,
     trials=None,
+    seeds=None,
     sampler=None,
     pruner=None,
     objective=None,
@@ -61,7 +62,8 @@ def sweep(
 
     `space` maps config keys to sweep expressions in Hydra's grammar, as on the console
     (`{'lr': 'tag(log, interval(1e-5, 1e-1))', 'optim': 'choice(SGD, Adam)'}`), or to a list of choices;
-    `preset` names a file in `sweeps/` (or a path). `trials`, `sampler`, `pruner`, `objective`,
+    `preset` names a file in `sweeps/` (or a path). `trials`, `seeds` (runs per trial, one per seed: the trial's
+    objective their mean), `sampler`, `pruner`, `objective`,
     `direction`, `study`, `storage`, `workers`, `heartbeat`, `retries`, `register` (the best trial's model, when
     the sweep ends), `launcher`, `enqueue` and `warm_start` are the `sweep.*` settings (defaults in `ml --help`);
     `slurm` maps `sweep.slurm.*` keys to values (`{'partition': 'gpu', 'gpus': 1}`).
@@ -69,6 +71,7 @@ def sweep(
     """
     settings = dict(
         trials=trials,
+        seeds=seeds,
         sampler=sampler,
         pruner=pruner,
         objective=objective,

@@ -18,7 +18,7 @@ from ..config import compose
 from ..errors import ConfigError, Pruned, TakenOver
 from ..run import run
 from ..train import Interrupted
-from . import studies
+from . import seeds, studies
 
 
 class Trial:
@@ -113,10 +113,13 @@ def _train(trial, plan, why):
     resume_from = _lost_run(trial, plan, why) if why is not None else None
     result, state, error = None, TrialState.COMPLETE, None
     try:
-        cfg, explicit = compose(overrides)
-        if resume_from is not None:
-            cfg.resume, explicit = resume_from, {"resume"}
-        result = run(cfg, overrides, plan.objects, explicit, trial)
+        if plan.seeds > 1:  # one run per seed, under the trial's run (which resume_from is, when it ran before)
+            result = seeds.run_seeds(trial, plan, overrides, values, why)
+        else:
+            cfg, explicit = compose(overrides)
+            if resume_from is not None:
+                cfg.resume, explicit = resume_from, {"resume"}
+            result = run(cfg, overrides, plan.objects, explicit, trial)
     except TakenOver as taken:
         print(f"ml: {taken}", file=sys.stderr)
         return

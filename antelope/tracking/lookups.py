@@ -107,6 +107,11 @@ def run_tags(run_id):
     return _client().get_run(run_id).data.tags
 
 
+def run_metrics(run_id):
+    """{name: latest value} of every metric the run logged."""
+    return dict(_client().get_run(run_id).data.metrics)
+
+
 def last_metric(run_id, name):
     """The latest value of a metric the run logged, or None."""
     return _client().get_run(run_id).data.metrics.get(name)
