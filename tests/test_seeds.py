@@ -57,7 +57,7 @@ def test_only_the_last_seed_reports_and_it_reports_the_mean_of_every_seed_at_tha
     last({"eval/accuracy": 0.7}, 10, flush=True)
     last({"eval/accuracy": 0.9}, 20, flush=True)
     assert optuna.reported == pytest.approx({10: 0.6, 20: 0.8})
-    assert last.parent_run_id == "parent" and last.run_name == "trial 4: lr=0.1 seed 2"
+    assert last.parent_run_id == "parent" and last.run_name == "seed 2 of trial 4: lr=0.1"
     assert last.tags == {"antelope.sweep": "s", "antelope.seed_of_trial": "4", "antelope.seed_index": "2"}
 
 
@@ -95,7 +95,7 @@ def test_a_trial_of_three_seeds_is_their_mean_with_its_spread_and_registers_its_
     for t in study.trials:
         trial_run = t.user_attrs["mlflow_run_id"]
         seeds = table[table["tags.mlflow.parentRunId"] == trial_run].sort_values("tags.antelope.seed_index")
-        names = [f"trial {t.number}: optim.lr={t.params['optim.lr']:g} seed {i}" for i in range(3)]
+        names = [f"seed {i} of trial {t.number}: optim.lr={t.params['optim.lr']:g}" for i in range(3)]
         assert list(seeds["tags.mlflow.runName"]) == names
         assert list(seeds["params.seed"]) == ["0", "1", "2"] and set(seeds["status"]) == {"FINISHED"}
         kept = list(seeds["metrics.kept/accuracy"])

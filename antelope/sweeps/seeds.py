@@ -38,7 +38,7 @@ class SeedSink:
     def __init__(self, trial, parent_run_id, index, seeds, earlier):
         self.trial, self.index, self.seeds, self.earlier = trial, index, seeds, earlier
         self.number, self.parent_run_id = trial.number, parent_run_id
-        self.run_name = f"{trial.run_name} seed {index}"
+        self.run_name = f"seed {index} of {trial.run_name}"  # the seed first: the MLflow UI cuts long names short
         self.tags = {k: v for k, v in trial.tags.items() if k != "antelope.trial"}
         self.tags.update({SEED_OF: str(trial.number), SEED_INDEX: str(index)})
         self.curve = {}  # this seed's objective at each evaluation step
