@@ -295,6 +295,22 @@ def test_a_log_scale_sweep_axis_has_tick_labels(lrs, style, workdir):
     assert not any(label.get_text() for label in ax.xaxis.get_minorticklabels())  # no crowd between them
 
 
+def test_a_trial_of_several_seeds_is_drawn_by_its_seeds_runs_once(style, workdir):
+    frame = frame_of(
+        [
+            {"run_id": "r1", "run_name": "sweep", "role": "sweep", "sweep/best_value": 0.9},
+            {"run_id": "r2", "run_name": "trial 0", "parent_run_id": "r1", "trial": 0, "eval/accuracy": 0.85},
+            {"run_id": "r3", "run_name": "seed 0 of trial 0", "parent_run_id": "r2", "seed": 0, "eval/accuracy": 0.8},
+            {"run_id": "r4", "run_name": "seed 1 of trial 0", "parent_run_id": "r2", "seed": 1, "eval/accuracy": 0.9},
+        ]
+    )
+    tasks = {"r3": "classification", "r4": "classification"}
+    figures = plotting._learning_curves(frame, tasks, ["eval/accuracy"], "out", history)
+    [figure] = [f.figure for f in figures]
+    [ax] = figure.axes
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["(mean ± std of 2 seeds)"]  # not trial 0's too
+
+
 def test_runs_of_different_tasks_get_a_figure_each(style, workdir):
     frame = frame_of(
         [

@@ -9,7 +9,8 @@
 
 What is drawn, for the runs `antelope.runs(experiment, filter)` selects:
 - learning curves, one panel per metric: one line per run, or the mean ± std of the runs that differ
-  only by `seed` (one line per configuration: the model, its size and every other param), each labelled by
+  only by `seed` (one line per configuration: the model, its size and every other param; a sweep's trial of
+  several seeds is drawn by its seeds' runs, as such a line), each labelled by
   what differs; the runs of each experiment outside sweeps together, and
   the trials of each sweep together; one figure per task (`learning_curves_<task>.png` where runs of
   several tasks, e.g. classification and generate, share an experiment);
@@ -132,6 +133,10 @@ def _with_sweeps(frame, experiment):
 def _learning_curves(frame, tasks, metrics, folder, history):
     """One figure per task, as runs of different tasks log different metrics: `tasks` is {run id: task},
     `history(run_id, metric)` a metric's {step: value}. Named after the task when there are several."""
+    # A trial of several seeds (sweep.seeds) is the parent of its seeds' runs, which draw its mean and spread
+    # themselves: its own curve (their mean) would be drawn twice. A sweep's parent stays (its best value).
+    containers = frame["run_id"].isin(set(frame["parent_run_id"].dropna())) & (frame["role"] != "sweep")
+    frame = frame[~containers]
     names = _metric_names(frame, metrics)
     by_task = frame["run_id"].map(lambda run_id: tasks.get(run_id, "untagged"))
     several = by_task.nunique() > 1
