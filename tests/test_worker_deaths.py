@@ -164,7 +164,11 @@ def test_the_sweeps_process_killed_leaves_its_workers_stopping_with_checkpoints_
         *STEPS,
     ]
     sweep = start(*command)
-    trial = int(wait_for_line(sweep, r"^trial (\d+)  step 120/")[1])
+    steps = {}  # both trials past their first checkpoint, in their training loops (where a stop is a checkpoint)
+    while len(steps) < 2 or min(steps.values()) < 60:
+        found = wait_for_line(sweep, r"^trial (\d+)  step (\d+)/")
+        steps[int(found[1])] = int(found[2])
+    trial = min(steps)
     name = runs("Digits").query(f"`tags.antelope.trial` == '{trial}'").iloc[0]["tags.antelope.sweep"]
     running = [
         int(t.user_attrs[studies.PROCESS].rpartition(":")[2])
