@@ -123,6 +123,7 @@ class Fragile(Model):
         return super().learn(replay)
 
 
+@pytest.mark.slow  # a whole sweep of several trials: the end-to-end layer
 def test_a_crashing_trial_is_fail_and_the_sweep_goes_on():
     study = sweep(space={"model.crash": [True, False]}, sampler="grid", trials=10, **{**QUICK, "model": Fragile})
     by_value = {t.params["model.crash"]: t for t in study.trials}
@@ -355,6 +356,7 @@ def test_an_objective_that_is_never_logged_stops_after_the_first_trial():
     assert "RUNNING" not in set(runs()["status"])
 
 
+@pytest.mark.slow  # a whole sweep of several trials: the end-to-end layer
 def test_the_same_sweep_again_resumes_its_study_and_parent_run_up_to_its_trials():
     first = sweep(space={"optim.lr": "tag(log, interval(1e-3, 1e-1))"}, trials=2, **QUICK)
     again = sweep(space={"optim.lr": "tag(log, interval(1e-3, 1e-1))"}, trials=3, **QUICK)
