@@ -117,6 +117,27 @@ class Branches(Model):
         return logits if x.sum() > 0 else -logits
 
 
+def test_mlflow_checks_a_models_requirements_through_the_one_name_saving_ours_replaces(tmp_path, monkeypatch):
+    """tracking.models skips MLflow's check of the requirements it gives (the running environment's versions;
+    the check reads every installed distribution first): it must still be MLflow's name for that check."""
+    import mlflow.pytorch
+    import mlflow.utils.environment as environment
+
+    from antelope.tracking.models import _requirements_unchecked
+
+    checked = []
+    monkeypatch.setattr(environment, "warn_dependency_requirement_mismatches", checked.append)
+    requirements = [f"torch=={torch.__version__}"]
+    as_pickle = {"serialization_format": "pickle"}  # no input example to export with
+    mlflow.pytorch.save_model(torch.nn.Linear(2, 1), tmp_path / "a", pip_requirements=requirements, **as_pickle)
+    assert len(checked) == 1 and f"torch=={torch.__version__}" in checked[0]  # save_model checks through it
+    with _requirements_unchecked():
+        mlflow.pytorch.save_model(torch.nn.Linear(2, 1), tmp_path / "b", pip_requirements=requirements, **as_pickle)
+    assert len(checked) == 1  # not while ours are saved
+    assert environment.warn_dependency_requirement_mismatches == checked.append  # and given back after
+    assert (tmp_path / "b" / "requirements.txt").read_text().splitlines()[1:] == requirements  # after mlflow
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("keep_model", ["best", "last"])
 def test_a_run_keeps_its_best_evaluated_model_not_its_last(keep_model, capsys):

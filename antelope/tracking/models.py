@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .. import processes
@@ -51,6 +52,25 @@ def _requirements(model):
     return needed
 
 
+@contextmanager
+def _requirements_unchecked():
+    """MLflow's save_model checks the given requirements against the installed packages, and to find which
+    module is which package it first reads every installed distribution's file list: 1.5 s of a one-step run,
+    once per process (tests/benchmarks/bench_start.py). Ours are the running environment's own versions
+    (`_requirements`), so the check can never find a mismatch: it is skipped while our models are saved.
+    `warn_dependency_requirement_mismatches` of `mlflow.utils.environment` is the one name of MLflow's
+    internals this project replaces (mlflow < 4 in pyproject.toml; tests/test_keeping.py checks that save_model
+    still calls it there, and that this quiets it)."""
+    import mlflow.utils.environment as environment
+
+    check = environment.warn_dependency_requirement_mismatches
+    environment.warn_dependency_requirement_mismatches = lambda model_requirements: None
+    try:
+        yield
+    finally:
+        environment.warn_dependency_requirement_mismatches = check
+
+
 def _pickle_by_value_what_cannot_be_imported():
     """Classes of a `model=path/to/file.py:Net` are in a module no other process can import by name:
     cloudpickle (MLflow's pickler for PyTorch) then stores them by value, as it does a script's classes."""
@@ -73,9 +93,6 @@ def _on_the_cpu(model):
 def _save(model, path, example, metadata, logged, export):
     """The MLflow Model of `model` in folder `path`: "pt2" when `export` and it exports, else "pickle". Returns
     (its format, why it is not pt2: None when it is, or when export was not asked for)."""
-    import cloudpickle
-    import mlflow.pytorch
-    import torch
     from mlflow.models import Model, infer_signature
 
     def described():  # a fresh description per attempt: save_model writes its flavors into it
@@ -94,6 +111,16 @@ def _save(model, path, example, metadata, logged, export):
         pip_requirements=_requirements(model),
         metadata=metadata,
     )
+    with _requirements_unchecked():
+        return _save_as(model, path, export, example, described, common)
+
+
+def _save_as(model, path, export, example, described, common):
+    """`_save`'s attempts: pt2 first when `export`, else or then pickle."""
+    import cloudpickle
+    import mlflow.pytorch
+    import torch
+
     why = None
     if export and example is None:
         why = "its forward does not take the data's samples"
