@@ -118,6 +118,20 @@ def test_a_trial_of_three_seeds_is_their_mean_with_its_spread_and_registers_its_
     assert header.split()[:5] == ["trial", "value", "std", "min", "max"]  # the summary shows the spread
     assert f"ml reproduce={best}" in out  # the best seed's run reproduces
 
+    from antelope import runs as antelope_runs
+    from antelope.results.table import summary
+
+    frame = antelope_runs("Digits")  # `ml runs`: each seed's run carries its trial's number, the trial's its seeds
+    for t in study.trials:
+        of_trial = frame[frame["trial"] == t.number]
+        assert len(of_trial) == 4 and of_trial["seeds"].eq(3).sum() == 1 and of_trial["seeds"].isna().sum() == 3
+    text, _ = summary(frame, width=200)
+    lines = text.splitlines()
+    assert lines[0].split()[-2:] == ["eval/accuracy", "eval/accuracy_std"]  # the mean, and beside it the spread
+    trial_row = next(line for line in lines if line.startswith(study.best_trial.user_attrs["mlflow_run_id"][:8]))
+    seeds = frame[frame["parent_run_id"] == study.best_trial.user_attrs["mlflow_run_id"]]["eval/accuracy"]
+    assert trial_row.split()[-1] == f"{seeds.std():.4g}"
+
 
 @pytest.mark.slow
 def test_a_trial_stopped_in_a_seed_continues_with_the_seeds_that_finished(capsys):

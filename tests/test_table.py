@@ -91,6 +91,32 @@ def test_a_pruned_trial_reads_pruned_and_a_parent_run_does_not_make_every_param_
     assert left_out == 0
 
 
+def test_a_trial_of_several_seeds_shows_their_mean_and_spread_and_its_seeds_their_trial():
+    from antelope.results.table import INFO, summary
+
+    row = dict.fromkeys(INFO) | {"status": "FINISHED", "experiment": "E", "model": "m.Net", "batch_size": 32}
+    trial = {"sweep": "s", "trial": 0, "trial_state": "COMPLETE", "optim.lr": 0.1, "batch_size": None}
+    frame = pd.DataFrame(
+        [
+            {**row, "run_id": "parent00", "role": "sweep", "sweep": "s", "batch_size": None},
+            {**row, **trial, "run_id": "trial000", "parent_run_id": "parent00", "seeds": 2, "model": None},
+            {**row, "run_id": "seed0000", "parent_run_id": "trial000", "sweep": "s", "trial": 0, "optim.lr": 0.1},
+            {**row, "run_id": "seed0001", "parent_run_id": "trial000", "sweep": "s", "trial": 0, "optim.lr": 0.1},
+        ]
+    )
+    frame["seed"] = [None, None, 0, 1]
+    frame["eval/accuracy"] = [None, 0.85, 0.8, 0.9]
+    text, left_out = summary(frame)
+    assert text.splitlines() == [  # batch_size and model are the same in every run that trained
+        "     run   status trial seed eval/accuracy eval/accuracy_std",
+        "parent00 FINISHED                                           ",
+        "trial000 FINISHED     0               0.85           0.07071",
+        "seed0000 FINISHED     0    0           0.8                  ",
+        "seed0001 FINISHED     0    1           0.9                  ",
+    ]
+    assert left_out == 0
+
+
 @pytest.mark.slow
 def test_ml_runs_prints_the_summary_and_writes_every_column_to_csv(ids, workdir):
     done = run_ml("runs", "Digits", "--csv", "runs.csv")

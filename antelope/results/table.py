@@ -11,8 +11,9 @@
 Columns: the run's info (INFO below), then every param by its dotted config key (`optim.lr`, `seed`),
 then every metric's last value by its namespaced name (`train/loss`, `eval/accuracy`). A param whose key
 is also an info column (the config key `experiment`) is named `params.<key>`. Param values are parsed
-back into numbers, booleans and None where the whole column allows. The rows are MLflow's own
-`mlflow.search_runs`; this module names their columns for reading.
+back into numbers, booleans and None where the whole column allows. A trial of several seeds
+(`sweep.seeds=N`) is a run with `seeds` N, the parent of its seeds' runs, which carry its `trial` number
+too. The rows are MLflow's own `mlflow.search_runs`; this module names their columns for reading.
 """
 
 import argparse
@@ -36,6 +37,7 @@ INFO = [
     "role",
     "sweep",
     "trial",
+    "seeds",
     "trial_state",
     "overrides",
 ]
@@ -44,10 +46,12 @@ TAGS = {
     "role": "antelope.role",
     "sweep": "antelope.sweep",
     "trial": "antelope.trial",
+    "seeds": "antelope.seeds",  # on the run of a trial of several seeds (sweep.seeds): how many
     "trial_state": "antelope.trial_state",
     "overrides": "antelope.overrides",
     "parent_run_id": "mlflow.parentRunId",
 }
+SEED_OF_TRIAL = "antelope.seed_of_trial"  # a seed run's tag: its trial's number (antelope.sweeps.seeds)
 
 
 def runs(experiment=None, filter=None):
@@ -66,6 +70,9 @@ def runs(experiment=None, filter=None):
     columns = {name: found[name] for name in ("run_id", "experiment", "status", "start_time", "end_time")}
     columns["run_name"] = found.get("tags.mlflow.runName")
     columns.update({column: found.get(f"tags.{tag}") for column, tag in TAGS.items()})
+    seed_of_trial = found.get(f"tags.{SEED_OF_TRIAL}")
+    if seed_of_trial is not None:  # a seed's run belongs to its trial
+        columns["trial"] = seed_of_trial if columns["trial"] is None else columns["trial"].fillna(seed_of_trial)
     frame = pd.DataFrame({column: columns[column] for column in INFO}, index=found.index)
     params = {
         f"params.{c[7:]}" if c[7:] in INFO else c[7:]: _parse(found[c])
@@ -77,6 +84,7 @@ def runs(experiment=None, filter=None):
         [frame, pd.DataFrame(params, index=found.index), pd.DataFrame(metrics, index=found.index)], axis=1
     )
     frame["trial"] = pd.to_numeric(frame["trial"]).astype("Int64")
+    frame["seeds"] = pd.to_numeric(frame["seeds"]).astype("Int64")
     return frame.reset_index(drop=True)
 
 
@@ -128,13 +136,15 @@ CELL = 24  # characters of a value shown before it is cut with "…"
 def summary(frame, width=WIDTH):
     """(the table as text, how many columns did not fit): the run, its status (PRUNED for a pruned trial), the
     main metric of each task, then what differs between the runs (experiment, model, sweep and trial, params,
-    other final metrics) for as long as the table fits `width` characters."""
+    other final metrics) for as long as the table fits `width` characters. A trial of several seeds shows the
+    mean of its seeds' values (its own run's) and, in `<metric>_std` beside it, their spread."""
     import pandas as pd
 
     status = frame["status"].where(frame["trial_state"] != "PRUNED", "PRUNED")
     table = pd.DataFrame({"run": frame["run_id"].str[:8], "status": status})
     main = [m for m in METRICS.values() if m in frame and frame[m].notna().any()]
-    trained = frame[frame["role"] != "sweep"]  # a sweep's parent run has no model, params or metrics of its own
+    # A sweep's parent run has no model, params or metrics of its own; a trial of several seeds only its drawn params
+    trained = frame[(frame["role"] != "sweep") & frame["seeds"].isna()]
     compared = trained if len(trained) else frame
     optional = [c for c in ("experiment", "model") if _differs(compared[c])]
     optional += [c for c in ("sweep", "trial") if _differs(frame[c])]
@@ -144,6 +154,10 @@ def summary(frame, width=WIDTH):
     optional += [m for m in others if _differs(compared[m])] + ["run_name"] * _differs(frame["run_name"])
     for column in main:
         table[column] = frame[column].map(_cell)
+        spread = _seed_spread(frame, column)
+        if spread.notna().any():
+            table[f"{column}_std"] = spread.map(_cell)
+    main = [c for c in table.columns if c in main or c.removesuffix("_std") in main]
     left_out = 0
     for column in optional:
         tried = table.copy()
@@ -155,6 +169,14 @@ def summary(frame, width=WIDTH):
         else:
             left_out += 1
     return table.to_string(index=False), left_out
+
+
+def _seed_spread(frame, column):
+    """On the row of each trial of several seeds: the standard deviation of `column` over its seeds' runs."""
+    import pandas as pd
+
+    spread = frame.groupby("parent_run_id")[column].std()
+    return frame["run_id"].map(spread).where(pd.to_numeric(frame["seeds"]).fillna(1) > 1)
 
 
 def _differs(column):
