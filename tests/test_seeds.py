@@ -75,7 +75,6 @@ def test_the_pruner_judges_the_mean_not_the_last_seed_alone():
         (["sweep.seeds=-1"], r"^sweep.seeds=-1 must be at least 1 "),
         (["sweep.seeds=2.5"], r"^bad value for sweep.seeds: Value '2.5' of type 'float' could not be converted"),
         (["sweep.seeds=3", "sweep.warm_start=Digits"], r"^sweep.seeds=3 with sweep.warm_start: earlier results "),
-        (["sweep.seeds=3", "sweep.launcher=slurm"], r"^sweep.seeds=3 runs on local workers only for now "),
     ],
 )
 def test_bad_seeds_are_one_line_before_any_run(given, message, capsys):

@@ -136,6 +136,39 @@ def test_a_job_warned_by_slurms_signal_is_requeued_and_resumes_its_trial_from_it
     assert [t.state.name for t in _study(parent).trials] == ["COMPLETE"]
 
 
+def test_a_trial_of_two_seeds_warned_in_its_second_seed_is_requeued_keeping_its_first(slurm):
+    """sweep.seeds on Slurm: the job's trial is its seeds' runs one after another; Slurm's warning in the second
+    seed requeues the job, which keeps the first seed's finished run and resumes the second's."""
+    seeded = [a for a in LONG if not a.startswith(("train_steps=", "evaluate_per_steps="))]
+    seeded += ["train_steps=200", "evaluate_per_steps=100", "sweep.seeds=2"]
+    jobs = _submitted(run_ml("-m", *seeded, "sweep.trials=1", "sweep.workers=1", *SLURM))
+    client = mlflow.MlflowClient()
+
+    def second_seed_at(step):
+        found = client.search_runs(
+            [e.experiment_id for e in client.search_experiments()], "tags.`antelope.seed_index` = '1'"
+        )
+        history = client.get_metric_history(found[0].info.run_id, "train/loss") if found else []
+        return max((m.step for m in history), default=0) >= step
+
+    slurm.wait_for(lambda: second_seed_at(60), "seed 1 of trial 0 to reach step 60")
+    subprocess.run(["scancel", "--signal=USR2", jobs[0]], check=True, timeout=30)
+    parent, children = _sweep_ends(slurm, jobs)
+    [trial_run] = children["run_id"]  # the trial's run; its seeds' runs under it
+    assert children.iloc[0]["status"] == "FINISHED" and children.iloc[0]["tags.antelope.seeds"] == "2"
+    table = runs("Digits")
+    seeds = table[table["tags.mlflow.parentRunId"] == trial_run].sort_values("tags.antelope.seed_index")
+    assert list(seeds["status"]) == ["FINISHED", "FINISHED"]  # two runs: none started over
+    assert list(seeds["tags.resume_count"].fillna("0")) == ["0", "1"]  # the first kept, the second resumed
+    assert list(seeds["params.seed"]) == ["0", "1"] and set(seeds["tags.antelope.slurm.job_id"]) == {jobs[0]}
+    steps = [m.step for m in client.get_metric_history(seeds.iloc[1]["run_id"], "train/loss")]
+    assert steps == sorted(set(steps)) and steps[-1] == 200  # resumed where it stopped: no step recorded twice
+    [trial] = _study(parent).trials
+    assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(seeds["metrics.kept/accuracy"].mean())
+    log = _logs(jobs)
+    assert "requeued" in log.lower() and re.search(r"resumed at step \d+", log), log
+
+
 def test_a_job_slurm_refuses_is_a_one_line_error_and_leaves_no_run_running(slurm):
     from models import Model
 

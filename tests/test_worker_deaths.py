@@ -110,6 +110,45 @@ def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_continued_as_the_sa
     assert study.trials[trial].user_attrs["mlflow_run_id"] == again["run_id"]
 
 
+def test_a_worker_killed_in_a_trials_second_seed_is_replaced_and_that_seed_continued_in_its_run():
+    """sweep.seeds=2: the lost worker's trial is continued by the next free worker, its first seed's finished run
+    kept and its second seed's run resumed from its checkpoint: one run per seed, under one run of the trial."""
+    steps = [s for s in STEPS if not s.startswith(("train_steps=", "evaluate_per_steps="))]
+    sweep = start(
+        "-m",
+        f"model={MODELS}:Slow",
+        "optim.lr=choice(0.001,0.01)",
+        "sweep.trials=2",
+        "sweep.workers=2",
+        "sweep.sampler=grid",
+        "sweep.seeds=2",
+        "train_steps=200",
+        "evaluate_per_steps=100",
+        *steps,
+    )
+    trial = int(wait_for_line(sweep, r"^trial (\d+) seed 1  step 120/")[1])
+    name = runs("Digits").query(f"`tags.antelope.trial` == '{trial}'").iloc[0]["tags.antelope.sweep"]
+    victim = worker_of(name, trial)
+    os.kill(victim, signal.SIGKILL)
+    _, rest = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, rest
+    assert f"ml: trial {trial} lost its worker: worker" in rest and f"ml: trial {trial} continues from run " in rest
+    parent, trials, table = final_states()
+    assert parent["status"] == "FINISHED" and "RUNNING" not in set(table["status"])
+    assert sorted(trials["tags.antelope.trial"]) == ["0", "1"] and set(trials["status"]) == {"FINISHED"}
+    trial_run = trials[trials["tags.antelope.trial"] == str(trial)].iloc[0]
+    seeds = table[table["tags.mlflow.parentRunId"] == trial_run["run_id"]].sort_values("tags.antelope.seed_index")
+    assert list(seeds["status"]) == ["FINISHED", "FINISHED"]  # two runs: neither started over
+    assert list(seeds["tags.resume_count"].fillna("0")) == ["0", "1"]  # the first kept, the second resumed
+    history = mlflow.MlflowClient().get_metric_history(seeds.iloc[1]["run_id"], "train/loss")
+    steps_logged = [m.step for m in history]
+    assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == 200  # no step recorded twice
+    study = study_of(name)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2
+    assert study.trials[trial].value == pytest.approx(seeds["metrics.kept/accuracy"].mean())
+    assert study.trials[trial].user_attrs["mlflow_run_id"] == trial_run["run_id"]
+
+
 def test_a_trial_that_kills_every_worker_ends_fail_after_the_retries_and_the_sweep_goes_on(capfd, workdir):
     (workdir / "first.yaml").write_text("- {model.poison: 1}\n- {model.poison: 0}\n")  # one poisoned, one not
     assert (

@@ -75,7 +75,7 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             ):
                 if task.feed is not None:
                     task.feed.say_how_it_is_read()
-                with Progress(task.steps, start.step, f"trial {trial.number}" if trial is not None else "") as progress:
+                with Progress(task.steps, start.step, trial.label if trial is not None else "") as progress:
                     sinks = [progress, tracked.log_metrics if tracked.run_id else None, trial]
                     log = Log([sink for sink in sinks if sink is not None], start.pending)
                     keeper = Keeper.open(cfg, task, tracked, record, start.step, resumed)

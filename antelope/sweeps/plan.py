@@ -144,11 +144,6 @@ def plan_of(cfg, space, objects, settings):
             f"sweep.seeds={s.seeds} with sweep.warm_start: earlier results are one seed each, not a mean over "
             f"{s.seeds}; give one or the other"
         )
-    if s.seeds > 1 and s.launcher != "local":
-        raise ConfigError(
-            f"sweep.seeds={s.seeds} runs on local workers only for now (sweep.launcher=local); on Slurm give "
-            f"sweep.seeds=1"
-        )
     if s.heartbeat < 1:
         raise ConfigError(f"sweep.heartbeat={s.heartbeat} must be at least 1 (seconds)")
     if s.retries < 0:

@@ -39,6 +39,7 @@ class SeedSink:
         self.trial, self.index, self.seeds, self.earlier = trial, index, seeds, earlier
         self.number, self.parent_run_id = trial.number, parent_run_id
         self.run_name = f"seed {index} of {trial.run_name}"  # the seed first: the MLflow UI cuts long names short
+        self.label = f"trial {trial.number} seed {index}"  # its progress lines' prefix on the console
         self.tags = {k: v for k, v in trial.tags.items() if k != "antelope.trial"}
         self.tags.update({SEED_OF: str(trial.number), SEED_INDEX: str(index)})
         self.curve = {}  # this seed's objective at each evaluation step

@@ -30,6 +30,7 @@ class Trial:
         self.objective = None if plan.multi else plan.objective  # reported to the pruner: one objective only
         self.id = studies.trial_id(storage, study, optuna_trial.number)
         self.parent_run_id, self.tags, self.run_name = plan.parent_run_id, tags, None
+        self.label = f"trial {self.number}"  # its progress lines' prefix on the console
 
     def __call__(self, metrics, step, flush):
         """A metrics sink: at an evaluation (a flushed write) the trial must still be this worker's; the
