@@ -295,6 +295,30 @@ def test_a_log_scale_sweep_axis_has_tick_labels(lrs, style, workdir):
     assert not any(label.get_text() for label in ax.xaxis.get_minorticklabels())  # no crowd between them
 
 
+def test_a_sweep_of_several_seeds_draws_each_trials_spread_as_an_error_bar(style, workdir):
+    from matplotlib.container import ErrorbarContainer
+
+    trials = pd.DataFrame(
+        {
+            "trial": [0, 1, 2],
+            "trial_state": ["COMPLETE", "COMPLETE", "PRUNED"],
+            "optim.lr": [0.01, 0.1, 0.001],
+            "eval/accuracy": [0.8, 0.9, 0.3],
+            "eval/accuracy_std": [0.05, 0.02, None],  # a pruned trial has no spread
+        }
+    )
+    figures = sweep_plots.sweep_figures("s", "eval/accuracy", "maximize", trials, {"optim.lr": "interval"}, "out")
+    for item in figures[:2]:
+        [ax] = item.figure.axes
+        [bars] = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+        [lines] = bars.lines[2]  # the vertical segments: one per trial of several seeds
+        segments = [list(segment[:, 1]) for segment in lines.get_segments()]
+        assert segments == [pytest.approx([0.75, 0.85]), pytest.approx([0.88, 0.92])]
+        assert_everything_inside(item.figure, saved(item.figure, workdir, item.path.replace("/", "_")))
+    [ax] = figures[0].figure.axes
+    assert "± std of seeds" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
 def test_a_trial_of_several_seeds_is_drawn_by_its_seeds_runs_once(style, workdir):
     frame = frame_of(
         [

@@ -3,6 +3,7 @@ pruner sees only means), bad input through both doors before any run, and in the
 one run per seed under the trial's run, the trial's value their mean, its spread recorded, the best seed's model
 registered, and a trial stopped mid-seed continued with the seeds that finished kept."""
 
+import os
 from types import SimpleNamespace
 
 import mlflow
@@ -130,6 +131,13 @@ def test_a_trial_of_three_seeds_is_their_mean_with_its_spread_and_registers_its_
     trial_row = next(line for line in lines if line.startswith(study.best_trial.user_attrs["mlflow_run_id"][:8]))
     seeds = frame[frame["parent_run_id"] == study.best_trial.user_attrs["mlflow_run_id"]]["eval/accuracy"]
     assert trial_row.split()[-1] == f"{seeds.std():.4g}"
+
+    from antelope import plot
+
+    drawn = {os.path.relpath(path, "plots") for path in plot(experiment="Digits", log=False)}
+    sweep_folder = os.path.join("Digits", study.study_name)  # its trials are drawn there, not as sweeps of their own
+    files = ("learning_curves.png", "sweep_objective.png", "sweep_params.png", "param_importances.png")
+    assert drawn == {os.path.join(sweep_folder, file) for file in files}, drawn
 
 
 @pytest.mark.slow

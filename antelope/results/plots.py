@@ -37,6 +37,7 @@ from .table import param_columns, runs
 
 # metrics not drawn unless asked for: the step axis says the epoch already, and a run's costs are one value each
 HIDDEN = {"train/epoch", PARAMETERS, TRAIN_SECONDS}
+KEPT = "kept/"  # the metrics of the model a run kept (keep_model): one value each, like its costs
 SYSTEM = "system/"  # MLflow's system metrics (CPU, memory, GPU): drawn when asked for; the MLflow UI charts them
 SEED = "seed"  # the one param that may differ between the runs averaged into one line
 LINESTYLES = ["-", "--", ":", "-."]  # after the 10 colors, so the 11th line is not read as the 1st
@@ -46,7 +47,8 @@ def plot(experiment=None, filter=None, metrics=None, folder="plots", log=True):
     """Draw the learning curves and sweep plots of the selected runs as PNGs; returns their paths.
 
     `experiment` and `filter` select runs as in `antelope.results.table`; `metrics` names the metrics to draw
-    (default: every metric the runs logged but `train/epoch`); PNGs go to `folder/<experiment>/` (a
+    (default: every metric the runs logged but `train/epoch`, the costs, the kept model's `kept/` ones and
+    MLflow's `system/` ones); PNGs go to `folder/<experiment>/` (a
     sweep's to `folder/<experiment>/<sweep>/`). With `log`, each figure is also logged as an artifact
     on the run or sweep parent run it describes.
     """
@@ -66,11 +68,19 @@ def _draw(frame, experiment, metrics, folder, log):
     frame = _with_sweeps(frame, experiment)
     tasks, history = _tasks(frame), tracking.metric_history
     paths = []
-    parents = frame[(frame["role"] == "sweep") | frame["run_id"].isin(frame["parent_run_id"])]
+    import pandas as pd
+
+    # A trial of several seeds (sweep.seeds) is drawn in its sweep's figures, by its seeds' runs: not as a sweep
+    seeded = pd.to_numeric(frame["seeds"]).fillna(1) > 1
+    parents = frame[((frame["role"] == "sweep") | frame["run_id"].isin(frame["parent_run_id"])) & ~seeded]
     for _, parent in parents.iterrows():
         trials = frame[frame["parent_run_id"] == parent["run_id"]]
+        seeds = frame[
+            frame["parent_run_id"].isin(frame.loc[seeded, "run_id"]) & frame["parent_run_id"].isin(trials["run_id"])
+        ]
         out = os.path.join(folder, safe_name(parent["experiment"]), safe_name(parent["run_name"]))
-        figures = _learning_curves(trials, tasks, metrics, out, history) if len(trials) else []
+        curves = pd.concat([trials, seeds])
+        figures = _learning_curves(curves, tasks, metrics, out, history) if len(trials) else []
         figures += figures_of_sweep(parent, trials, out)
         paths += save(figures, parent["run_id"] if log else None)
     alone = frame[~frame["run_id"].isin(parents["run_id"]) & frame["parent_run_id"].isna()]
@@ -116,13 +126,17 @@ def main(argv):
 
 def _with_sweeps(frame, experiment):
     """The selection plus the parent runs of selected trials and every trial of those and of selected
-    parent runs: a sweep is always drawn whole, so the plots logged on its parent describe all of it."""
+    parent runs, and every run of a sweep that a selected run belongs to (its seeds' runs too): a sweep is
+    always drawn whole, so the plots logged on its parent describe all of it."""
     import pandas as pd
 
     parents = set(frame["parent_run_id"].dropna()) | set(frame.loc[frame["role"] == "sweep", "run_id"])
-    if not parents:
+    sweeps = set(frame["sweep"].dropna())
+    if not parents and not sweeps:
         return frame
     found = [frame]
+    for name in sweeps:
+        found.append(runs(experiment, f"tags.`antelope.sweep` = '{name}'"))
     for parent in parents:  # MLflow's search grammar has no OR: one search per sweep
         found.append(runs(experiment, f"attributes.run_id = '{parent}'"))
         found.append(runs(experiment, f"tags.`mlflow.parentRunId` = '{parent}'"))
@@ -227,7 +241,7 @@ def _metric_names(frame, metrics):
                     f"they logged: {', '.join(listed) or 'nothing'}"
                 )
         return list(metrics)
-    names = [c for c in logged if c not in HIDDEN and not c.startswith(SYSTEM)]
+    names = [c for c in logged if c not in HIDDEN and not c.startswith((SYSTEM, KEPT))]
     if not names:
         raise ConfigError("these runs logged no metrics to plot; `ml runs` shows what they recorded")
     return sorted(names, key=lambda n: (not n.startswith("train/loss"), not n.startswith("eval/"), n))

@@ -12,6 +12,8 @@ from .figures import Figure, log_ticks, new_figure, save
 from .table import param_columns
 
 SEED = "seed"  # a param that differs between runs of one configuration: never a swept key by itself
+SPREAD = "_std"  # `<objective>_std` in a table of trials: the std of a trial's seeds' values (sweep.seeds)
+KEPT = "kept/"  # a run's metrics of the model it kept; a trial of several seeds has their mean and spread
 
 
 def figures_of_sweep(parent, trials, folder):
@@ -26,6 +28,9 @@ def figures_of_sweep(parent, trials, folder):
     directions = str(_parent_param(parent, "sweep.direction") or "").split(",")
     direction = directions[0] or DIRECTIONS.get(objective, "minimize")
     trials = _by_typed_names(parent, trials)
+    spread = f"{KEPT}{objective.removeprefix('eval/')}_std"  # a trial of several seeds: their spread
+    if spread in trials.columns:
+        trials = trials.assign(**{f"{objective}{SPREAD}": trials[spread]})
     space = {key: str(_parent_param(parent, f"space.{key}") or "") for key in _swept_keys(parent, trials)}
     importances = {
         c[len(IMPORTANCE) :]: parent[c] for c in parent.index if c.startswith(IMPORTANCE) and _present(parent[c])
@@ -55,8 +60,9 @@ def _pareto_of_runs(parent, objectives, directions, trials, folder):
 def sweep_figures(name, objective, direction, trials, space, folder, importances=None):
     """The objective of every trial by number with the best so far, each swept key against the objective, and
     the keys' `importances` ({key: importance}, most important first) when given. `trials` has a row per trial
-    (columns `trial`, `trial_state`, the objective, and each key of `space`, {key: its sweep expression}); the
-    figures go to `folder`. A sweep's end draws these from its study, `ml plot` from its runs."""
+    (columns `trial`, `trial_state`, the objective, and each key of `space`, {key: its sweep expression}; a trial
+    of several seeds also its seeds' std in `<objective>_std`, drawn as an error bar); the figures go to
+    `folder`. A sweep's end draws these from its study, `ml plot` from its runs."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
     trials = trials.sort_values("trial")
@@ -66,6 +72,7 @@ def sweep_figures(name, objective, direction, trials, space, folder, importances
     figure = new_figure(6, 4)
     ax = figure.subplots()
     ax.scatter(complete["trial"], complete[objective], color="C0", label="complete", zorder=3)
+    _error_bars(ax, complete["trial"], complete, objective)
     pruned = scored[states == "PRUNED"]
     if len(pruned):
         ax.scatter(pruned["trial"], pruned[objective], color="C7", marker="x", label="pruned (last value)", zorder=3)
@@ -86,6 +93,7 @@ def sweep_figures(name, objective, direction, trials, space, folder, importances
             numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all()
             x = values if numeric else values.astype(str)
             ax.scatter(x[states == "COMPLETE"], scored[objective][states == "COMPLETE"], color="C0")
+            _error_bars(ax, x[states == "COMPLETE"], scored[states == "COMPLETE"], objective)
             ax.scatter(x[states != "COMPLETE"], scored[objective][states != "COMPLETE"], color="C7", marker="x")
             drawn = values.dropna()
             positive = numeric and len(drawn) and (drawn > 0).all()
@@ -101,6 +109,17 @@ def sweep_figures(name, objective, direction, trials, space, folder, importances
     if importances:
         figures.append(importance_figure(name, objective, importances, folder))
     return figures
+
+
+def _error_bars(ax, x, trials, objective):
+    """± the std of each trial's seeds around its mean, for the trials of several seeds among `trials`."""
+    spread = f"{objective}{SPREAD}"
+    if spread not in trials.columns:
+        return
+    seeded = trials[spread].notna()
+    if seeded.any():
+        y, error = trials[objective][seeded], trials[spread][seeded]
+        ax.errorbar(x[seeded], y, yerr=error, fmt="none", ecolor="C0", alpha=0.6, capsize=3, label="± std of seeds")
 
 
 def importance_figure(name, objective, importances, folder):

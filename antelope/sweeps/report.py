@@ -69,7 +69,7 @@ def model_run(trial):
 
 def _trial_table(study, plan):
     """The finished trials as `plot.sweep_figures` reads them: number, state, objective (a pruned trial's
-    last reported value), drawn values."""
+    last reported value), drawn values, and a trial of several seeds its spread (`<objective>_std`)."""
     import pandas as pd
 
     rows = []
@@ -83,7 +83,10 @@ def _trial_table(study, plan):
             if t.intermediate_values
             else None
         )
-        rows.append({"trial": t.number, "trial_state": t.state.name, plan.objective: value, **t.params})
+        row = {"trial": t.number, "trial_state": t.state.name, plan.objective: value, **t.params}
+        if "seeds_std" in t.user_attrs:  # a trial of several seeds (antelope.sweeps.seeds): drawn as an error bar
+            row[f"{plan.objective}_std"] = t.user_attrs["seeds_std"]
+        rows.append(row)
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["trial", "trial_state", plan.objective])
 
 
