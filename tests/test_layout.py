@@ -113,8 +113,12 @@ def test_each_module_imports_only_what_its_room_may(name):
                 problems.append(f"the {here} room may not import the {there} room: {module}")
             elif not other.endswith("__init__"):
                 problems.append(f"another room is used through its package's exports: {module}")
-        if there == "run" and here not in DOORS | {"run"} and name not in ("sweeps.trial", "sweeps.seeds"):
-            problems.append("only the doors and a sweep trial (its seeds' runs too) start runs")
+        if (
+            there == "run"
+            and here not in DOORS | {"run"}
+            and name not in ("sweeps.trial", "sweeps.seeds", "sweeps.slurm")
+        ):
+            problems.append("only the doors and a sweep trial (its seeds' runs too) start runs; Slurm jobs: run.slurm")
     assert not problems, f"antelope/{MODULES[name].relative_to(PACKAGE)}: {sorted(set(problems))}"
 
 

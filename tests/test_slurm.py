@@ -1,9 +1,13 @@
-"""Sweeps on a real Slurm cluster (tests/slurm.py: one node, started for the session): `ml -m ...
+"""Sweeps and runs on a real Slurm cluster (tests/slurm.py: one node, started for the session): `ml -m ...
 sweep.launcher=slurm` submits worker jobs through submitit and returns; the jobs run every trial once under
 one parent run; a job cancelled mid-trial leaves its trial to the other worker, and a job warned by Slurm's
-signal (as before its time limit) is requeued and resumes its trial from the checkpoint it saved."""
+signal (as before its time limit) is requeued and resumes its trial from the checkpoint it saved. `ml ...
+launcher=slurm` submits one run as one job of two processes, which Slurm's warning requeues into the same run;
+`ml resume=<id> launcher=slurm slurm.wait=true` continues a run stopped here and prints its summary."""
 
+import os
 import re
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
-from conftest import run_ml, runs
+from conftest import ML, run_ml, runs
 from test_sweep import parent_and_children
 
 MODELS = Path(__file__).parent / "models.py"
@@ -208,3 +212,72 @@ def test_with_wait_the_console_returns_when_the_jobs_end_with_the_sweeps_summary
     assert "2 trials (2 COMPLETE, 0 PRUNED, 0 FAIL)" in done.stdout and "reproduce the best trial" in done.stdout
     parent, children = parent_and_children(runs("Digits"))
     assert parent["status"] == "FINISHED" and list(children["tags.antelope.trial"]) == ["0", "1"]
+
+
+RUN = [f"model={MODELS}:Sleepy", "train_steps=200", "log_per_steps=10", "evaluate_per_steps=100", "save_per_steps=20"]
+
+
+def _steps(run_id, metric="train/loss"):
+    return [m.step for m in mlflow.MlflowClient().get_metric_history(run_id, metric)]
+
+
+def test_a_run_of_two_processes_is_one_job_and_slurms_warning_requeues_it_into_the_same_run(slurm):
+    done = run_ml(*RUN, "launcher=slurm", "slurm.cpus=1", "slurm.tasks_per_node=2")
+    assert done.returncode == 0, done.stderr
+    job, run_id = re.search(r"submitted job (\d+) for run (\w+) \(1 node\(s\) x 2 process\(es\)", done.stdout).groups()
+    assert mlflow.MlflowClient().get_run(run_id).info.status in ("SCHEDULED", "RUNNING")  # named before it runs
+    slurm.wait_for(lambda: max(_steps(run_id), default=0) >= 60, "the run to reach step 60")
+    subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=30)
+    slurm.wait_for(lambda: job not in slurm.jobs(), "the job to end")
+    run = mlflow.MlflowClient().get_run(run_id)
+    tags = run.data.tags
+    assert run.info.status == "FINISHED", _logs([job])
+    assert tags["antelope.processes"] == "2" and tags["antelope.slurm.job_id"] == job  # one run, both processes
+    assert tags["antelope.slurm.nodes"] == socket.gethostname() and tags["resume_count"] == "1"
+    assert run.data.params["batch_size"] == "64"  # the global batch: 32 a process
+    steps = _steps(run_id)
+    assert steps == sorted(set(steps)) and steps[-1] == 200  # requeued into the same run: no step twice
+    log = _logs([job])
+    assert "requeued" in log.lower() and re.search(r"resumed at step \d+", log), log
+    assert len(runs("Digits")) == 1
+
+
+def test_a_run_stopped_here_is_resumed_on_slurm_and_waited_for(slurm):
+    local = subprocess.Popen([ML, *RUN], stderr=subprocess.DEVNULL, env=dict(os.environ))
+
+    def checkpointed():
+        found = runs("Digits")
+        return len(found) and max(_steps(found["run_id"][0]), default=0) >= 40
+
+    slurm.wait_for(checkpointed, "the local run to reach step 40")
+    run_id = runs("Digits")["run_id"][0]
+    local.send_signal(signal.SIGTERM)
+    assert local.wait(timeout=120) != 0 and mlflow.MlflowClient().get_run(run_id).info.status == "KILLED"
+    other = run_ml(f"resume={run_id}", "launcher=slurm", "slurm.cpus=1", "slurm.tasks_per_node=2")
+    assert other.returncode == 2 and other.stderr == (
+        f"ml: error: run {run_id} was written by 1 process(es) and this job has 2 (slurm.nodes x "
+        f"slurm.tasks_per_node): resume with the same number\n"
+    )
+    done = run_ml(f"resume={run_id}", "launcher=slurm", "slurm.cpus=1", "slurm.wait=true")
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"ml: run {run_id} finished: eval/accuracy 0\.\d+", done.stderr), done.stderr
+    run = mlflow.MlflowClient().get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["resume_count"] == "1"
+    assert run.data.tags["antelope.slurm.job_id"] in done.stdout
+    steps = _steps(run_id)
+    assert steps == sorted(set(steps)) and steps[-1] == 200
+
+
+@pytest.mark.parametrize(
+    "given, said",
+    [
+        (["slurm.partition=nowhere"], r"^ml: error: sbatch refused the run's job: .*invalid partition.*; check slurm"),
+        (["slurm.nodes=two"], r"^ml: error: bad value for slurm.nodes: Value 'two' of type 'str' could not be"),
+        (["slurm.nodes=0"], r"^ml: error: slurm.nodes=0 must be at least 1$"),
+    ],
+)
+def test_a_run_slurm_cannot_take_is_a_one_line_error_and_leaves_no_run(given, said, slurm):
+    done = run_ml(*RUN, "launcher=slurm", "slurm.cpus=1", *given)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert re.match(said, done.stderr), done.stderr
+    assert runs("Digits").empty and not slurm.jobs()

@@ -22,12 +22,16 @@ from .schema import (
     keys,
 )
 
-_OPEN_MAPS = ("sweep.slurm.sbatch",)  # the user's own mappings: `key={...}` replaces one, `key.name=v` adds to it
+_OPEN_MAPS = (
+    "slurm.sbatch",
+    "sweep.slurm.sbatch",
+)  # the user's own mappings: `key={...}` replaces one, `key.name=v` adds to it
 _CHOICES = {
     "scheduler_interval": ("epoch", "step"),
     "precision": ("fp32", "bf16", "fp16"),
     "bad_samples": ("error", "skip"),
     "keep_model": ("best", "last"),
+    "launcher": ("local", "slurm"),
 }
 _POSITIVE = (
     "train_steps",
@@ -240,6 +244,11 @@ def _validate(cfg, explicit):
             "keep_model=best picks the best of a run's evaluations, and evaluate_per_steps=0 evaluates once, at "
             "the end: give evaluate_per_steps=N, or keep_model=last"
         )
+    for key in ("nodes", "tasks_per_node", "time", "cpus"):
+        if cfg.slurm[key] < 1:
+            raise ConfigError(f"slurm.{key}={cfg.slurm[key]} must be at least 1")
+    if cfg.slurm.gpus < 0:
+        raise ConfigError(f"slurm.gpus={cfg.slurm.gpus} must be at least 0 (GPUs per node)")
     if "epochs" in explicit and "train_steps" in explicit:
         raise ConfigError(f"give either train_steps={cfg.train_steps} or epochs={cfg.epochs}, not both")
     from ..data import AUGMENTATIONS  # the data room imports torch: when a config is checked, not at import

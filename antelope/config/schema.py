@@ -19,22 +19,27 @@ def _key(default, doc):
 
 @dataclass
 class SlurmConfig:
-    """sweep.launcher=slurm: every worker one Slurm job, submitted through submitit."""
+    """Slurm jobs submitted through submitit: a run's (launcher=slurm, slurm.*) or a sweep's workers'
+    (sweep.launcher=slurm, sweep.slurm.*), the same keys for both."""
 
     partition: Optional[str] = _key(None, "the partition; default: the cluster's default partition")
-    time: int = _key(60, "minutes per worker job; a job at its limit checkpoints its trial and is requeued")
-    cpus: int = _key(2, "CPUs per worker job (torch uses as many threads)")
-    gpus: int = _key(0, "GPUs per worker job (--gres=gpu:N)")
-    mem: Optional[str] = _key(None, "memory per worker job, e.g. 16G; default: the partition's default")
+    time: int = _key(60, "minutes per job; a job at its limit saves a checkpoint and is requeued, and continues")
+    cpus: int = _key(2, "CPUs per process (torch uses as many threads)")
+    gpus: int = _key(0, "GPUs per node (--gres=gpu:N); a run's processes take one each")
+    mem: Optional[str] = _key(None, "memory per node, e.g. 16G; default: the partition's default")
+    nodes: int = _key(1, "nodes of a run's job (launcher=slurm); a sweep's worker job is one node")
+    tasks_per_node: int = _key(
+        1, "processes per node of a run's job, one data-parallel run (one per GPU); a sweep's worker is one process"
+    )
     sbatch: Dict[str, Any] = field(
-        default_factory=dict, metadata={"doc": "more sbatch options, e.g. sweep.slurm.sbatch={qos: high, account: lab}"}
+        default_factory=dict, metadata={"doc": "more sbatch options, e.g. slurm.sbatch={qos: high, account: lab}"}
     )
     folder: str = _key(
         "slurm", "where submitit writes job scripts and logs, one folder per job; on a filesystem the nodes share"
     )
     wait: bool = _key(
         False,
-        "wait for the worker jobs to end and print the sweep's summary, instead of returning once they are submitted",
+        "wait for the jobs to end and print the run's (or the sweep's) summary, instead of returning once submitted",
     )
 
 
@@ -258,6 +263,18 @@ class Config:
         "the learning-rate scheduler: any torch.optim.lr_scheduler class by name "
         "or a dotted path; none by default, but with env= cosine to 0 over train_steps",
     )
+    launcher: str = _key(
+        "local",
+        "local (this process, or torchrun's) or slurm (one Slurm job, slurm.*: the console returns once it is "
+        "submitted)",
+    )
+    slurm: SlurmConfig = field(
+        default_factory=SlurmConfig,
+        metadata={
+            "doc": "launcher=slurm's job: .nodes, .tasks_per_node, .gpus, .cpus, .partition, .time, .mem, .sbatch, "
+            ".folder, .wait"
+        },
+    )
     sweep: SweepConfig = field(
         default_factory=SweepConfig,
         metadata={
@@ -298,7 +315,7 @@ DATA_KEYS = (
 )
 # How a run was started, not what it trains (its tags and description say it); a sweep's settings are its parent
 # run's params, the same for all its trials.
-START_KEYS = ("resume", "load", "reproduce", "tracking", "sweep")
+START_KEYS = ("resume", "load", "reproduce", "tracking", "sweep", "launcher", "slurm")
 SHORTHANDS = (
     "lr",
     "lr_decay_epochs",

@@ -10,7 +10,7 @@ From the model's `learn` back to the caller: learn <- train <- run <- ml. The pi
 import contextlib
 import sys
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Optional, cast
 
 import torch
 
@@ -30,7 +30,7 @@ from .task import build_task, device_of
 class Result:
     run_id: str
     experiment_id: str
-    model: torch.nn.Module
+    model: Optional[torch.nn.Module]  # None for a run submitted to Slurm (launcher=slurm): load(run_id) has it
     metrics: dict  # the kept model's evaluation (keep_model=best|last), e.g. {'eval/accuracy': 0.97}
     config: dict = field(repr=False)  # the resolved config the run recorded
 
@@ -43,17 +43,22 @@ def ml(*overrides, **kwargs):
     """
     overrides, objects = lines.from_python(overrides, kwargs)
     cfg, explicit = compose(overrides)
+    if cfg.launcher == "slurm":  # one Slurm job: its run is made now, and trained there
+        from . import slurm
+
+        run_id, experiment_id, metrics = slurm.submit(cfg, overrides, objects, explicit, run)
+        return Result(run_id, experiment_id, None, metrics, {})
     return run(cfg, overrides, objects, explicit)
 
 
-def run(cfg, overrides, objects, explicit=(), trial=None):
+def run(cfg, overrides, objects, explicit=(), trial=None, job=None):
     """One run of a composed config: the shared path of `ml()`, the `ml` console and sweep trials.
 
     A sweep's `trial` nests the run under `trial.parent_run_id`, named `trial.run_name` and tagged with
     `trial.tags`; it is one of the log's sinks (`trial(metrics, step, flush)`: its pruner may end the run by
     raising), and `trial.check_owner(step)` before each checkpoint ends the run if another worker took the trial
     over. With `resume=<run_id>` (or `load=true`) the run continues from its latest checkpoint under its recorded
-    config."""
+    config. `job`: the Slurm job it runs in (antelope.run.slurm), whose run it fills or resumes."""
     from omegaconf import OmegaConf  # imported when used, as Hydra, MLflow and Optuna: `import antelope` stays light
 
     resumed = resume.resumable(cfg, explicit)
@@ -69,7 +74,9 @@ def run(cfg, overrides, objects, explicit=(), trial=None):
             count = cfg.threads or threads.choose(task.model, task.examples, cfg.batch_size, device)
             record = {**task.record(cast(dict, OmegaConf.to_container(cfg, resolve=True))), "threads": count}
             with (
-                records.open_run(cfg, record, overrides, task, group, resumed, start.step, trial, source) as tracked,
+                records.open_run(
+                    cfg, record, overrides, task, group, resumed, start.step, trial, source, job
+                ) as tracked,
                 records.system_metrics(cfg, tracked, group, resumed),
                 threads.using(count),
             ):

@@ -14,16 +14,20 @@ from ..imports import qualified_name
 from ..metrics import TRAIN_SECONDS
 
 
-def open_run(cfg, record, overrides, task, group, resumed, start, trial, source):
+def open_run(cfg, record, overrides, task, group, resumed, start, trial, source, job=None):
     """The run's MLflow run: new (with `record`, the resolved config, as params and its data as inputs), or the
     resumed one RUNNING again (from step `start`); an Untracked stand-in with tracking=false or on a torchrun
-    process other than rank 0. `source`: the tags of a run that reproduces or forks another."""
+    process other than rank 0. `source`: the tags of a run that reproduces or forks another. `job`: the Slurm
+    job it runs in (launcher=slurm), whose run was made when it was submitted: filled, or resumed, with the
+    job's tags."""
     if not cfg.tracking or group is not None and not group.leader:
         return tracking.Untracked()
     if resumed is not None:
         tracked = tracking.Run.reopen(resumed.run_id)
         if trial is not None:  # a trial taken over: its worker (process, Slurm job, node) is this one now
             tracking.set_tags(tracked.run_id, trial.tags)
+        if job is not None:  # requeued, or `resume=<id> launcher=slurm`: its job and nodes are these now
+            tracking.set_tags(tracked.run_id, job.tags)
         print(
             f"ml: run {tracked.run_id} resumed at step {start}"
             if resumed.checkpoints
@@ -53,11 +57,18 @@ def open_run(cfg, record, overrides, task, group, resumed, start, trial, source)
         "antelope.processes": str(group.world if group else 1),
         **source,
         **(trial.tags if trial is not None else {}),
+        **(job.tags if job is not None else {}),
     }
     name = trial.run_name if trial is not None else run_name(task.model, overrides)
     command = "ml " + shlex.join(lines.readable(line) for line in overrides)
     tracked = tracking.Run.start(
-        experiment_name(cfg), record, tags, name, trial.parent_run_id if trial is not None else None, command
+        experiment_name(cfg),
+        record,
+        tags,
+        name,
+        trial.parent_run_id if trial is not None else None,
+        command,
+        queued=job.run_id if job is not None else None,
     )
     if feed is not None:  # the data as MLflow dataset inputs (an env has none to record)
         tracking.log_datasets(tracked.run_id, [tracking.DatasetInput(**split) for split in feed.records])

@@ -20,24 +20,12 @@ import sys
 
 from .. import tracking
 from ..errors import ConfigError
+from ..run import slurm
 from ..train import REQUEUE, Interrupted
 from . import workers
 from .report import finish
 
 JOBS = "antelope.slurm.jobs"  # the parent run's tag: the ids of the worker jobs submitted for the sweep
-LIVE = (
-    "PENDING",
-    "RUNNING",
-    "REQUEUED",
-    "REQUEUE_HOLD",
-    "REQUEUE_FED",
-    "RESIZING",
-    "SUSPENDED",
-    "CONFIGURING",
-    "COMPLETING",
-    "SIGNALING",
-    "STAGE_OUT",
-)  # squeue's states of a job that still holds or awaits a node
 
 
 class Worker:
@@ -77,74 +65,23 @@ class Worker:
 def launch(plan, count, settings):
     """Submit `count` worker jobs with the resources in `settings` (cfg.sweep.slurm), fewer when jobs of an
     earlier launch of the sweep still queue or run; returns (the ids submitted, the ids still live)."""
-    executor = _executor(settings, plan.study)
+    if settings.nodes != 1 or settings.tasks_per_node != 1:
+        raise ConfigError(
+            f"sweep.slurm.nodes={settings.nodes} and .tasks_per_node={settings.tasks_per_node}: a sweep's worker job "
+            f"is one process on one node (give sweep.workers=N for more); a run across nodes is launcher=slurm"
+        )
+    executor = slurm.executor(settings, f"ml-sweep-{plan.study}", "sweep.slurm")
     from submitit.core.utils import FailedJobError
 
-    live = live_jobs(tracking.run_tags(plan.parent_run_id).get(JOBS, "").split())
+    live = slurm.live_jobs(tracking.run_tags(plan.parent_run_id).get(JOBS, "").split())
     submitted = []
     for index in range(len(live), count):
         try:
-            submitted.append(executor.submit(Worker(plan, index, settings.cpus)).job_id)
+            submitted.append(slurm.submit_quietly(executor, Worker(plan, index, settings.cpus)))
         except (FailedJobError, subprocess.CalledProcessError) as error:  # what sbatch said on stderr
-            said = str(error).splitlines()
-            reason = next((line for line in said if "error" in line.lower()), said[0] if said else "")
-            raise ConfigError(
-                f"sbatch refused the sweep's worker job: {reason}; check sweep.slurm.* "
-                f"(partition={settings.partition}, cpus={settings.cpus}, gpus={settings.gpus}, "
-                f"mem={settings.mem}, time={settings.time})"
-            ) from None
+            raise slurm.refused(error, "sweep.slurm", settings, "the sweep's worker job") from None
     tracking.set_tags(plan.parent_run_id, {JOBS: " ".join(live + submitted), "antelope.launcher": "slurm"})
     return submitted, live
-
-
-def _executor(settings, study):
-    try:
-        import submitit
-    except ImportError:
-        raise ConfigError("sweep.launcher=slurm needs submitit: pip install 'antelope[slurm]'") from None
-    if settings.time < 1 or settings.cpus < 1 or settings.gpus < 0:
-        raise ConfigError(
-            f"sweep.slurm.time={settings.time}, .cpus={settings.cpus} and .gpus={settings.gpus} "
-            f"must be at least 1, 1 and 0"
-        )
-    try:
-        executor = submitit.SlurmExecutor(folder=os.path.join(os.path.abspath(settings.folder), "%j"))
-    except RuntimeError:  # submitit found no srun
-        raise ConfigError(
-            "sweep.launcher=slurm needs Slurm's commands (sbatch, srun) on this machine: run it "
-            "on the cluster's login node, or use sweep.launcher=local"
-        ) from None
-    resources = {
-        "partition": settings.partition,
-        "mem": settings.mem,
-        "gres": f"gpu:{settings.gpus}" if settings.gpus else None,
-    }
-    try:
-        executor.update_parameters(
-            job_name=f"ml-sweep-{study}",
-            time=settings.time,
-            nodes=1,
-            ntasks_per_node=1,
-            cpus_per_task=settings.cpus,
-            stderr_to_stdout=True,
-            additional_parameters=dict(settings.sbatch),
-            **{key: value for key, value in resources.items() if value is not None},
-        )
-    except ValueError as error:
-        raise ConfigError(f"sweep.slurm: {str(error).splitlines()[0]}") from None
-    return executor
-
-
-def live_jobs(ids):
-    """Those of the job ids that Slurm still queues or runs (asked of squeue: submitit's own job states come
-    from sacct, which needs Slurm's accounting database)."""
-    if not ids:
-        return []
-    found = subprocess.run(
-        ["squeue", "--noheader", "--format=%i %T", "--jobs", ",".join(ids)], capture_output=True, text=True, timeout=60
-    )
-    states = dict(line.split() for line in found.stdout.splitlines() if len(line.split()) == 2)
-    return [job for job in ids if states.get(job) in LIVE]
 
 
 def wait(plan, ids):
@@ -153,7 +90,7 @@ def wait(plan, ids):
 
     remaining = list(ids)
     while remaining:
-        live = live_jobs(remaining)
+        live = slurm.live_jobs(remaining)
         for job in remaining:
             if job not in live:
                 print(f"ml: worker job {job} ended", file=sys.stderr)

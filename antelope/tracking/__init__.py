@@ -16,6 +16,7 @@ from .lookups import (
     metric_history,
     recorded,
     resumable,
+    run_experiment_id,
     run_metrics,
     run_status,
     run_tags,
@@ -39,6 +40,7 @@ from .runs import (
     Run,
     Untracked,
     close_stale_runs,
+    delete_run,
     end_lost_run,
     end_run,
     experiment_id_of,
@@ -46,6 +48,7 @@ from .runs import (
     log_artifacts,
     log_metric,
     open_parent_run,
+    queue_run,
     set_tags,
 )
 from .system import SystemMetrics
@@ -73,6 +76,7 @@ __all__ = [
     "resumable",
     "run_metrics",
     "run_status",
+    "run_experiment_id",
     "run_tags",
     "search_runs",
     "MODEL",
@@ -90,6 +94,7 @@ __all__ = [
     "Run",
     "Untracked",
     "close_stale_runs",
+    "delete_run",
     "end_lost_run",
     "end_run",
     "experiment_id_of",
@@ -97,6 +102,7 @@ __all__ = [
     "log_artifacts",
     "log_metric",
     "open_parent_run",
+    "queue_run",
     "set_tags",
     "SystemMetrics",
 ]

@@ -9,7 +9,7 @@ from .. import processes
 from ..errors import ConfigError
 from ..imports import did_you_mean
 from .client import client as _client
-from .client import redact, tracking_uri
+from .client import quiet, redact, tracking_uri
 from .runs import COMMIT_TAG, VERSION_TAG, local_folder
 
 
@@ -43,7 +43,7 @@ def recorded(run_id, key="reproduce"):
     except Exception:
         raise ConfigError(f"{key}={run_id!r}: no such MLflow run in {tracking_uri()}") from None
     try:
-        with open(client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp())) as file:
+        with quiet("mlflow"), open(client.download_artifacts(run_id, "config.yaml", tempfile.mkdtemp())) as file:
             return Recorded(run_id, file.read(), run.data.tags)
     except Exception:
         raise ConfigError(
@@ -101,6 +101,10 @@ def artifact_file(run_id, path):
 
 def run_status(run_id):
     return _client().get_run(run_id).info.status
+
+
+def run_experiment_id(run_id):
+    return _client().get_run(run_id).info.experiment_id
 
 
 def run_tags(run_id):

@@ -41,24 +41,19 @@ class Run:
         self._writer = Writer(self._write, run_id[:8], FLUSH_SECONDS)
 
     @classmethod
-    def start(cls, experiment, params, tags, run_name=None, parent_run_id=None, command=None):
+    def start(cls, experiment, params, tags, run_name=None, parent_run_id=None, command=None, queued=None):
         """A new run with the resolved config `params` as params and as config.yaml, the package versions
         and git commit as tags, and as its description (the MLflow UI's) how to rerun it: `ml reproduce=<id>`,
         and `command`, the `ml` line it was started with. A sweep trial (one with a `parent_run_id`) skips
-        the search for stale runs: its worker searched once when it started."""
-        from mlflow.entities import Param, RunTag
-
+        the search for stale runs: its worker searched once when it started. `queued`: the id of the run made
+        for it when its Slurm job was submitted (`queue_run`), which it becomes."""
         client = _client()
         experiment_id = experiment_id_of(experiment)
+        if queued is not None:
+            return cls._start_queued(client, queued, params, tags, run_name, command)
         if parent_run_id is None:
             close_stale_runs(experiment_id)
-        commit = processes.git_commit(os.getcwd())
-        tags = {
-            **{k: redact(v) for k, v in tags.items()},
-            **process_tags(),
-            **{f"{VERSION_TAG}{name}": str(v) for name, v in processes.package_versions().items()},
-            **({COMMIT_TAG: commit} if commit else {}),
-        }
+        tags = {**{k: redact(v) for k, v in tags.items()}, **_provenance()}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         name = redact(run_name) if run_name else None
@@ -72,22 +67,18 @@ class Run:
             _EXPERIMENT_IDS.clear()
             experiment_id = experiment_id_of(experiment)
             run = client.create_run(experiment_id, run_name=name, tags=tags)
-        values = [Param(k, param_value(v)) for k, v in lines.flatten(params).items()]
-        try:
-            note = f"Rerun it (its recorded config, as a new run): `ml reproduce={run.info.run_id}`"
-            if command:
-                note += f"\n\nIts command: `{redact(command)}`"
-            for i in range(0, len(values), MAX_PARAMS_PER_BATCH):  # the note with the first batch: one round trip
-                client.log_batch(
-                    run.info.run_id,
-                    params=values[i : i + MAX_PARAMS_PER_BATCH],
-                    tags=[] if i else [RunTag("mlflow.note.content", note)],
-                )
-            _log_text(client, run.info.run_id, run.info.artifact_uri, redact(lines.to_yaml(params)), "config.yaml")
-        except BaseException:
-            client.set_terminated(run.info.run_id, "FAILED")
-            raise
+        _record_config(client, run, params, command)
         return cls(client, run.info.run_id, experiment_id, run.info.artifact_uri)
+
+    @classmethod
+    def _start_queued(cls, client, run_id, params, tags, run_name, command):
+        from mlflow.entities import RunTag
+
+        run = client.get_run(run_id)
+        client.update_run(run_id, status="RUNNING", name=redact(run_name) if run_name else None)
+        client.log_batch(run_id, tags=[RunTag(k, redact(v)) for k, v in {**tags, **_provenance()}.items()])
+        _record_config(client, run, params, command)
+        return cls(client, run_id, run.info.experiment_id, run.info.artifact_uri)
 
     @classmethod
     def reopen(cls, run_id):
@@ -320,6 +311,53 @@ def open_parent_run(experiment, name, params, tags, run_id=None):
         run_id = client.create_run(experiment_id_of(experiment), run_name=name, tags=tags).info.run_id
     client.log_batch(run_id, params=[Param(k, param_value(v)) for k, v in params.items()])
     return run_id
+
+
+def _provenance():
+    """A run's tags of where it runs (process_tags), the package versions and the git commit."""
+    commit = processes.git_commit(os.getcwd())
+    return {
+        **process_tags(),
+        **{f"{VERSION_TAG}{name}": str(v) for name, v in processes.package_versions().items()},
+        **({COMMIT_TAG: commit} if commit else {}),
+    }
+
+
+def _record_config(client, run, params, command):
+    """The resolved config as the run's params and config.yaml, and its description: how to rerun it."""
+    from mlflow.entities import Param, RunTag
+
+    values = [Param(k, param_value(v)) for k, v in lines.flatten(params).items()]
+    try:
+        note = f"Rerun it (its recorded config, as a new run): `ml reproduce={run.info.run_id}`"
+        if command:
+            note += f"\n\nIts command: `{redact(command)}`"
+        for i in range(0, len(values), MAX_PARAMS_PER_BATCH):  # the note with the first batch: one round trip
+            client.log_batch(
+                run.info.run_id,
+                params=values[i : i + MAX_PARAMS_PER_BATCH],
+                tags=[] if i else [RunTag("mlflow.note.content", note)],
+            )
+        _log_text(client, run.info.run_id, run.info.artifact_uri, redact(lines.to_yaml(params)), "config.yaml")
+    except BaseException:
+        client.set_terminated(run.info.run_id, "FAILED")
+        raise
+
+
+def queue_run(experiment, run_name, tags):
+    """A run made before its Slurm job starts (SCHEDULED; `Run.start(queued=...)` fills it in the job): the
+    console can name it when it submits the job."""
+    client = _client()
+    experiment_id = experiment_id_of(experiment)
+    with refusals(client.tracking_uri, f"record runs in experiment {experiment!r}"):
+        run = client.create_run(experiment_id, run_name=redact(run_name), tags={k: redact(v) for k, v in tags.items()})
+    client.update_run(run.info.run_id, status="SCHEDULED")
+    return run.info.run_id
+
+
+def delete_run(run_id):
+    """A queued run whose job was never submitted: gone, as if never made."""
+    _client().delete_run(run_id)
 
 
 def set_tags(run_id, tags):
