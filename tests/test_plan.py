@@ -60,6 +60,8 @@ def test_objectives_and_directions_given_and_their_bad_input():
         plan(settings=["sweep.objective=train/thing"])
     with pytest.raises(ConfigError, match=r"sweep.retries=-1 must be at least 0"):
         plan(settings=["sweep.retries=-1"])
+    with pytest.raises(ConfigError, match=r"^launcher=slurm submits one run; a sweep's trials go to Slurm with sweep"):
+        plan(settings=["launcher=slurm"])
 
 
 def test_the_same_sweep_gets_the_same_study_name_and_another_space_another():

@@ -274,6 +274,7 @@ def test_a_run_stopped_here_is_resumed_on_slurm_and_waited_for(slurm):
         (["slurm.partition=nowhere"], r"^ml: error: sbatch refused the run's job: .*invalid partition.*; check slurm"),
         (["slurm.nodes=two"], r"^ml: error: bad value for slurm.nodes: Value 'two' of type 'str' could not be"),
         (["slurm.nodes=0"], r"^ml: error: slurm.nodes=0 must be at least 1$"),
+        (["tracking=false"], r"^ml: error: launcher=slurm records the run in MLflow .*: drop tracking=false$"),
     ],
 )
 def test_a_run_slurm_cannot_take_is_a_one_line_error_and_leaves_no_run(given, said, slurm):

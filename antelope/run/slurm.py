@@ -142,6 +142,11 @@ def submit(cfg, overrides, objects, explicit, train):
     from submitit.core.utils import FailedJobError
 
     settings = cfg.slurm
+    if not cfg.tracking:
+        raise ConfigError(
+            "launcher=slurm records the run in MLflow (the console names it, a requeued job continues it): drop "
+            "tracking=false"
+        )
     passed = [line for line in overrides if lines.key(line).split(".")[0] not in LAUNCH_KEYS]
     world = settings.nodes * settings.tasks_per_node
     if cfg.resume is not None:

@@ -115,6 +115,11 @@ def plan_of(cfg, space, objects, settings):
     given for its keys, and its `settings` (the sweep.* override strings, which name the study when it has no
     name of its own)."""
     s = cfg.sweep
+    if cfg.launcher != "local":
+        raise ConfigError(
+            f"launcher={cfg.launcher} submits one run; a sweep's trials go to Slurm with sweep.launcher=slurm "
+            f"(sweep.slurm.* for their jobs)"
+        )
     sampler, pruner = studies.choose("sampler", s.sampler), studies.choose("pruner", s.pruner)
     trials = s.trials
     if trials < 1:
