@@ -71,6 +71,17 @@ def test_each_evaluation_is_a_logged_model_and_the_best_or_the_last_becomes_the_
     assert tracking.load_model(tracked.run_id).weight.eq(step).all()
 
 
+def test_a_kept_step_whose_checkpoint_is_gone_gets_its_weights_from_its_logged_model():
+    with tracking.Run.start("keeping", {"lr": 0.1}, {}, "r") as tracked:
+        keeper = Keeper(tracked, task(), keep_model="best", keep=2, params={"lr": 0.1})
+        for step, accuracy in ACCURACY.items():
+            evaluate(keeper, tracked, step, {"eval/accuracy": accuracy})
+        os.remove(tracked.local_artifact_folder() + "/checkpoints/step_000000020.pt")  # as if never uploaded
+        assert keeper.finish({"eval/accuracy": 0.65}) == {"eval/accuracy": 0.9}
+    assert torch.all(keeper.task.model.weight == 20)  # step 20's weights all the same
+    assert tracking.load_model(tracked.run_id).weight.eq(20).all()
+
+
 def test_a_minimized_metric_keeps_its_lowest_and_a_tie_keeps_the_later():
     with tracking.Run.start("keeping", {}, {}, "r") as tracked:
         keeper = Keeper(tracked, task("regression"), keep_model="best", keep=1, params={})

@@ -119,7 +119,7 @@ class Keeper:
                 tracking.keep_model_locally(self.tracked, self.task.model, self.example, self._tags())
             return metrics
         if last is None or kept.step != last.step:
-            self._restore(kept.step)
+            self._restore(kept)
             said = f"; the last, at step {last.step}: {last.metrics[self.metric]:.4g}" if last else ""
             print(
                 f"ml: keeps the model of step {kept.step} ({self.metric} {kept.metrics[self.metric]:.4g}{said})",
@@ -147,10 +147,26 @@ class Keeper:
             )
         return result
 
-    def _restore(self, step):
-        """The trained module gets the weights of the kept step back, from that step's checkpoint."""
-        path = tracking.artifact_file(self.tracked.run_id, f"{checkpoint.FOLDER}/step_{step:09d}.pt")
-        self.task.model.load_state_dict(checkpoint.load(path, self.task.device)["model"])
+    def _restore(self, kept):
+        """The trained module gets the weights of the kept evaluation back: from its step's checkpoint, or when
+        that cannot be read (a tracking server that did not take it) from its logged model, or, when neither can,
+        it keeps the last step's and says so: the run's model is the kept one either way."""
+        try:
+            path = tracking.artifact_file(self.tracked.run_id, f"{checkpoint.FOLDER}/step_{kept.step:09d}.pt")
+            self.task.model.load_state_dict(checkpoint.load(path, self.task.device)["model"])
+            return
+        except Exception as error:  # missing, unreadable, or the server unreachable
+            why = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:120]}"
+        try:
+            logged = tracking.load_model(f"models:/{kept.model_id}", device=self.task.device)
+            self.task.model.load_state_dict(logged.state_dict())
+        except Exception as error:
+            print(
+                f"ml: warning: the checkpoint of step {kept.step} ({why}) and its logged model "
+                f"({type(error).__name__}) could not be read: the returned module has the last step's weights; the "
+                f"run's model is step {kept.step}'s",
+                file=sys.stderr,
+            )
 
     def _tags(self):
         return {"antelope.model": qualified_name(self.task.model), "antelope.task": self.task.spec.task_name}
