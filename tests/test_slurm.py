@@ -275,6 +275,7 @@ def test_a_run_stopped_here_is_resumed_on_slurm_and_waited_for(slurm):
         (["slurm.nodes=two"], r"^ml: error: bad value for slurm.nodes: Value 'two' of type 'str' could not be"),
         (["slurm.nodes=0"], r"^ml: error: slurm.nodes=0 must be at least 1$"),
         (["tracking=false"], r"^ml: error: launcher=slurm records the run in MLflow .*: drop tracking=false$"),
+        ([f"model={MODELS}:Nope"], r"^ml: error: .*Nope"),
     ],
 )
 def test_a_run_slurm_cannot_take_is_a_one_line_error_and_leaves_no_run(given, said, slurm):
@@ -282,3 +283,13 @@ def test_a_run_slurm_cannot_take_is_a_one_line_error_and_leaves_no_run(given, sa
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert re.match(said, done.stderr), done.stderr
     assert runs("Digits").empty and not slurm.jobs()
+
+
+def test_a_run_that_fails_in_its_job_is_an_error_where_the_console_waits(slurm):
+    done = run_ml(f"model={MODELS}:Crashes", "train_steps=20", "launcher=slurm", "slurm.cpus=1", "slurm.wait=true")
+    assert done.returncode == 1, done.stderr
+    job, run_id = re.search(r"submitted job (\d+) for run (\w+)", done.stdout).groups()
+    assert done.stderr.splitlines()[-1] == (
+        f"ml: error: run {run_id} ended FAILED in Slurm job {job}: see its log in {os.path.abspath('slurm')}/{job}"
+    )
+    assert "boom in learn" in _logs([job]) and runs("Digits")["status"].tolist() == ["FAILED"]

@@ -27,7 +27,7 @@ from .. import tracking
 from ..config import compose, experiment_name
 from ..config import overrides as lines
 from ..errors import ConfigError, TrainingError
-from ..train import REQUEUE, Interrupted
+from ..train import REQUEUE, Interrupted, resolve
 
 JOB_ID, NODES = "antelope.slurm.job_id", "antelope.slurm.nodes"  # a run's tags: its Slurm job, its node list
 LIVE = (
@@ -153,6 +153,7 @@ def submit(cfg, overrides, objects, explicit, train):
         run_id = _resumable(cfg, explicit, world)
     else:
         compose(passed)  # bad input is one line here, before a job is queued
+        resolve(objects.get("model", cfg.model._target_))  # as is a model that cannot be found
         name = f"queued: ml {' '.join(passed)}"[:120]
         run_id = tracking.queue_run(experiment_name(cfg), name, {"antelope.launcher": "slurm"})
     made = executor(settings, f"ml-run-{run_id[:8]}", "slurm", settings.nodes, settings.tasks_per_node)
@@ -233,6 +234,11 @@ class Worker:
         except Interrupted as stopped:
             if stopped.requeue:  # Slurm's warning: hand the signal to submitit, which requeues the job (rank 0)
                 signal.raise_signal(REQUEUE)
+            raise
+        except Exception as error:  # before its run opened (a run that opened is closed FAILED by itself)
+            if job.global_rank == 0 and tracking.run_status(self.run_id) == "SCHEDULED":
+                tracking.set_tags(self.run_id, {"antelope.failure": f"{type(error).__name__}: {error}"[:500]})
+                tracking.end_run(self.run_id, "FAILED")
             raise
 
     def checkpoint(self, *args, **kwargs):
