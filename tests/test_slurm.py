@@ -276,6 +276,7 @@ def test_a_run_stopped_here_is_resumed_on_slurm_and_waited_for(slurm):
         (["slurm.nodes=0"], r"^ml: error: slurm.nodes=0 must be at least 1$"),
         (["tracking=false"], r"^ml: error: launcher=slurm records the run in MLflow .*: drop tracking=false$"),
         ([f"model={MODELS}:Nope"], r"^ml: error: .*Nope"),
+        (["load=true"], r"^ml: error: launcher=slurm continues a run named by its id: give resume=<run id>, not load"),
     ],
 )
 def test_a_run_slurm_cannot_take_is_a_one_line_error_and_leaves_no_run(given, said, slurm):

@@ -28,6 +28,7 @@ from ..config import compose, experiment_name
 from ..config import overrides as lines
 from ..errors import ConfigError, TrainingError
 from ..train import REQUEUE, Interrupted, resolve
+from .keeping import FRESH, KEPT
 
 JOB_ID, NODES = "antelope.slurm.job_id", "antelope.slurm.nodes"  # a run's tags: its Slurm job, its node list
 LIVE = (
@@ -147,6 +148,8 @@ def submit(cfg, overrides, objects, explicit, train):
             "launcher=slurm records the run in MLflow (the console names it, a requeued job continues it): drop "
             "tracking=false"
         )
+    if cfg.load:
+        raise ConfigError("launcher=slurm continues a run named by its id: give resume=<run id>, not load=true")
     passed = [line for line in overrides if lines.key(line).split(".")[0] not in LAUNCH_KEYS]
     world = settings.nodes * settings.tasks_per_node
     if cfg.resume is not None:
@@ -190,11 +193,20 @@ def _resumable(cfg, explicit, world):
 
 def _wait(job_id, run_id, settings):
     """Until the job has left Slurm's queue (requeued and run again included); the run's summary, or its error."""
-    while live_jobs([job_id]):
-        time.sleep(5)  # squeue is Slurm's own answer; there is no event to wait on from here
+    try:
+        while live_jobs([job_id]):
+            time.sleep(5)  # squeue is Slurm's own answer; there is no event to wait on from here
+    except KeyboardInterrupt:  # the job is Slurm's: it goes on, and so does its run
+        print(f"ml: stopped waiting; job {job_id} and run {run_id} go on (squeue --jobs {job_id})", file=sys.stderr)
+        return run_id, tracking.run_experiment_id(run_id), {}
     status = tracking.run_status(run_id)
     metrics = tracking.run_metrics(run_id)
-    kept = {"eval/" + k.removeprefix("kept/"): v for k, v in metrics.items() if k.startswith("kept/") and "_" not in k}
+    spread = ("_std", "_min", "_max")  # a trial of several seeds' (not a run's)
+    kept = {
+        (k if k == FRESH else "eval/" + k.removeprefix(KEPT)): v
+        for k, v in metrics.items()
+        if k.startswith(KEPT) and not k.endswith(spread)
+    }
     if status != "FINISHED":
         raise TrainingError(
             f"run {run_id} ended {status} in Slurm job {job_id}: see its log in "
