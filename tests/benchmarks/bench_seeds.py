@@ -2,7 +2,7 @@
 budget, each pick then trained on fresh seeds (not collected by pytest).
 
     python tests/benchmarks/bench_seeds.py              # 12 runs per sweep, picks on 5 fresh seeds (~3 min)
-    python tests/benchmarks/bench_seeds.py --env CartPole-v1 --steps 5000    # the RL version (~10 min)
+    python tests/benchmarks/bench_seeds.py --env Pendulum-v1 --steps 5000    # the RL version (~23 min)
     options: --runs N (per sweep), --fresh N, --steps N, --env ID
 
 The task is one where seeds disagree: Digits with few steps and small batches (`train_steps=150 batch_size=8`),
