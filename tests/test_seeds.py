@@ -75,7 +75,7 @@ def test_the_pruner_judges_the_mean_not_the_last_seed_alone():
         (["sweep.seeds=0"], r"^sweep.seeds=0 must be at least 1 \(runs per trial, one per seed\)$"),
         (["sweep.seeds=-1"], r"^sweep.seeds=-1 must be at least 1 "),
         (["sweep.seeds=2.5"], r"^bad value for sweep.seeds: Value '2.5' of type 'float' could not be converted"),
-        (["sweep.seeds=3", "sweep.warm_start=Digits"], r"^sweep.seeds=3 with sweep.warm_start: earlier results "),
+        (["sweep.seeds=3", "sweep.warm_start=Digits"], r"^sweep.warm_start=Digits: a sweep of 3 seeds per trial "),
     ],
 )
 def test_bad_seeds_are_one_line_before_any_run(given, message, capsys):
@@ -138,6 +138,12 @@ def test_a_trial_of_three_seeds_is_their_mean_with_its_spread_and_registers_its_
     sweep_folder = os.path.join("Digits", study.study_name)  # its trials are drawn there, not as sweeps of their own
     files = ("learning_curves.png", "sweep_objective.png", "sweep_params.png", "param_importances.png")
     assert drawn == {os.path.join(sweep_folder, file) for file in files}, drawn
+
+    space = {"optim.lr": "interval(0.001, 0.1)"}  # a sweep of 3 seeds starts from this one's trials
+    again = sweep(space=space, trials=1, seeds=3, warm_start=study.study_name, study="warm", **QUICK)
+    added = [t for t in again.trials if "warm_start_from" in t.user_attrs]
+    assert sorted(t.value for t in added) == sorted(t.value for t in study.trials) and len(again.trials) == 3
+    assert "ml: sweep.warm_start=" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -135,3 +135,28 @@ def test_a_studys_complete_trials_are_added_when_it_optimizes_the_same(workdir):
         warm_start(study, storage, SPACE, "earlier", ("eval/mse",), ("minimize",), CONFIG)
     with pytest.raises(ConfigError, match="sweep.warm_start=nothing names no study in the sweep's storage"):
         warm_start(study, storage, SPACE, "nothing", ("eval/accuracy",), ("maximize",), CONFIG)
+
+
+def test_a_sweep_of_several_seeds_starts_from_trials_judged_over_as_many():
+    storage = optuna.storages.InMemoryStorage()
+    earlier = optuna.create_study(storage=storage, study_name="earlier", direction="maximize")
+    for lr, seeds in ((0.01, 3), (0.02, 3), (0.03, 1), (0.04, 2)):
+        earlier.add_trial(
+            optuna.trial.create_trial(
+                params={"optim.lr": lr, "optim": "SGD"},
+                distributions={key: dimension.distribution for key, dimension in SPACE.dimensions.items()},
+                value=lr,
+                user_attrs={"seeds": seeds} if seeds > 1 else {},
+            )
+        )
+    study = optuna.create_study(storage=storage, study_name="new", direction="maximize")
+    assert warm_start(study, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",), CONFIG, seeds=3) == 2
+    assert [t.params["optim.lr"] for t in study.trials] == [0.01, 0.02]
+    one = optuna.create_study(storage=storage, study_name="one", direction="maximize")
+    assert warm_start(one, storage, SPACE, "earlier", ("eval/accuracy",), ("maximize",), CONFIG) == 1  # 0.03 only
+    with pytest.raises(ConfigError) as error:
+        warm_start(study, storage, SPACE, "Digits", ("eval/accuracy",), ("maximize",), CONFIG, seeds=3)
+    assert str(error.value) == (
+        "sweep.warm_start=Digits: a sweep of 3 seeds per trial starts from the trials of an earlier sweep of 3 seeds "
+        "(its study's name, in the sweep's storage); an experiment's runs are one seed each"
+    )

@@ -144,11 +144,6 @@ def plan_of(cfg, space, objects, settings):
             pruner = "none"
     if s.seeds < 1:
         raise ConfigError(f"sweep.seeds={s.seeds} must be at least 1 (runs per trial, one per seed)")
-    if s.seeds > 1 and s.warm_start:
-        raise ConfigError(
-            f"sweep.seeds={s.seeds} with sweep.warm_start: earlier results are one seed each, not a mean over "
-            f"{s.seeds}; give one or the other"
-        )
     if s.heartbeat < 1:
         raise ConfigError(f"sweep.heartbeat={s.heartbeat} must be at least 1 (seconds)")
     if s.retries < 0:

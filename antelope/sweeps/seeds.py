@@ -158,6 +158,7 @@ def _summarize(trial, plan, parent, finals, curves, run_ids):
     sign = -1.0 if plan.direction == "minimize" else 1.0
     best = max(range(len(finals)), key=lambda i: sign * finals[i].get(objective, float("-inf") * sign))
     trial.optuna.set_user_attr("best_seed_run_id", run_ids[best])
+    trial.optuna.set_user_attr("seeds", plan.seeds)  # what a warm start from this study compares
     tracking.end_run(parent, "FINISHED")
     if spread:
         print(

@@ -137,7 +137,7 @@ def _sweep(given, objects):
             config = lines.flatten(cast(dict, OmegaConf.to_container(cfg, resolve=True)))
             try:
                 warmstart.warm_start(
-                    study, storage, space, cfg.sweep.warm_start, plan.objectives, plan.directions, config
+                    study, storage, space, cfg.sweep.warm_start, plan.objectives, plan.directions, config, plan.seeds
                 )
             except ConfigError:
                 optuna.delete_study(study_name=plan.study, storage=storage)  # run again, it starts anew

@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from ..imports import did_you_mean
 from ..results import runs
 
+SEEDS = "the number of seeds"  # why a result judged over another number of seeds is left out
 ADDED = "warm_start_trials"  # the study's user attribute: how many trials the warm start added (numbers 0..n-1)
 SOURCE = "warm_start_from"  # an added trial's user attribute: the run or study trial it comes from
 
@@ -64,16 +65,23 @@ def enqueue(study, space, path, trials):
         study.enqueue_trial(params, skip_if_exists=True)
 
 
-def warm_start(study, storage, space, source, objectives, directions, config):
+def warm_start(study, storage, space, source, objectives, directions, config, seeds=1):
     """Add the earlier results named by `source` (a study in `storage`, else an MLflow experiment's runs
     comparable with the sweep's config `config`, a flat {key: value}) to the new `study` as complete trials;
-    returns how many were added."""
+    returns how many were added. A sweep of several `seeds` per trial (sweep.seeds) takes only a study's trials
+    judged over as many seeds: an experiment's runs are one seed each."""
     import optuna
 
     studies = optuna.get_all_study_names(storage)
     apart: dict[str, list] = {}  # {a key that differs: the runs left out for it}
     if source in studies:
-        candidates = list(_from_study(optuna.load_study(study_name=source, storage=storage), objectives, directions))
+        found = _from_study(optuna.load_study(study_name=source, storage=storage), objectives, directions, seeds, apart)
+        candidates = list(found)
+    elif seeds > 1:
+        raise ConfigError(
+            f"sweep.warm_start={source}: a sweep of {seeds} seeds per trial starts from the trials of an earlier "
+            f"sweep of {seeds} seeds (its study's name, in the sweep's storage); an experiment's runs are one seed each"
+        )
     else:
         try:
             candidates = list(_from_experiment(source, space, objectives, config, apart))
@@ -131,7 +139,7 @@ def _left_out(apart, incomplete):
     runs_apart = {run for found in apart.values() for run in found}
     if runs_apart:
         reasons = "; ".join(
-            f"{key} differs in {len(found)}: {', '.join(run[:8] for run in found[:3])}{', …' * (len(found) > 3)}"
+            f"{key} differs in {len(found)}: {', '.join(_short(run) for run in found[:3])}{', …' * (len(found) > 3)}"
             for key, found in sorted(apart.items(), key=lambda item: -len(item[1]))
         )
         parts.append(f"{len(runs_apart)} runs left out as not comparable ({reasons})")
@@ -140,8 +148,9 @@ def _left_out(apart, incomplete):
     return "; " + ", ".join(parts) if parts else ""
 
 
-def _from_study(source, objectives, directions):
-    """(params, values, origin) of a study's complete trials; it must optimize what this sweep does."""
+def _from_study(source, objectives, directions, seeds, apart):
+    """(params, values, origin) of a study's complete trials; it must optimize what this sweep does. A trial
+    judged over another number of seeds than `seeds` is left out (in `apart`)."""
     from optuna.trial import TrialState
 
     found = [d.name.lower() for d in source.directions]
@@ -153,11 +162,17 @@ def _from_study(source, objectives, directions):
             f"experiment instead, which has every metric of its runs"
         )
     for trial in source.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        yield (
-            trial.params,
-            trial.values,
-            trial.user_attrs.get("mlflow_run_id") or f"study {source.study_name} trial {trial.number}",
-        )
+        origin = trial.user_attrs.get("mlflow_run_id") or f"study {source.study_name} trial {trial.number}"
+        if _seeds_of(trial) != seeds:
+            apart.setdefault(SEEDS, []).append(origin)
+            continue
+        yield trial.params, trial.values, origin
+
+
+def _seeds_of(trial):
+    """Over how many seeds a trial was judged: its `seeds` (antelope.sweeps.seeds), 1 for a trial of one run, None
+    when it is of several but does not say how many (a sweep from before they said)."""
+    return trial.user_attrs.get("seeds", None if "seeds_std" in trial.user_attrs else 1)
 
 
 def _from_experiment(name, space, objectives, config, apart):
@@ -167,6 +182,9 @@ def _from_experiment(name, space, objectives, config, apart):
     frame = runs(name, "attributes.status = 'FINISHED'")
     frame = frame[frame["role"] != "sweep"]
     for _, row in frame.iterrows():
+        if _present(row["seeds"]) and row["seeds"] > 1:  # a trial's mean over its seeds, not one run
+            apart.setdefault(SEEDS, []).append(row["run_id"])
+            continue
         recorded = {key: row[key] for key in frame.columns if key in config or key.startswith(("optim.", "scheduler."))}
         differs = _first_difference(recorded, config, space)
         if differs is not None:
@@ -225,6 +243,11 @@ def _typed(distribution, value):
     except (TypeError, ValueError):
         return None
     return number if distribution.low <= number <= distribution.high else None
+
+
+def _short(origin):
+    """A run's id cut to 8 characters, a study's trial as it is named."""
+    return origin[:8] if _is_run_id(origin) else origin
 
 
 def _is_run_id(text):
