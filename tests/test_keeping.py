@@ -51,7 +51,8 @@ def test_each_evaluation_is_a_logged_model_and_the_best_or_the_last_becomes_the_
         keeper = Keeper(tracked, task(), keep_model=keep_model, keep=2, params={"lr": 0.1})
         for step, accuracy in ACCURACY.items():
             evaluate(keeper, tracked, step, {"eval/accuracy": accuracy})
-        assert names(tracked.run_id) == [("step_000000020", 20), ("step_000000040", 40), ("step_000000050", 50)]
+        last = "step_000000050" if keep_model == "best" else "model"  # the last, kept: the run's model at once
+        assert names(tracked.run_id) == [("step_000000020", 20), ("step_000000040", 40), (last, 50)]
         folder = tracked.local_artifact_folder() + "/checkpoints"
         assert checkpoint.latest(folder).endswith("step_000000050.pt")
         result = keeper.finish({"eval/accuracy": 0.65})

@@ -74,11 +74,15 @@ class Keeper:
             return
         self.evaluated_here = True
         model = self.task.model
+        # The run's last evaluation, when it is the one kept, is logged as the run's model at once: no copy at the end
+        final = step == self.task.steps and (self.keep_model == "last" or self._beats_the_best(metrics))
+        name = tracking.MODEL if final else f"step_{step:09d}"
+        tags = {**self._tags(), "antelope.keep_model": self.keep_model} if final else self._tags()
         with self._aside(model):
             if not self.example_made:
                 self.example, self.example_made = _example(self.task), True
             logged, why = tracking.log_model(
-                self.tracked, model, self.example, f"step_{step:09d}", step, self.params, self._tags(), self.export
+                self.tracked, model, self.example, name, step, self.params, tags, self.export
             )
         if why is not None:
             print(f"ml: the model is saved as pickle, not pt2 ({why})", file=sys.stderr)
@@ -91,6 +95,14 @@ class Keeper:
         for old in [m for m in self.models if m.model_id not in kept]:
             tracking.delete_model(self.tracked, old.model_id)
             self.models.remove(old)
+
+    def _beats_the_best(self, metrics):
+        """Whether an evaluation's `metrics` would be kept over the best so far (a tie keeps the later)."""
+        best = self.best()
+        if best is None or self.metric not in metrics:
+            return best is None
+        sign = -1.0 if DIRECTIONS.get(self.metric) == "minimize" else 1.0
+        return sign * metrics[self.metric] >= sign * best.metrics[self.metric]
 
     def best(self):
         """The best evaluated model by the main metric (the later one on a tie), or None."""
@@ -129,12 +141,13 @@ class Keeper:
         if self.task.env is not None:
             fresh = self.task.env.evaluate(self.task.model, self.episodes, fresh=True)
             result[FRESH] = fresh["eval/return"]
-        model = tracking.copy_model(self.tracked, kept, tracking.MODEL, {"antelope.keep_model": self.keep_model})
-        if model is None:
-            with self._aside(self.task.model):
-                tracking.keep_model_locally(self.tracked, self.task.model, self.example, self._tags())
-            return result
-        tracking.delete_model(self.tracked, kept.model_id)
+        if kept.name != tracking.MODEL:  # an earlier evaluation's: copied as the run's model, its own deleted
+            model = tracking.copy_model(self.tracked, kept, tracking.MODEL, {"antelope.keep_model": self.keep_model})
+            if model is None:
+                with self._aside(self.task.model):
+                    tracking.keep_model_locally(self.tracked, self.task.model, self.example, self._tags())
+                return result
+            tracking.delete_model(self.tracked, kept.model_id)
         kept_metrics = {k if k.startswith(KEPT) else KEPT + k.removeprefix("eval/"): v for k, v in result.items()}
         self.tracked.log_metrics(kept_metrics, self.task.steps)
         kept_tags = {"antelope.kept_step": str(kept.step), "antelope.keep_model": self.keep_model}
