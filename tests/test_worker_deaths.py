@@ -74,6 +74,18 @@ def final_states(experiment="Digits"):
     return parent, trials, table
 
 
+def kill_its_worker(sweep, line):
+    """SIGKILL the worker of the trial whose progress `line` (a pattern, the trial's number its group) the sweep
+    prints first; waits for the sweep to end, which it must do well. (trial, study name, victim's pid, stderr)."""
+    trial = int(wait_for_line(sweep, line)[1])
+    name = runs("Digits").query(f"`tags.antelope.trial` == '{trial}'").iloc[0]["tags.antelope.sweep"]
+    victim = worker_of(name, trial)
+    os.kill(victim, signal.SIGKILL)
+    _, rest = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, rest
+    return trial, name, victim, rest
+
+
 def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_continued_as_the_same_trial_and_run():
     sweep = start(
         "-m",
@@ -84,12 +96,7 @@ def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_continued_as_the_sa
         "sweep.sampler=grid",
         *STEPS,
     )
-    trial = int(wait_for_line(sweep, r"^trial (\d+)  step 120/")[1])
-    name = runs("Digits").query(f"`tags.antelope.trial` == '{trial}'").iloc[0]["tags.antelope.sweep"]
-    victim = worker_of(name, trial)
-    os.kill(victim, signal.SIGKILL)
-    _, rest = sweep.communicate(timeout=600)
-    assert sweep.returncode == 0, rest
+    trial, name, victim, rest = kill_its_worker(sweep, r"^trial (\d+)  step 120/")
     said = [line for line in rest.splitlines() if f"(pid {victim})" in line and "lost its worker:" in line[:40]]
     assert len(said) == 1 and re.match(
         rf"ml: trial {trial} lost its worker: worker \d \(pid {victim}\) was killed by signal SIGKILL; the next "
@@ -126,12 +133,7 @@ def test_a_worker_killed_in_a_trials_second_seed_is_replaced_and_that_seed_conti
         "evaluate_per_steps=100",
         *steps,
     )
-    trial = int(wait_for_line(sweep, r"^trial (\d+) seed 1  step 120/")[1])
-    name = runs("Digits").query(f"`tags.antelope.trial` == '{trial}'").iloc[0]["tags.antelope.sweep"]
-    victim = worker_of(name, trial)
-    os.kill(victim, signal.SIGKILL)
-    _, rest = sweep.communicate(timeout=600)
-    assert sweep.returncode == 0, rest
+    trial, name, _, rest = kill_its_worker(sweep, r"^trial (\d+) seed 1  step 120/")
     assert f"ml: trial {trial} lost its worker: worker" in rest and f"ml: trial {trial} continues from run " in rest
     parent, trials, table = final_states()
     assert parent["status"] == "FINISHED" and "RUNNING" not in set(table["status"])
