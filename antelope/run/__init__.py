@@ -4,7 +4,7 @@ model it keeps: keeping), or submitted as one Slurm job (slurm). Only the doors 
 trial start runs."""
 
 from . import slurm
-from .keeping import FRESH, KEPT
+from .keeping import FRESH, KEPT, kept_evaluation
 from .ml import Result, run
 
-__all__ = ["FRESH", "KEPT", "Result", "run", "slurm"]
+__all__ = ["FRESH", "KEPT", "Result", "kept_evaluation", "run", "slurm"]

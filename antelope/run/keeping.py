@@ -23,6 +23,12 @@ KEPT = "kept/"  # the run's record of its kept model's metrics: kept/accuracy, k
 FRESH = KEPT + "return_fresh"  # RL: the kept model's return on fresh episodes
 
 
+def kept_evaluation(metrics):
+    """A finished run's Result.metrics read back from its recorded `metrics`: its kept model's evaluation
+    (kept/<name> as eval/<name>; RL's fresh return as it is)."""
+    return {(k if k == FRESH else "eval/" + k.removeprefix(KEPT)): v for k, v in metrics.items() if k.startswith(KEPT)}
+
+
 @dataclass
 class Keeper:
     tracked: Any  # the run's tracking.Run (or Untracked: then it keeps nothing)

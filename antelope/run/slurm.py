@@ -28,7 +28,7 @@ from ..config import compose, experiment_name
 from ..config import overrides as lines
 from ..errors import ConfigError, TrainingError
 from ..train import REQUEUE, Interrupted, resolve
-from .keeping import FRESH, KEPT
+from .keeping import kept_evaluation
 
 JOB_ID, NODES = "antelope.slurm.job_id", "antelope.slurm.nodes"  # a run's tags: its Slurm job, its node list
 LIVE = (
@@ -200,13 +200,7 @@ def _wait(job_id, run_id, settings):
         print(f"ml: stopped waiting; job {job_id} and run {run_id} go on (squeue --jobs {job_id})", file=sys.stderr)
         return run_id, tracking.run_experiment_id(run_id), {}
     status = tracking.run_status(run_id)
-    metrics = tracking.run_metrics(run_id)
-    spread = ("_std", "_min", "_max")  # a trial of several seeds' (not a run's)
-    kept = {
-        (k if k == FRESH else "eval/" + k.removeprefix(KEPT)): v
-        for k, v in metrics.items()
-        if k.startswith(KEPT) and not k.endswith(spread)
-    }
+    kept = kept_evaluation(tracking.run_metrics(run_id))
     if status != "FINISHED":
         raise TrainingError(
             f"run {run_id} ended {status} in Slurm job {job_id}: see its log in "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .. import tracking
 from ..config import compose
 from ..errors import Pruned
-from ..run import FRESH, KEPT, run
+from ..run import KEPT, kept_evaluation, run
 
 SEED_OF, SEED_INDEX = "antelope.seed_of_trial", "antelope.seed_index"  # a seed run's tags (its trial's number)
 
@@ -131,8 +131,7 @@ def _recorded(run_id, objectives):
     """What a finished seed run's Result held: its kept model's evaluation (its kept/<name> is eval/<name>; RL's
     fresh return as it is), and the objectives among its other metrics."""
     metrics = tracking.run_metrics(run_id)
-    kept = {(k if k == FRESH else "eval/" + k[len(KEPT) :]): v for k, v in metrics.items() if k.startswith(KEPT)}
-    return {**{k: v for k, v in metrics.items() if k in objectives}, **kept}
+    return {**{k: v for k, v in metrics.items() if k in objectives}, **kept_evaluation(metrics)}
 
 
 def _summarize(trial, plan, parent, finals, curves, run_ids):
