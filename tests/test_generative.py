@@ -95,4 +95,7 @@ def test_the_readmes_generative_commands_cover_the_digits_as_written(agent):
     judged = result.metrics
     assert judged["eval/classes_covered"] >= 9 and judged["eval/largest_class_share"] <= 0.25
     assert judged["eval/confidence"] >= 0.8
-    assert judged["eval/frechet_distance"] <= 2 * judged["eval/frechet_distance_real_data"]
+    # Not collapsed: a collapsed generator scores 100-400 (the README), 30-100x the real data's 3.2. A working one
+    # scores 5-15 (README: 5.3-12.3 over seeds 0-2); GAN training is chaotic, so another CPU's kernels move a seed
+    # within that range (seed 0 of the default agent: 6.2 on one 2-core VM, 15.3 on another).
+    assert judged["eval/frechet_distance"] <= 10 * judged["eval/frechet_distance_real_data"]
