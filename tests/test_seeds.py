@@ -1,7 +1,8 @@
-"""antelope.sweeps.seeds: a trial judged over several seeds (sweep.seeds=N). The seed runs' sink on its own (the
-pruner sees only means), bad input through both doors before any run, and in the end-to-end layer whole sweeps:
-one run per seed under the trial's run, the trial's value their mean, its spread recorded, the best seed's model
-registered, and a trial stopped mid-seed continued with the seeds that finished kept."""
+"""antelope.sweeps.seeds: a trial judged over several seeds (sweep.seeds=N). In memory (a real Optuna storage): a
+trial one of whose seeds pruned or failed it elsewhere ends so, closing its seeds nobody took; bad input through
+both doors before any run. In the end-to-end layer whole sweeps: one run per seed under the trial's run, the
+trial's value their mean, its spread recorded, the best seed's model registered, a trial stopped mid-seed
+continued with the seeds that finished kept, and a trial's seeds run side by side by several workers."""
 
 import os
 from types import SimpleNamespace
@@ -10,63 +11,45 @@ import mlflow
 import pytest
 from conftest import runs
 from models import Model
+from test_seed_queue import Plan, sweep_of
 
 from antelope import ConfigError, sweep
 from antelope.cli import main
 from antelope.errors import Pruned
-from antelope.sweeps.seeds import SeedSink
+from antelope.sweeps import studies
+from antelope.sweeps.seed_queue import PRUNED_AT
 
 QUICK = dict(model=Model, train_steps=30, evaluate_per_steps=10, log_per_steps=10)
 
 
-class Reports:
-    """An Optuna trial as the sink uses it: what was reported, and a pruner that prunes below `floor`."""
+@pytest.mark.parametrize("ending", ["pruned", "failed"])
+def test_a_trial_whose_seed_ended_it_elsewhere_ends_so_and_its_seeds_nobody_took_with_it(ending, monkeypatch):
+    from optuna.trial import TrialState
 
-    def __init__(self, floor=float("-inf")):
-        self.reported, self.floor = {}, floor
+    from antelope.sweeps import seed_queue, seeds
 
-    def report(self, value, step):
-        self.reported[step] = value
-
-    def should_prune(self):
-        return self.reported[max(self.reported)] < self.floor
-
-
-def trial(optuna):
-    checked = []
-    return SimpleNamespace(
-        number=4,
-        run_name="trial 4: lr=0.1",
-        tags={"antelope.sweep": "s", "antelope.trial": "4"},
-        objective="eval/accuracy",
-        optuna=optuna,
-        check_owner=checked.append,
-        checked=checked,
-    )
-
-
-def test_only_the_last_seed_reports_and_it_reports_the_mean_of_every_seed_at_that_step():
-    optuna = Reports()
-    owner = trial(optuna)
-    first = SeedSink(owner, "parent", 0, 3, [])
-    for step, value in ((10, 0.5), (20, 0.7)):
-        first({"eval/accuracy": value, "train/loss": 1.0}, step, flush=True)
-    assert optuna.reported == {} and first.curve == {10: 0.5, 20: 0.7} and owner.checked == [10, 20]
-    second = {10: 0.6, 20: 0.8}
-    last = SeedSink(owner, "parent", 2, 3, [first.curve, second])
-    last({"train/loss": 1.0}, 5, flush=False)  # no evaluation: nothing to report
-    last({"eval/accuracy": 0.7}, 10, flush=True)
-    last({"eval/accuracy": 0.9}, 20, flush=True)
-    assert optuna.reported == pytest.approx({10: 0.6, 20: 0.8})
-    assert last.parent_run_id == "parent" and last.run_name == "seed 2 of trial 4: lr=0.1"
-    assert last.tags == {"antelope.sweep": "s", "antelope.seed_of_trial": "4", "antelope.seed_index": "2"}
-
-
-def test_the_pruner_judges_the_mean_not_the_last_seed_alone():
-    owner = trial(Reports(floor=0.5))
-    last = SeedSink(owner, "parent", 1, 2, [{10: 0.1}])
-    with pytest.raises(Pruned, match=r"trial 4 pruned at step 10: eval/accuracy 0.45, the mean of 2 seeds"):
-        last({"eval/accuracy": 0.8}, 10, flush=True)  # 0.8 alone would pass
+    storage, study, sown, ids = sweep_of(3)
+    for seed_id in ids[:2]:  # seeds 0 and 1 run on another machine's workers
+        studies.claim(storage, seed_id)
+        studies.mark(storage, seed_id, studies.PROCESS, "elsewhere:1")
+    trial_id = studies.trial_id(storage, study, 0)
+    if ending == "pruned":
+        studies.mark(storage, trial_id, PRUNED_AT, 20)
+    else:
+        studies.mark(storage, ids[1], "failure", "ValueError: nan in the loss")
+        studies.finish(storage, ids[1], TrialState.FAIL)
+    studies.take(storage, trial_id)  # this process runs the trial
+    monkeypatch.setattr(seed_queue, "queue", lambda *queued: None)  # queued above
+    trial = SimpleNamespace(storage=storage, study=study, id=trial_id, number=0, tags={}, run_name="trial 0")
+    plan = Plan(3)
+    plan.heartbeat, plan.retries = 10, 1
+    expected = (Pruned, r"^trial 0 pruned at step 20: by the mean of its seeds$")
+    if ending == "failed":
+        expected = (RuntimeError, r"^its seed 1 failed: ValueError: nan in the loss$")
+    with pytest.raises(expected[0], match=expected[1]):
+        seeds._train_seeds(trial, plan, [], "parent")
+    assert sown.trials[2].state.name == ("PRUNED" if ending == "pruned" else "FAIL")  # never started
+    assert sown.trials[0].state.name == "RUNNING"  # stops at its next evaluation (its sink reads the trial)
 
 
 @pytest.mark.parametrize(
@@ -167,3 +150,42 @@ def test_a_trial_stopped_in_a_seed_continues_with_the_seeds_that_finished(capsys
     assert list(seed_runs["status"]) == ["FINISHED", "FINISHED"] and len(seed_runs) == 2  # no seed run again
     assert list(seed_runs["tags.resume_count"].fillna("0")) == ["0", "1"]  # seed 0 kept, seed 1 resumed
     assert t.value == pytest.approx(seed_runs["metrics.kept/accuracy"].mean())
+
+
+@pytest.mark.slow
+def test_parallel_workers_run_a_trials_seeds_side_by_side_into_one_trial(capfd):
+    """sweep.workers=3 on one trial of 3 seeds (Sleepy: 5 s a run, little CPU): the workers that find no trial to
+    start take the trial's waiting seeds, so its seed runs overlap on different workers, under the trial's one run,
+    and the trial's value is their mean."""
+    import optuna
+
+    study = sweep(
+        model="models.Sleepy",
+        space={"optim.lr": [0.05]},
+        sampler="grid",
+        trials=1,
+        seeds=3,
+        workers=3,
+        study="side",
+        pruner="none",
+        train_steps=100,
+        evaluate_per_steps=50,
+        log_per_steps=50,
+    )
+    [t] = study.trials
+    assert t.state.name == "COMPLETE"
+    client = mlflow.MlflowClient()
+    table = runs("Digits")
+    seed_runs = table[table["tags.mlflow.parentRunId"] == t.user_attrs["mlflow_run_id"]]
+    assert sorted(seed_runs["params.seed"]) == ["0", "1", "2"] and set(seed_runs["status"]) == {"FINISHED"}
+    assert seed_runs["tags.antelope.worker"].nunique() >= 2  # run by several workers
+    spans = [(client.get_run(r).info.start_time, client.get_run(r).info.end_time) for r in seed_runs["run_id"]]
+    assert any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(spans) for b in spans[i + 1 :])  # side by side
+    assert t.value == pytest.approx(seed_runs["metrics.kept/accuracy"].mean())
+    from antelope.sweeps.studies import open_storage
+
+    seed_trials = optuna.load_study(study_name="side:seeds", storage=open_storage("optuna.journal")).trials
+    assert sorted(s.user_attrs["mlflow_run_id"] for s in seed_trials) == sorted(seed_runs["run_id"])
+    assert [s.state.name for s in seed_trials] == ["COMPLETE"] * 3
+    err = capfd.readouterr().err
+    assert "ml: trial 0: eval/accuracy " in err and " over 3 seeds (std " in err

@@ -19,6 +19,7 @@ from conftest import ML, runs
 
 from antelope.cli import main
 from antelope.sweeps import studies
+from antelope.sweeps.seed_queue import INDEX, TRIAL
 
 MODELS = Path(__file__).parent / "models.py"
 pytestmark = pytest.mark.slow
@@ -61,10 +62,17 @@ def study_of(name):
     return optuna.load_study(study_name=name, storage=studies.open_storage("optuna.journal"))
 
 
-def worker_of(study_name, number):
-    """The pid of the worker process running trial `number`, as the study records it."""
-    process = study_of(study_name).trials[number].user_attrs[studies.PROCESS]
-    return int(process.rpartition(":")[2])
+def worker_of(study_name, number, seed=None):
+    """The pid of the worker process running trial `number` (or its seed `seed`, sweep.seeds), as the study
+    records it."""
+    trial = study_of(study_name).trials[number]
+    if seed is not None:
+        [trial] = [
+            t
+            for t in study_of(f"{study_name}:seeds").trials
+            if t.user_attrs[TRIAL] == number and t.user_attrs[INDEX] == seed
+        ]
+    return int(trial.user_attrs[studies.PROCESS].rpartition(":")[2])
 
 
 def final_states(experiment="Digits"):
@@ -74,12 +82,13 @@ def final_states(experiment="Digits"):
     return parent, trials, table
 
 
-def kill_its_worker(sweep, line):
-    """SIGKILL the worker of the trial whose progress `line` (a pattern, the trial's number its group) the sweep
-    prints first; waits for the sweep to end, which it must do well. (trial, study name, victim's pid, stderr)."""
+def kill_its_worker(sweep, line, seed=None):
+    """SIGKILL the worker of the trial (or of its seed `seed`) whose progress `line` (a pattern, the trial's number
+    its group) the sweep prints first; waits for the sweep to end, which it must do well. (trial, study name,
+    victim's pid, stderr)."""
     trial = int(wait_for_line(sweep, line)[1])
     name = runs("Digits").query(f"`tags.antelope.trial` == '{trial}'").iloc[0]["tags.antelope.sweep"]
-    victim = worker_of(name, trial)
+    victim = worker_of(name, trial, seed)
     os.kill(victim, signal.SIGKILL)
     _, rest = sweep.communicate(timeout=600)
     assert sweep.returncode == 0, rest
@@ -118,8 +127,9 @@ def test_a_worker_killed_mid_trial_is_replaced_and_its_trial_continued_as_the_sa
 
 
 def test_a_worker_killed_in_a_trials_second_seed_is_replaced_and_that_seed_continued_in_its_run():
-    """sweep.seeds=2: the lost worker's trial is continued by the next free worker, its first seed's finished run
-    kept and its second seed's run resumed from its checkpoint: one run per seed, under one run of the trial."""
+    """sweep.seeds=2: the lost worker's seed (run by the trial's own worker or by another, side by side) goes back
+    to the queue and the next free worker resumes its run from its checkpoint; the first seed's finished run is
+    kept: one run per seed, under one run of the trial."""
     steps = [s for s in STEPS if not s.startswith(("train_steps=", "evaluate_per_steps="))]
     sweep = start(
         "-m",
@@ -133,8 +143,14 @@ def test_a_worker_killed_in_a_trials_second_seed_is_replaced_and_that_seed_conti
         "evaluate_per_steps=100",
         *steps,
     )
-    trial, name, _, rest = kill_its_worker(sweep, r"^trial (\d+) seed 1  step 120/")
-    assert f"ml: trial {trial} lost its worker: worker" in rest and f"ml: trial {trial} continues from run " in rest
+    trial, name, victim, rest = kill_its_worker(sweep, r"^trial (\d+) seed 1  step 120/", seed=1)
+    said = [line for line in rest.splitlines() if f"(pid {victim})" in line and "lost its worker:" in line[:40]]
+    assert re.match(
+        rf"ml: trial {trial} seed 1 lost its worker: worker \d \(pid {victim}\) was killed by signal SIGKILL; the "
+        rf"next free worker continues it from its checkpoint$",
+        said[0],
+    ), said
+    assert f"ml: trial {trial} seed 1 continues from run " in rest
     parent, trials, table = final_states()
     assert parent["status"] == "FINISHED" and "RUNNING" not in set(table["status"])
     assert sorted(trials["tags.antelope.trial"]) == ["0", "1"] and set(trials["status"]) == {"FINISHED"}
@@ -149,6 +165,11 @@ def test_a_worker_killed_in_a_trials_second_seed_is_replaced_and_that_seed_conti
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2
     assert study.trials[trial].value == pytest.approx(seeds["metrics.kept/accuracy"].mean())
     assert study.trials[trial].user_attrs["mlflow_run_id"] == trial_run["run_id"]
+    seeds_study = study_of(f"{name}:seeds")
+    assert [t.state.name for t in seeds_study.trials] == ["COMPLETE"] * 4
+    [lost] = [t for t in seeds_study.trials if t.user_attrs.get(studies.LOSSES)]
+    assert (lost.user_attrs[TRIAL], lost.user_attrs[INDEX], lost.user_attrs[studies.LOSSES]) == (trial, 1, 1)
+    assert lost.user_attrs["mlflow_run_id"] == seeds.iloc[1]["run_id"]
 
 
 def test_a_trial_that_kills_every_worker_ends_fail_after_the_retries_and_the_sweep_goes_on(capfd, workdir):

@@ -81,7 +81,8 @@ class SweepConfig:
     seeds: int = _key(
         1,
         "train each trial's config with this many seeds (seed, seed+1, ...), one run each under the trial's run; "
-        "the trial's objective is their mean (its std, min and max recorded), and the pruner compares means",
+        "the trial's objective is their mean (its std, min and max recorded), and the pruner compares means; "
+        "idle workers take a trial's waiting seeds before new trials",
     )
     enqueue: Optional[str] = _key(None, "a YAML file of configs ({key: value} over the sweep's keys) to run first")
     warm_start: Optional[str] = _key(

@@ -2,23 +2,27 @@
 seed+N-1 (the same for every trial, so trials differ only by their drawn values), one run per seed, nested under
 the trial's own run. The trial's objective is the mean over its seeds; their spread (std, min, max) is recorded on
 the trial (Optuna user attributes) and on the trial's run, which also holds the mean curve of the objective at
-each evaluation step. The pruner sees only means: the seeds run one after another, and during the last one each
-evaluation reports the mean of every seed's value at that step. A trial taken over or continued keeps the seed
-runs that finished and resumes the one that did not.
+each evaluation step.
 
-    ml -m 'optim.lr=interval(1e-4, 1e-1)' sweep.seeds=3
+The trial's seeds are queued for any worker of the sweep (antelope.sweeps.seed_queue); the trial's own worker runs
+those nobody took, one after another, and waits for the others, then sums them up. A trial taken over or
+continued keeps its seeds that finished.
+
+    ml -m 'optim.lr=interval(1e-4, 1e-1)' sweep.seeds=3 sweep.workers=3
 """
 
 import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 
-from .. import tracking
-from ..config import compose
-from ..errors import Pruned
-from ..run import KEPT, kept_evaluation, run
+from .. import processes, tracking
+from ..errors import Pruned, TakenOver
+from ..run import KEPT
+from ..train import Interrupted
+from . import seed_queue, studies
 
-SEED_OF, SEED_INDEX = "antelope.seed_of_trial", "antelope.seed_index"  # a seed run's tags (its trial's number)
+POLL = 1.0  # seconds between reads of the seeds' states while a trial waits for its seeds run elsewhere
 
 
 @dataclass
@@ -31,50 +35,13 @@ class Seeded:
     spread: dict = field(default_factory=dict)
 
 
-class SeedSink:
-    """The trial as one seed's run sees it (antelope.run.run's `trial`): where the run nests, a metrics sink that
-    reports the objective's mean over the seeds to the pruner during the last seed, and the owner check."""
-
-    def __init__(self, trial, parent_run_id, index, seeds, earlier):
-        self.trial, self.index, self.seeds, self.earlier = trial, index, seeds, earlier
-        self.number, self.parent_run_id = trial.number, parent_run_id
-        self.run_name = f"seed {index} of {trial.run_name}"  # the seed first: the MLflow UI cuts long names short
-        self.label = f"trial {trial.number} seed {index}"  # its progress lines' prefix on the console
-        self.tags = {k: v for k, v in trial.tags.items() if k != "antelope.trial"}
-        self.tags.update({SEED_OF: str(trial.number), SEED_INDEX: str(index)})
-        self.curve = {}  # this seed's objective at each evaluation step
-
-    def __call__(self, metrics, step, flush):
-        if flush:
-            self.trial.check_owner(step)
-        objective = self.trial.objective
-        if objective not in metrics:
-            return
-        self.curve[step] = metrics[objective]
-        if self.index == self.seeds - 1 and all(step in curve for curve in self.earlier):
-            mean = statistics.fmean([curve[step] for curve in self.earlier] + [metrics[objective]])
-            self.trial.optuna.report(mean, step)
-            if self.trial.optuna.should_prune():
-                raise Pruned(
-                    f"trial {self.number} pruned at step {step}: {objective} {mean:.4g}, the mean of {self.seeds} "
-                    f"seeds",
-                    step,
-                )
-
-    def check_owner(self, step):
-        self.trial.check_owner(step)
-
-
-def run_seeds(trial, plan, overrides, values, why):
-    """Train the trial's config (`overrides`, its drawn `values`) with `plan.seeds` seeds; returns a Seeded. `why`:
-    why the trial is continued (it ran before), or None. The trial's run ends with the trial: FINISHED (pruned
-    too), FAILED, or KILLED by a signal (the trial is then continued, its run with it)."""
-    from ..errors import TakenOver
-    from ..train import Interrupted
-
+def run_seeds(trial, plan, overrides, values):
+    """Train the trial's config (`overrides`, its drawn `values`) with `plan.seeds` seeds, queued for any worker;
+    returns a Seeded. The trial's run ends with the trial: FINISHED (pruned too), FAILED, or KILLED by a signal
+    (the trial is then continued, its run with it)."""
     parent = _trial_run(trial, plan, values)
     try:
-        return _train_seeds(trial, plan, overrides, why, parent)
+        return _train_seeds(trial, plan, overrides, parent)
     except TakenOver:
         raise  # the worker that took the trial over continues its run
     except Pruned:
@@ -88,36 +55,65 @@ def run_seeds(trial, plan, overrides, values, why):
         raise
 
 
-def _train_seeds(trial, plan, overrides, why, parent):
-    base = compose(overrides)[0].seed
-    objective = plan.objective
-    finals, curves, run_ids = [], [], []
-    for index in range(plan.seeds):
-        seed_overrides = [*overrides, f"seed={base + index}"]
-        tags = {"antelope.sweep": plan.study, SEED_OF: trial.number, SEED_INDEX: index}
-        existing = tracking.find_run(plan.experiment, tags)
-        if existing is not None and tracking.run_status(existing) == "FINISHED":  # done before the trial moved
-            finals.append(_recorded(existing, plan.objectives))
-            curves.append(tracking.metric_history(existing, objective))
-            run_ids.append(existing)
+def _train_seeds(trial, plan, overrides, parent):
+    """Queue the trial's seeds (those not queued before it was continued), run those nobody took, wait for the
+    others; the trial's summary once all have finished. A seed that failed fails the trial, and one that found it
+    pruned prunes it: its seeds nobody took end with it."""
+    from optuna.trial import TrialState
+
+    storage = trial.storage
+    seeds = seed_queue.seed_study(storage, plan)
+    seed_queue.queue(seeds, trial.number, plan, overrides, trial.run_name, parent)
+    try:
+        return _wait_for_seeds(trial, plan, parent, seeds)
+    except Pruned:
+        seed_queue.close_waiting(storage, seeds, trial.number, TrialState.PRUNED)
+        raise
+    except (TakenOver, Interrupted, KeyboardInterrupt):
+        raise  # its seeds wait for the worker that continues the trial
+    except Exception:
+        seed_queue.close_waiting(storage, seeds, trial.number, TrialState.FAIL)
+        raise
+
+
+def _wait_for_seeds(trial, plan, parent, seeds):
+    """Run the trial's waiting seeds in this process, one at a time, and wait while others run elsewhere, until
+    all have finished: its Seeded; Pruned or the first failed seed's error as soon as one is found."""
+    from optuna.trial import TrialState
+
+    storage = trial.storage
+    own_tags = {k: v for k, v in trial.tags.items() if k != "antelope.trial"}
+    while True:
+        owner = studies.owner(storage, trial.id)
+        if owner != processes.this_process():
+            raise TakenOver(
+                f"trial {trial.number} was taken over by {owner} (this worker's heartbeat had lapsed); this worker "
+                f"leaves its seeds and its run to {owner}"
+            )
+        jobs = seed_queue.seeds_of(seeds, trial.number)
+        for job, why in studies.lost_trials(jobs.values(), plan.heartbeat):
+            said = seed_queue.take_back(storage, seeds, plan, job, why)
+            if said is not None:
+                print(f"ml: {said}", file=sys.stderr)
+                jobs = seed_queue.seeds_of(seeds, trial.number)
+        pruned_at = studies.read(storage, trial.id).user_attrs.get(seed_queue.PRUNED_AT)
+        if pruned_at is not None:
+            raise Pruned(f"trial {trial.number} pruned at step {pruned_at}: by the mean of its seeds", pruned_at)
+        failed = [job for job in jobs.values() if job.state == TrialState.FAIL]
+        if failed:
+            raise seed_queue.error_of(failed[0])
+        waiting = [
+            studies.trial_id(storage, seeds, job.number)
+            for _, job in sorted(jobs.items())
+            if job.state == TrialState.WAITING
+        ]
+        taken = next((seed_id for seed_id in waiting if studies.claim(storage, seed_id)), None)
+        if taken is not None:
+            seed_queue.run_seed(trial.study, storage, seeds, taken, plan, own_tags, mine=True)
             continue
-        cfg, explicit = compose(seed_overrides)
-        if existing is not None:  # it stopped (a signal, its worker lost): continued from its checkpoint
-            if tracking.run_status(existing) == "RUNNING":
-                tracking.end_lost_run(existing, why or "its worker stopped")
-            cfg.resume, explicit = existing, {"resume"}
-        sink = SeedSink(trial, parent, index, plan.seeds, curves)
-        result = run(cfg, seed_overrides, plan.objects, explicit, sink)
-        final = dict(result.metrics)
-        for name in plan.objectives:  # a cost/ or train/ objective: the run's last value, as a trial's is read
-            if name not in final:
-                value = tracking.last_metric(result.run_id, name)
-                if value is not None:
-                    final[name] = value
-        finals.append(final)
-        curves.append(tracking.metric_history(result.run_id, objective))
-        run_ids.append(result.run_id)
-    return _summarize(trial, plan, parent, finals, curves, run_ids)
+        if all(job.state == TrialState.COMPLETE for job in jobs.values()):
+            return _summarize(trial, plan, parent, [jobs[index] for index in range(plan.seeds)])
+        time.sleep(POLL)  # its seeds run on other workers: one may yet lose its worker, or prune the trial
 
 
 def _trial_run(trial, plan, values):
@@ -127,18 +123,14 @@ def _trial_run(trial, plan, values):
     return tracking.open_parent_run(plan.experiment, trial.run_name, values, tags, run_id=found)
 
 
-def _recorded(run_id, objectives):
-    """What a finished seed run's Result held: its kept model's evaluation (its kept/<name> is eval/<name>; RL's
-    fresh return as it is), and the objectives among its other metrics."""
-    metrics = tracking.run_metrics(run_id)
-    return {**{k: v for k, v in metrics.items() if k in objectives}, **kept_evaluation(metrics)}
-
-
-def _summarize(trial, plan, parent, finals, curves, run_ids):
+def _summarize(trial, plan, parent, jobs):
     """The means (and the objective's spread) on the trial's run and the trial; its run closed FINISHED."""
+    run_ids = [job.user_attrs[seed_queue.RUN] for job in jobs]
+    finals = [seed_queue.record_of(run_id, plan.objectives) for run_id in run_ids]
+    objective = plan.objective
+    curves = [tracking.metric_history(run_id, objective) for run_id in run_ids]
     shared = set.intersection(*(set(final) for final in finals))
     means = {name: statistics.fmean(final[name] for final in finals) for name in sorted(shared)}
-    objective = plan.objective
     spread = {}
     if objective in shared:
         scores = [final[objective] for final in finals]
@@ -146,7 +138,7 @@ def _summarize(trial, plan, parent, finals, curves, run_ids):
         for name, value in spread.items():
             trial.optuna.set_user_attr(f"seeds_{name}", value)
     steps = sorted(set.intersection(*(set(curve) for curve in curves))) if curves else []
-    for step in steps:  # the objective's mean curve, as the pruner saw it in the last seed
+    for step in steps:  # the objective's mean curve, as the pruner saw it
         tracking.log_metric(parent, objective, statistics.fmean(curve[step] for curve in curves), step)
     last = steps[-1] if steps else 0
     kept_name = KEPT + objective.removeprefix("eval/")  # the trial's value: the mean of its seeds' kept models

@@ -34,6 +34,7 @@ STORAGE_METHODS = {
     "set_trial_user_attr": ("trial_id", "key", "value"),
     "set_trial_system_attr": ("trial_id", "key", "value"),
     "set_trial_state_values": ("trial_id", "state", "values"),
+    "set_trial_intermediate_value": ("trial_id", "step", "intermediate_value"),
 }
 JOURNAL = "optuna.journal"  # the default storage, in the working directory (like MLflow's mlflow.db)
 GRACE = 3  # heartbeats a trial may miss before it counts as lost (loaded machines lag)
@@ -190,6 +191,11 @@ def create_or_load(storage, name, directions, sampler, pruner):
     return study, False
 
 
+def seeds_study_name(study):
+    """The study of a sweep's seeds (sweep.seeds: antelope.sweeps.seeds), beside the sweep's own in its storage."""
+    return f"{study}:seeds"
+
+
 def load(storage, name, sampler, pruner):
     import optuna
 
@@ -291,9 +297,50 @@ def release(storage, trial_id):
     storage.set_trial_state_values(trial_id, TrialState.WAITING)
 
 
+def claim(storage, trial_id):
+    """Take a WAITING trial (a seed of a trial: antelope.sweeps.seeds) for this process, with the atomic state
+    change Optuna's own `study.ask()` pops its queue with; whether this process got it (False: another worker took
+    it first, or it ended meanwhile)."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    try:
+        if not storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+            return False
+    except UpdateFinishedTrialError:
+        return False
+    take(storage, trial_id)
+    return True
+
+
+def finish(storage, trial_id, state, values=None):
+    """End a trial taken by `claim` (COMPLETE, PRUNED or FAIL); one ended meanwhile (by its trial's end) is left."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    try:
+        storage.set_trial_state_values(trial_id, state, values)
+    except UpdateFinishedTrialError:
+        pass
+
+
+def report(storage, trial_id, step, value):
+    """A trial's intermediate value at `step`, what the pruner compares (as `Trial.report` writes it)."""
+    storage.set_trial_intermediate_value(trial_id, step, value)
+
+
 def take(storage, trial_id):
     """Record this process as the worker of a trial it took from `study.ask()` (new, queued, or lost)."""
     storage.set_trial_user_attr(trial_id, PROCESS, processes.this_process())
+
+
+def read(storage, trial_id):
+    """A trial as stored now (a FrozenTrial), by the storage's id."""
+    return storage.get_trial(trial_id)
+
+
+def mark(storage, trial_id, key, value):
+    """Set a user attribute of a trial, by the storage's id."""
+    storage.set_trial_user_attr(trial_id, key, value)
 
 
 def owner(storage, trial_id):

@@ -115,7 +115,7 @@ def _train(trial, plan, why):
     result, state, error = None, TrialState.COMPLETE, None
     try:
         if plan.seeds > 1:  # one run per seed, under the trial's run (which resume_from is, when it ran before)
-            result = seeds.run_seeds(trial, plan, overrides, values, why)
+            result = seeds.run_seeds(trial, plan, overrides, values)
         else:
             cfg, explicit = compose(overrides)
             if resume_from is not None:

@@ -24,6 +24,7 @@ from ..config import overrides as lines
 from ..errors import ConfigError
 from ..imports import did_you_mean
 from ..results import runs
+from .studies import seeds_study_name
 
 SEEDS = "the number of seeds"  # why a result judged over another number of seeds is left out
 ADDED = "warm_start_trials"  # the study's user attribute: how many trials the warm start added (numbers 0..n-1)
@@ -72,7 +73,9 @@ def warm_start(study, storage, space, source, objectives, directions, config, se
     judged over as many seeds: an experiment's runs are one seed each."""
     import optuna
 
-    studies = optuna.get_all_study_names(storage)
+    names = optuna.get_all_study_names(storage)
+    seeds_studies = {seeds_study_name(name) for name in names}  # a sweep's seeds (sweep.seeds): not a sweep
+    studies = [name for name in names if name not in seeds_studies]
     apart: dict[str, list] = {}  # {a key that differs: the runs left out for it}
     if source in studies:
         found = _from_study(optuna.load_study(study_name=source, storage=storage), objectives, directions, seeds, apart)

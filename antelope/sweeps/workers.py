@@ -14,7 +14,7 @@ import time
 import traceback
 
 from .. import processes, tracking
-from . import studies
+from . import seed_queue, studies
 from .trial import run_trial, take_back
 
 
@@ -33,7 +33,10 @@ def work(study, storage, plan, tags):
                 print(f"ml: {said}", file=sys.stderr)
         if lost:
             trials = study.get_trials(deepcopy=False)
-        if any(t.state == TrialState.WAITING for t in trials) or len(trials) - plan.warm_trials < plan.trials:
+        queued = any(t.state == TrialState.WAITING for t in trials)
+        if not queued and plan.seeds > 1 and seed_queue.run_waiting(study, storage, plan, tags):
+            continue  # a waiting seed of a running trial first: that trial ends sooner, for the sampler to learn from
+        if queued or len(trials) - plan.warm_trials < plan.trials:
             run_trial(study, storage, plan, tags)  # the first in the queue (continued, or sweep.enqueue's), or new
         elif any(t.state == TrialState.RUNNING for t in trials):
             time.sleep(min(plan.heartbeat, 2))  # trials run elsewhere: one may yet lose its worker
@@ -152,13 +155,25 @@ def _died(study, storage, plan, worker, process):
 
     recorded = f"{processes.this_process().rpartition(':')[0]}:{process.pid}"
     dead = f"worker {worker} (pid {process.pid}) {_how(process.exitcode)}"
+    said = []  # its seed of a trial (sweep.seeds), back in the queue first: its trial's worker may be waiting for it
+    if plan.seeds > 1:
+        sown = seed_queue.seed_study(storage, plan)
+        for job in seed_queue.running_in(sown, recorded):
+            line = seed_queue.take_back(storage, sown, plan, job, dead)
+            said.append(
+                line or f"{dead}; another worker took its seed of trial {job.user_attrs[seed_queue.TRIAL]} back first"
+            )
     for trial in study.get_trials(deepcopy=False):
         if trial.state == TrialState.RUNNING and trial.user_attrs.get(studies.PROCESS) == recorded:
-            said = take_back(study, storage, plan, trial, dead)
-            return said or f"{dead}; another worker took its trial {trial.number} back first", True
+            line = take_back(study, storage, plan, trial, dead)
+            return "\nml: ".join(
+                [*said, line or f"{dead}; another worker took its trial {trial.number} back first"]
+            ), True
         if trial.user_attrs.get(studies.LOST, "").startswith(f"worker {recorded}:"):  # another worker found it first
             state = "goes back to the queue" if trial.state == TrialState.WAITING else f"is {trial.state.name}"
-            return f"{dead}; its trial {trial.number} {state}", True
+            return "\nml: ".join([*said, f"{dead}; its trial {trial.number} {state}"]), True
+    if said:
+        return "\nml: ".join(said), True
     return f"{dead} between trials; a new worker takes its place", False
 
 
