@@ -81,3 +81,21 @@ def test_a_preset_expands_into_its_overrides_where_it_is_named(workdir):
     assert any(line.startswith("optim=") for line in expand_presets(["sweep=optimizers"]))  # a shipped preset
     with pytest.raises(ConfigError, match="unknown sweep preset 'mien' \\(did you mean 'mine'\\?\\)"):
         expand_presets(["sweep=mien"])
+
+
+def test_every_worker_walks_a_grid_in_the_same_order_so_parallel_trials_cover_it_once():
+    """Optuna's grid sampler gives trial k the k-th point of its grid as shuffled by its seed: workers seeded apart
+    (as for the other samplers) would each shuffle it their own way and repeat some points and skip others."""
+    import optuna
+
+    space = Space.parse(["optim.lr=choice(0.05,0.03,0.02,0.01,0.005)", "optim.weight_decay=choice(0,0.01)"])
+    settings = ["sweep.trials=10", "sweep.sampler=grid"]
+    cfg, _ = config.compose(space.probe() + settings)
+    grid_plan = plan_of(cfg, space, {}, settings)
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), direction="maximize")
+    workers = [grid_plan.new_sampler(1000 * worker) for worker in range(2)]  # as sweeps.workers.join seeds them
+    drawn = []
+    for number in range(10):  # the two workers ask in turn
+        study.sampler = workers[number % 2]
+        drawn.append(tuple(sorted(grid_plan.space.suggest(study.ask()).items())))
+    assert len(set(drawn)) == 10

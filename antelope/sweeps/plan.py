@@ -68,8 +68,12 @@ class Plan:
         return len(self.objectives) > 1
 
     def new_sampler(self, offset=0):
-        """The sampler, seeded apart for each worker and resume (`offset`), so none draws another's values."""
-        return studies.sampler(self.sampler, self.seed + offset, grid(self.space) if self.sampler == "grid" else None)
+        """The sampler, seeded apart for each worker and resume (`offset`), so none draws another's values; but the
+        grid sampler's seed is the sweep's in every worker: it gives trial k the k-th point of its grid as its seed
+        shuffles it, so the workers must shuffle it alike to share one order and cover each point once."""
+        if self.sampler == "grid":
+            return studies.sampler(self.sampler, self.seed, grid(self.space))
+        return studies.sampler(self.sampler, self.seed + offset)
 
     def new_pruner(self):
         return studies.pruner(self.pruner, self.train_steps, self.evaluate_per_steps)
