@@ -43,7 +43,10 @@ def test_a_trial_whose_seed_ended_it_elsewhere_ends_so_and_its_seeds_nobody_took
     trial = SimpleNamespace(storage=storage, study=study, id=trial_id, number=0, tags={}, run_name="trial 0")
     plan = Plan(3)
     plan.heartbeat, plan.retries = 10, 1
-    expected = (Pruned, r"^trial 0 pruned at step 20: by the mean of its seeds$")
+    expected = (
+        Pruned,
+        r"^trial 0 ends pruned at step 20 \(its seed on another worker found the mean of its seeds pruned\)$",
+    )
     if ending == "failed":
         expected = (RuntimeError, r"^its seed 1 failed: ValueError: nan in the loss$")
     with pytest.raises(expected[0], match=expected[1]):

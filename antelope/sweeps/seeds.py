@@ -98,7 +98,11 @@ def _wait_for_seeds(trial, plan, parent, seeds):
                 jobs = seed_queue.seeds_of(seeds, trial.number)
         pruned_at = studies.read(storage, trial.id).user_attrs.get(seed_queue.PRUNED_AT)
         if pruned_at is not None:
-            raise Pruned(f"trial {trial.number} pruned at step {pruned_at}: by the mean of its seeds", pruned_at)
+            raise Pruned(
+                f"trial {trial.number} ends pruned at step {pruned_at} (its seed on another worker found the mean "
+                f"of its seeds pruned)",
+                pruned_at,
+            )
         failed = [job for job in jobs.values() if job.state == TrialState.FAIL]
         if failed:
             raise seed_queue.error_of(failed[0])
