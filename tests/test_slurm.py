@@ -173,6 +173,22 @@ def test_a_trial_of_two_seeds_warned_in_its_second_seed_is_requeued_keeping_its_
     assert "requeued" in log.lower() and re.search(r"resumed at step \d+", log), log
 
 
+def test_two_worker_jobs_run_a_trials_seeds_side_by_side(slurm):
+    """sweep.seeds with two worker jobs: the job that finds no trial to start takes the trial's waiting seed, so
+    the trial's two seeds run one in each job, under the trial's one run."""
+    seeded = [a for a in LONG if not a.startswith(("train_steps=", "evaluate_per_steps="))]
+    seeded += ["train_steps=100", "evaluate_per_steps=50", "sweep.seeds=2"]
+    jobs = _submitted(run_ml("-m", *seeded, "sweep.trials=1", "sweep.workers=2", *SLURM))
+    parent, children = _sweep_ends(slurm, jobs)
+    [trial_run] = children["run_id"]
+    table = runs("Digits")
+    seeds = table[table["tags.mlflow.parentRunId"] == trial_run]
+    assert sorted(seeds["params.seed"]) == ["0", "1"] and set(seeds["status"]) == {"FINISHED"}
+    assert sorted(seeds["tags.antelope.slurm.job_id"]) == sorted(jobs), _logs(jobs)  # one seed in each job
+    [trial] = _study(parent).trials
+    assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(seeds["metrics.kept/accuracy"].mean())
+
+
 def test_a_job_slurm_refuses_is_a_one_line_error_and_leaves_no_run_running(slurm):
     from models import Model
 
