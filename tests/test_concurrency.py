@@ -1,5 +1,6 @@
 """Concurrent workers: 4 processes x 25 trials on one study, on the journal file and on a real PostgreSQL
-(exactly 100 completed trials and 100 child runs, no trial twice), and live workers keeping their trials."""
+(exactly 100 completed trials and 100 child runs, no trial twice), 4 processes sharing 10 trials' 30 seeds (each
+run once), and live workers keeping their trials."""
 
 import optuna
 import pytest
@@ -39,6 +40,43 @@ def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
     assert set(children["status"]) == {"FINISHED"}
     assert set(children["tags.antelope.worker"]) == {"0", "1", "2", "3"}
     assert sorted(t.user_attrs["mlflow_run_id"] for t in complete) == sorted(children["run_id"])
+
+
+@pytest.mark.parametrize("storage", ["journal", "postgresql"])
+def test_four_workers_share_the_seeds_of_ten_trials_each_seed_run_once(storage, postgres):
+    """sweep.seeds=3: 30 seeds queued in the storage and taken by 4 workers at once, each exactly once."""
+    from antelope.sweeps.studies import open_storage
+
+    url = postgres("optuna") if storage == "postgresql" else None
+    study = sweep(
+        model="models.Model",
+        space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"},
+        trials=10,
+        seeds=3,
+        workers=4,
+        storage=url,
+        sampler="random",
+        pruner="none",
+        train_steps=2,
+        evaluate_per_steps=0,
+        log_per_steps=1,
+        save_per_steps=1000,
+        study=f"seeds-{storage}",
+    )
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    assert sorted(t.number for t in complete) == list(range(10))
+    table = runs("Digits")
+    seed_runs = table[table["tags.antelope.seed_of_trial"].notna()]
+    assert len(seed_runs) == 30 and set(seed_runs["status"]) == {"FINISHED"}
+    ran = seed_runs[["tags.antelope.seed_of_trial", "tags.antelope.seed_index"]].drop_duplicates()
+    assert len(ran) == 30  # no seed twice
+    assert seed_runs["tags.antelope.worker"].nunique() > 1
+    seeds = optuna.load_study(study_name=f"seeds-{storage}:seeds", storage=open_storage(url or "optuna.journal"))
+    assert [t.state for t in seeds.trials] == [TrialState.COMPLETE] * 30
+    assert sorted(t.user_attrs["mlflow_run_id"] for t in seeds.trials) == sorted(seed_runs["run_id"])
+    for t in complete:  # each trial's value is its own seeds' mean
+        of_trial = seed_runs[seed_runs["tags.antelope.seed_of_trial"] == str(t.number)]
+        assert len(of_trial) == 3 and t.value == pytest.approx(of_trial["metrics.kept/accuracy"].mean())
 
 
 def test_live_workers_keep_their_trials_on_a_short_heartbeat(capfd):
