@@ -106,3 +106,33 @@ def test_a_seed_that_failed_elsewhere_fails_its_trial_with_its_error_and_bad_inp
     assert isinstance(failed, RuntimeError) and str(failed) == "its seed 2 failed: ValueError: nan in the loss"
     bad = error_of(Seed(user_attrs={INDEX: 0, "failure": "ConfigError: unknown optim=Nope; choose one of SGD"}))
     assert isinstance(bad, ConfigError) and str(bad) == "unknown optim=Nope; choose one of SGD"
+
+
+def test_a_seed_whose_worker_went_silent_goes_back_to_the_queue_then_fails_after_the_retries():
+    import time
+
+    from antelope.sweeps.seed_queue import take_back
+
+    storage, study, sown, ids = sweep_of(2)
+    plan = Plan(2)
+    plan.heartbeat, plan.retries, plan.experiment = 1, 1, "Digits"
+    for attempt in (1, 2):
+        assert studies.claim(storage, ids[1])
+        studies.mark(storage, ids[1], studies.PROCESS, "elsewhere:7")  # a worker on another machine
+        studies.mark(storage, ids[1], studies.HEARTBEAT, time.time() - 10 * plan.heartbeat)  # silent since
+        [(lost, why)] = [(t, why) for t, why in studies.lost_trials(sown.trials, 0.0) if t.number == 1]
+        said = take_back(storage, sown, plan, lost, why)
+        assert take_back(storage, sown, plan, lost, why) is None  # another worker got there first: said once
+        if attempt == 1:
+            assert said == (
+                "trial 0 seed 1 lost its worker: its heartbeat stopped (worker elsewhere:7); the next free worker "
+                "continues it from its checkpoint"
+            )
+            assert sown.trials[1].state.name == "WAITING"  # for the next free worker, into the same seed trial
+    assert said.startswith("trial 0 seed 1 failed: it lost its worker 2 times, the last because its heartbeat")
+    assert said.endswith("after sweep.retries=1 takeovers, and its trial with it")
+    assert sown.trials[1].state.name == "FAIL" and sown.trials[1].user_attrs[studies.LOSSES] == 2
+    assert str(error_of(sown.trials[1])) == (
+        "its seed 1 failed: RuntimeError: it lost its worker 2 times, the last worker elsewhere:7: its heartbeat "
+        "stopped (worker elsewhere:7)"
+    )

@@ -153,6 +153,7 @@ def run_seed(study, storage, seeds, seed_id, plan, tags, mine):
                 studies.release(storage, seed_id)
             raise
         except KeyboardInterrupt:
+            studies.mark(storage, seed_id, FAILURE, "KeyboardInterrupt: stopped by Ctrl-C outside training")
             studies.finish(storage, seed_id, TrialState.FAIL)
             raise
         except Exception as error:
@@ -205,7 +206,6 @@ def take_back(storage, seeds, plan, lost, why):
     if losses <= plan.retries:
         return f"{label} lost its worker: {why}; the next free worker continues it from its checkpoint"
     reason = f"it lost its worker {losses} times, the last because {why}; after sweep.retries={plan.retries} takeovers"
-    studies.mark(storage, studies.trial_id(storage, seeds, lost.number), FAILURE, f"RuntimeError: {reason}")
     tags = {"antelope.sweep": plan.study, SEED_OF: lost.user_attrs[TRIAL], SEED_INDEX: lost.user_attrs[INDEX]}
     run_id = tracking.find_run(plan.experiment, tags)
     if run_id is not None and tracking.run_status(run_id) == "RUNNING":
@@ -259,7 +259,10 @@ def close_waiting(storage, seeds, number, state):
 
 def error_of(job):
     """The error a failed seed trial recorded, as the trial's own: bad input (ConfigError) stays one."""
-    recorded = job.user_attrs.get(FAILURE, "RuntimeError: its worker stopped it")
+    recorded = job.user_attrs.get(FAILURE)
+    if recorded is None:  # it kept losing its worker (take_back)
+        losses, last = job.user_attrs.get(studies.LOSSES, 0), job.user_attrs.get(studies.LOST, "?")
+        recorded = f"RuntimeError: it lost its worker {losses} times, the last {last}"
     kind, _, message = recorded.partition(": ")
     if kind == "ConfigError":
         return ConfigError(message)
