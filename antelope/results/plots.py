@@ -33,7 +33,7 @@ from ..imports import did_you_mean
 from ..metrics import METRICS, PARAMETERS, TRAIN_SECONDS
 from .figures import Figure, new_figure, safe_name, save
 from .sweep_plots import figures_of_sweep
-from .table import param_columns, runs
+from .table import of_several_seeds, param_columns, runs
 
 # metrics not drawn unless asked for: the step axis says the epoch already, and a run's costs are one value each
 HIDDEN = {"train/epoch", PARAMETERS, TRAIN_SECONDS}
@@ -71,7 +71,7 @@ def _draw(frame, experiment, metrics, folder, log):
     import pandas as pd
 
     # A trial of several seeds (sweep.seeds) is drawn in its sweep's figures, by its seeds' runs: not as a sweep
-    seeded = pd.to_numeric(frame["seeds"]).fillna(1) > 1
+    seeded = of_several_seeds(frame)
     parents = frame[((frame["role"] == "sweep") | frame["run_id"].isin(frame["parent_run_id"])) & ~seeded]
     for _, parent in parents.iterrows():
         trials = frame[frame["parent_run_id"] == parent["run_id"]]

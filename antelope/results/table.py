@@ -173,10 +173,13 @@ def summary(frame, width=WIDTH):
 
 def _seed_spread(frame, column):
     """On the row of each trial of several seeds: the standard deviation of `column` over its seeds' runs."""
-    import pandas as pd
-
     spread = frame.groupby("parent_run_id")[column].std()
-    return frame["run_id"].map(spread).where(pd.to_numeric(frame["seeds"]).fillna(1) > 1)
+    return frame["run_id"].map(spread).where(of_several_seeds(frame))
+
+
+def of_several_seeds(frame):
+    """Which rows of a `runs()` frame are trials of several seeds (sweep.seeds), their seeds' runs nested under them."""
+    return frame["seeds"].fillna(1) > 1
 
 
 def _differs(column):
