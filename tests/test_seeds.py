@@ -55,6 +55,32 @@ def test_a_trial_whose_seed_ended_it_elsewhere_ends_so_and_its_seeds_nobody_took
     assert sown.trials[0].state.name == "RUNNING"  # stops at its next evaluation (its sink reads the trial)
 
 
+def test_ctrl_c_while_a_trial_waits_for_its_seeds_elsewhere_stops_it_to_be_continued(monkeypatch):
+    """Not training, the trial's worker gets Ctrl-C as a KeyboardInterrupt: the trial stops as after a signal during
+    training (released to the queue by its worker, antelope.sweeps.trial), not failed; its seeds keep running."""
+    from antelope.sweeps import seed_queue, seeds
+    from antelope.train import Interrupted
+
+    storage, study, sown, ids = sweep_of(2)
+    for seed_id in ids:  # both seeds run on another machine's workers
+        studies.claim(storage, seed_id)
+        studies.mark(storage, seed_id, studies.PROCESS, "elsewhere:1")
+    trial_id = studies.trial_id(storage, study, 0)
+    studies.take(storage, trial_id)
+
+    def ctrl_c(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seed_queue, "queue", lambda *queued: None)  # queued above
+    monkeypatch.setattr(seeds.time, "sleep", ctrl_c)
+    trial = SimpleNamespace(storage=storage, study=study, id=trial_id, number=0, tags={}, run_name="trial 0")
+    plan = Plan(2)
+    plan.heartbeat, plan.retries = 10, 1
+    with pytest.raises(Interrupted, match=r"^stopped by signal SIGINT while its seeds ran on other workers$"):
+        seeds._train_seeds(trial, plan, [], "parent")
+    assert [t.state.name for t in sown.trials] == ["RUNNING", "RUNNING"]
+
+
 @pytest.mark.parametrize(
     "given, message",
     [

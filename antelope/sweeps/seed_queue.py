@@ -19,7 +19,6 @@ from .. import processes, tracking
 from ..config import compose
 from ..errors import ConfigError, Pruned, TakenOver
 from ..run import kept_evaluation, run
-from ..train import Interrupted
 from . import studies
 
 SEED_OF, SEED_INDEX = "antelope.seed_of_trial", "antelope.seed_index"  # a seed run's tags (its trial's number)
@@ -148,13 +147,9 @@ def run_seed(study, storage, seeds, seed_id, plan, tags, mine):
                 raise
             print(f"ml: {pruned}", file=sys.stderr)
             return
-        except Interrupted:  # a signal, with a checkpoint saved: the next free worker continues the seed from it
+        except KeyboardInterrupt:  # a signal (with a checkpoint, when training): the next worker continues the seed
             if studies.owner(storage, seed_id) == processes.this_process():
                 studies.release(storage, seed_id)
-            raise
-        except KeyboardInterrupt:
-            studies.mark(storage, seed_id, FAILURE, "KeyboardInterrupt: stopped by Ctrl-C outside training")
-            studies.finish(storage, seed_id, TrialState.FAIL)
             raise
         except Exception as error:
             failure = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"

@@ -69,8 +69,10 @@ def _train_seeds(trial, plan, overrides, parent):
     except Pruned:
         seed_queue.close_waiting(storage, seeds, trial.number, TrialState.PRUNED)
         raise
-    except (TakenOver, Interrupted, KeyboardInterrupt):
+    except (TakenOver, Interrupted):
         raise  # its seeds wait for the worker that continues the trial
+    except KeyboardInterrupt:  # Ctrl-C while it waited for its seeds (not training): continued as after a signal
+        raise Interrupted("stopped by signal SIGINT while its seeds ran on other workers") from None
     except Exception:
         seed_queue.close_waiting(storage, seeds, trial.number, TrialState.FAIL)
         raise
