@@ -5,7 +5,8 @@ the trial (Optuna user attributes) and on the trial's run, which also holds the 
 each evaluation step.
 
 The trial's seeds are queued for any worker of the sweep (antelope.sweeps.seed_queue); the trial's own worker runs
-those nobody took, one after another, and waits for the others, then sums them up. A trial taken over or
+those nobody took, one after another, and while the others run elsewhere it runs other trials' waiting seeds or
+waits; then it sums them up. A trial taken over or
 continued keeps its seeds that finished.
 
     ml -m 'optim.lr=interval(1e-4, 1e-1)' sweep.seeds=3 sweep.workers=3
@@ -79,8 +80,9 @@ def _train_seeds(trial, plan, overrides, parent):
 
 
 def _wait_for_seeds(trial, plan, parent, seeds):
-    """Run the trial's waiting seeds in this process, one at a time, and wait while others run elsewhere, until
-    all have finished: its Seeded; Pruned or the first failed seed's error as soon as one is found."""
+    """Run the trial's waiting seeds in this process, one at a time, and while others run elsewhere run other
+    trials' waiting seeds or wait, until all of its own have finished: its Seeded; Pruned or the first failed
+    seed's error as soon as one is found."""
     from optuna.trial import TrialState
 
     storage = trial.storage
@@ -119,6 +121,8 @@ def _wait_for_seeds(trial, plan, parent, seeds):
             continue
         if all(job.state == TrialState.COMPLETE for job in jobs.values()):
             return _summarize(trial, plan, parent, [jobs[index] for index in range(plan.seeds)])
+        if seed_queue.run_waiting(trial.study, storage, plan, own_tags):
+            continue  # another trial's waiting seed, rather than idle while its own run elsewhere
         time.sleep(POLL)  # its seeds run on other workers: one may yet lose its worker, or prune the trial
 
 
