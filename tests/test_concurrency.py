@@ -10,25 +10,23 @@ from optuna.trial import TrialState
 from antelope import sweep
 
 pytestmark = pytest.mark.slow
+FOUR_WORKERS = dict(  # 4 processes at once on one study, each trial 2 steps: the storage's contention, not training
+    model="models.Model",
+    space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"},
+    workers=4,
+    sampler="random",
+    pruner="none",
+    train_steps=2,
+    evaluate_per_steps=0,
+    log_per_steps=1,
+    save_per_steps=1000,
+)
 
 
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])
 def test_four_workers_hundred_trials_nothing_lost_or_doubled(storage, postgres):
     url = postgres("optuna") if storage == "postgresql" else None
-    study = sweep(
-        model="models.Model",
-        space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"},
-        trials=100,
-        workers=4,
-        storage=url,
-        sampler="random",
-        pruner="none",
-        train_steps=2,
-        evaluate_per_steps=0,
-        log_per_steps=1,
-        save_per_steps=1000,
-        study=f"concurrency-{storage}",
-    )
+    study = sweep(trials=100, storage=url, study=f"concurrency-{storage}", **FOUR_WORKERS)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(t.number for t in complete) == list(range(100))
@@ -48,21 +46,7 @@ def test_four_workers_share_the_seeds_of_ten_trials_each_seed_run_once(storage, 
     from antelope.sweeps.studies import open_storage
 
     url = postgres("optuna") if storage == "postgresql" else None
-    study = sweep(
-        model="models.Model",
-        space={"optim.lr": "tag(log, interval(1e-4, 1e-1))"},
-        trials=10,
-        seeds=3,
-        workers=4,
-        storage=url,
-        sampler="random",
-        pruner="none",
-        train_steps=2,
-        evaluate_per_steps=0,
-        log_per_steps=1,
-        save_per_steps=1000,
-        study=f"seeds-{storage}",
-    )
+    study = sweep(trials=10, seeds=3, storage=url, study=f"seeds-{storage}", **FOUR_WORKERS)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     assert sorted(t.number for t in complete) == list(range(10))
     table = runs("Digits")

@@ -86,12 +86,7 @@ class SeedSink:
 
     def check_owner(self, step):
         """Raises TakenOver when another worker runs this seed now (this one was paused past its heartbeat's grace)."""
-        owner = studies.owner(self.storage, self.id)
-        if owner != processes.this_process():
-            raise TakenOver(
-                f"trial {self.number} seed {self.index} was taken over by {owner} (this worker's heartbeat had "
-                f"lapsed); this worker stops it at step {step} and leaves its run to {owner}"
-            )
+        studies.check_owner(self.storage, self.id, self.label, f"stops it at step {step} and leaves its run")
 
 
 def run_waiting(study, storage, plan, tags):
@@ -101,12 +96,10 @@ def run_waiting(study, storage, plan, tags):
 
     seeds = seed_study(storage, plan)
     jobs = seeds.get_trials(deepcopy=False)
-    for job, why in studies.lost_trials(jobs, plan.heartbeat):
-        said = take_back(storage, seeds, plan, job, why)
-        if said is not None:
-            print(f"ml: {said}", file=sys.stderr)
+    if take_back_lost(storage, seeds, plan, jobs):
+        jobs = seeds.get_trials(deepcopy=False)
     waiting = sorted(
-        (job for job in seeds.get_trials(deepcopy=False, states=(TrialState.WAITING,))),
+        (job for job in jobs if job.state == TrialState.WAITING),
         key=lambda job: (job.user_attrs[TRIAL], job.user_attrs[INDEX]),
     )
     for job in waiting:
@@ -188,6 +181,18 @@ def _train_seed(sink, plan, seed):
             if value is not None:
                 final[name] = value
     return result.run_id, final
+
+
+def take_back_lost(storage, seeds, plan, jobs):
+    """The seed trials among `jobs` whose worker is lost, back in the queue (or failed: take_back), each said in one
+    line; whether any was (the caller reads them again)."""
+    taken = False
+    for job, why in studies.lost_trials(jobs, plan.heartbeat):
+        said = take_back(storage, seeds, plan, job, why)
+        if said is not None:
+            print(f"ml: {said}", file=sys.stderr)
+            taken = True
+    return taken
 
 
 def take_back(storage, seeds, plan, lost, why):

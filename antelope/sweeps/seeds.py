@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .. import processes, tracking
+from .. import tracking
 from ..errors import Pruned, TakenOver
 from ..run import KEPT
 from ..train import Interrupted
@@ -88,18 +88,10 @@ def _wait_for_seeds(trial, plan, parent, seeds):
     storage = trial.storage
     own_tags = {k: v for k, v in trial.tags.items() if k != "antelope.trial"}
     while True:
-        owner = studies.owner(storage, trial.id)
-        if owner != processes.this_process():
-            raise TakenOver(
-                f"trial {trial.number} was taken over by {owner} (this worker's heartbeat had lapsed); this worker "
-                f"leaves its seeds and its run to {owner}"
-            )
+        studies.check_owner(storage, trial.id, f"trial {trial.number}", "leaves its seeds and its run")
         jobs = seed_queue.seeds_of(seeds, trial.number)
-        for job, why in studies.lost_trials(jobs.values(), plan.heartbeat):
-            said = seed_queue.take_back(storage, seeds, plan, job, why)
-            if said is not None:
-                print(f"ml: {said}", file=sys.stderr)
-                jobs = seed_queue.seeds_of(seeds, trial.number)
+        if seed_queue.take_back_lost(storage, seeds, plan, jobs.values()):
+            jobs = seed_queue.seeds_of(seeds, trial.number)
         pruned_at = studies.read(storage, trial.id).user_attrs.get(seed_queue.PRUNED_AT)
         if pruned_at is not None:
             raise Pruned(

@@ -23,7 +23,7 @@ import time
 import weakref
 
 from .. import processes, tracking
-from ..errors import ConfigError
+from ..errors import ConfigError, TakenOver
 from ..imports import did_you_mean
 
 # The storage methods called (see the module's docstring) and their parameters, checked by the contract test
@@ -341,6 +341,17 @@ def read(storage, trial_id):
 def mark(storage, trial_id, key, value):
     """Set a user attribute of a trial, by the storage's id."""
     storage.set_trial_user_attr(trial_id, key, value)
+
+
+def check_owner(storage, trial_id, label, leaves):
+    """Raises TakenOver when another worker runs `label` (a trial, a seed) now: this one was paused past its
+    heartbeat's grace. `leaves`: what this worker does about it, said in the message."""
+    running = owner(storage, trial_id)
+    if running != processes.this_process():
+        raise TakenOver(
+            f"{label} was taken over by {running} (this worker's heartbeat had lapsed); this worker {leaves} to "
+            f"{running}"
+        )
 
 
 def owner(storage, trial_id):

@@ -46,12 +46,7 @@ class Trial:
     def check_owner(self, step):
         """Raises TakenOver when another worker runs the trial now (this one was paused past its heartbeat's
         grace): this worker stops at `step` and leaves the run, and its checkpoints, to the other."""
-        owner = studies.owner(self.storage, self.id)
-        if owner != processes.this_process():
-            raise TakenOver(
-                f"trial {self.number} was taken over by {owner} (this worker's heartbeat had "
-                f"lapsed); this worker stops it at step {step} and leaves its run to {owner}"
-            )
+        studies.check_owner(self.storage, self.id, self.label, f"stops it at step {step} and leaves its run")
 
 
 def run_trial(study, storage, plan, tags):

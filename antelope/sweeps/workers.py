@@ -104,7 +104,8 @@ def run_workers(plan, count, study, storage):
                     errors.append(error)
                 elif process.exitcode != 0:
                     said, ran_a_trial = _died(study, storage, plan, worker, process)
-                    print(f"ml: {said}", file=sys.stderr)
+                    for line in said:
+                        print(f"ml: {line}", file=sys.stderr)
                     idle_deaths, deaths = 0 if ran_a_trial else idle_deaths + 1, deaths + 1
                     if deaths > most:
                         raise RuntimeError(
@@ -148,9 +149,9 @@ def _how(exitcode):
 
 
 def _died(study, storage, plan, worker, process):
-    """(a line for the console, whether it was running a trial) about a worker process that died: which worker,
-    how, and its trial: back in the queue (or ended FAIL: take_back), or, when another worker found it lost
-    first, as it stands."""
+    """(lines for the console, whether it was running a trial or a seed) about a worker process that died: which
+    worker, how, and its seed of a trial (sweep.seeds) and its trial: back in the queue (or ended FAIL:
+    take_back), or, when another worker found it lost first, as it stands."""
     from optuna.trial import TrialState
 
     recorded = f"{processes.this_process().rpartition(':')[0]}:{process.pid}"
@@ -166,15 +167,13 @@ def _died(study, storage, plan, worker, process):
     for trial in study.get_trials(deepcopy=False):
         if trial.state == TrialState.RUNNING and trial.user_attrs.get(studies.PROCESS) == recorded:
             line = take_back(study, storage, plan, trial, dead)
-            return "\nml: ".join(
-                [*said, line or f"{dead}; another worker took its trial {trial.number} back first"]
-            ), True
+            return [*said, line or f"{dead}; another worker took its trial {trial.number} back first"], True
         if trial.user_attrs.get(studies.LOST, "").startswith(f"worker {recorded}:"):  # another worker found it first
             state = "goes back to the queue" if trial.state == TrialState.WAITING else f"is {trial.state.name}"
-            return "\nml: ".join([*said, f"{dead}; its trial {trial.number} {state}"]), True
+            return [*said, f"{dead}; its trial {trial.number} {state}"], True
     if said:
-        return "\nml: ".join(said), True
-    return f"{dead} between trials; a new worker takes its place", False
+        return said, True
+    return [f"{dead} between trials; a new worker takes its place"], False
 
 
 def _worker_process(plan, worker, device, count, errors):
