@@ -48,6 +48,14 @@ def test_the_summary_counts_the_trials_ranks_the_best_and_says_how_to_reproduce_
     assert f"  ml train_steps=50 optim.lr={best_lr}" in text  # the fixed keys, then the drawn ones
 
 
+def test_the_summary_leaves_out_trials_asked_after_the_study_filled_up():
+    study = study_of([0.5])
+    surplus = study.ask()  # a worker asked for it as another took the last trial (antelope.sweeps.trial)
+    surplus.set_user_attr(studies.SURPLUS, True)
+    study.tell(surplus, state=TrialState.FAIL)
+    assert summary(study).splitlines()[0] == f"sweep {study.study_name}: 1 trials (1 COMPLETE, 0 PRUNED, 0 FAIL)"
+
+
 def test_a_study_without_a_complete_trial_says_so():
     assert summary(study_of([TrialState.FAIL])).endswith("no trial completed")
 

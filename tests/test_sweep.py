@@ -18,6 +18,7 @@ from conftest import ML, run_ml, runs
 from models import Model
 
 from antelope import ConfigError, sweep
+from antelope.sweeps import studies
 
 MODELS = Path(__file__).parent / "models.py"
 SWEEPS = Path(__file__).parent.parent / "sweeps"
@@ -150,7 +151,7 @@ def test_two_machines_share_one_study_and_parent_run_through_postgresql(postgres
     assert len(set(children["tags.antelope.pid"])) == 2  # both machines ran trials
     study = optuna.load_study(study_name=parent["tags.antelope.sweep"], storage=storage)
     # a machine that asked for a trial as the other took the last one records it as surplus (FAIL), unrun
-    trained = [t for t in study.trials if not t.user_attrs.get("surplus")]
+    trained = studies.counted(study.trials)
     assert [t.number for t in trained] == list(range(6))
     assert all(t.state.name == "FAIL" and "mlflow_run_id" not in t.user_attrs for t in study.trials[6:])
     assert {t.user_attrs["mlflow_run_id"] for t in trained} == set(children["run_id"])

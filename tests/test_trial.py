@@ -51,3 +51,22 @@ def test_a_trial_another_worker_took_over_is_left_to_it():
     with pytest.raises(TakenOver, match="stops it at step 250"):
         sink.check_owner(250)
     assert sink.study.trials[0].intermediate_values == {}  # not reported: the run is no longer this worker's
+
+
+def test_a_trial_asked_after_the_study_filled_up_is_surplus_and_earlier_surplus_ones_do_not_count(monkeypatch):
+    """Two workers that ask for the last trial at once: the later one's is surplus (FAIL, unrun). A resumed sweep
+    of more trials counts only the trials that were run, so it runs as many as it says."""
+    from antelope.sweeps import trial as trial_module
+
+    trained = []
+    monkeypatch.setattr(trial_module, "_train", lambda trial, plan, why: trained.append(trial.number))
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage)
+    study.tell(study.ask(), 0.5)  # trial 0: the study's one trial
+    plan = SimpleNamespace(**vars(PLAN), trials=1, warm_trials=0, study="s", heartbeat=60)
+    trial_module.run_trial(study, storage, plan, {})  # trial 1: asked as the study was full
+    assert study.trials[1].state.name == "FAIL" and study.trials[1].user_attrs == {studies.SURPLUS: True}
+    assert trained == [] and len(studies.counted(study.trials)) == 1
+    plan.trials = 3  # resumed as a sweep of 3 trials: trial 2 is its second, though its number is 2
+    trial_module.run_trial(study, storage, plan, {})
+    assert trained == [2] and not study.trials[2].user_attrs.get(studies.SURPLUS)

@@ -12,6 +12,7 @@ from .. import tracking
 from ..config import overrides as lines
 from ..metrics import IMPORTANCE
 from ..results import draw_pareto, draw_sweep
+from . import studies
 
 FINAL_STATES = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's TrialState names
 
@@ -74,7 +75,7 @@ def _trial_table(study, plan):
 
     rows = []
     for t in study.get_trials(deepcopy=False):
-        if t.state.name not in FINAL_STATES or t.user_attrs.get("surplus"):
+        if t.state.name not in FINAL_STATES or t.user_attrs.get(studies.SURPLUS):
             continue
         value = (
             t.values[0]
@@ -147,7 +148,7 @@ def summary(study, top=5):
     import pandas as pd
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
+    trials = studies.counted(study.get_trials(deepcopy=False))  # a surplus trial never ran: not one of the sweep's
     counts = ", ".join(f"{sum(t.state.name == s for t in trials)} {s}" for s in FINAL_STATES)
     text = [f"sweep {study.study_name}: {len(trials)} trials ({counts})"]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]

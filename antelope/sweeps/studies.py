@@ -43,6 +43,7 @@ PROCESS = "process"  # a trial's user attribute: the worker process running it, 
 LOST = "lost"  # a trial's user attribute: the worker it lost last, and why ('worker host:pid: why')
 QUEUED = "queued"  # a trial's user attribute: why it waits in the queue again (lost, or stopped with a checkpoint)
 LOSSES = "losses"  # a trial's user attribute: how many times it lost its worker (killed, out of memory, gone)
+SURPLUS = "surplus"  # a trial's user attribute: asked as another worker took the last trial; ended FAIL, unrun
 SAMPLERS = {
     "tpe": "TPESampler",
     "random": "RandomSampler",
@@ -248,6 +249,12 @@ def _last_sign_of_life(trial):
     """When a running trial last showed it is alive: a heartbeat, or its start (a trial taken from the queue
     starts anew)."""
     return max(trial.system_attrs.get(HEARTBEAT, 0), trial.datetime_start.timestamp())
+
+
+def counted(trials):
+    """The trials that count towards sweep.trials: all but surplus ones (Optuna has no call to delete a trial a
+    worker asked for after the study filled up, so it stays, FAIL and marked SURPLUS)."""
+    return [t for t in trials if not t.user_attrs.get(SURPLUS)]
 
 
 def lost_trials(trials, interval):

@@ -174,9 +174,8 @@ def _launch_on_slurm(study, plan, count, settings):
     from . import slurm
 
     trials = study.get_trials(deepcopy=False)
-    if len(trials) - plan.warm_trials >= plan.trials and not any(
-        t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials
-    ):
+    started = len(studies.counted(trials)) - plan.warm_trials
+    if started >= plan.trials and not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
         finish(study, plan)  # nothing left to run
         _summarize(study, plan)
         return study
@@ -187,7 +186,7 @@ def _launch_on_slurm(study, plan, count, settings):
         raise
     tracking.set_tags(plan.parent_run_id, {"antelope.pid": ""})  # not this process's: it returns, the jobs go on
     print(
-        f"ml: sweep {plan.study} (parent run {plan.parent_run_id}): {len(trials) - plan.warm_trials} of "
+        f"ml: sweep {plan.study} (parent run {plan.parent_run_id}): {started} of "
         f"{plan.trials} trials so far; "
         + (f"worker jobs {', '.join(live)} still queued or running; " if live else "")
         + (f"submitted worker jobs {', '.join(submitted)}" if submitted else "no worker job submitted")

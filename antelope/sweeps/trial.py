@@ -66,13 +66,23 @@ def run_trial(study, storage, plan, tags):
         plan,
         {**tags, "antelope.sweep": plan.study, "antelope.trial": str(optuna_trial.number)},
     )
-    if not ran_before and trial.number - plan.warm_trials >= plan.trials:  # another worker asked first: it is full
-        optuna_trial.set_user_attr("surplus", True)
+    if not ran_before and _surplus(study, plan, trial.number):
+        optuna_trial.set_user_attr(studies.SURPLUS, True)
         study.tell(optuna_trial, state=TrialState.FAIL)
         return
     studies.take(storage, trial.id)
     with studies.Heartbeat(storage, trial.id, plan.heartbeat):
         _train(trial, plan, optuna_trial.user_attrs.get(studies.QUEUED, "it ran before") if ran_before else None)
+
+
+def _surplus(study, plan, number):
+    """Whether new trial `number` is one too many: other workers asked for the study's last trials at the same
+    time. Read again only when its number says it may be: earlier surplus trials do not count (a resumed sweep of
+    more trials runs as many as it says), and a trial asked later is surplus whenever an earlier one is."""
+    if number - plan.warm_trials < plan.trials:
+        return False
+    earlier = [t for t in study.get_trials(deepcopy=False) if t.number < number]
+    return len(studies.counted(earlier)) - plan.warm_trials >= plan.trials
 
 
 def take_back(study, storage, plan, lost, why):

@@ -36,7 +36,7 @@ def work(study, storage, plan, tags):
         queued = any(t.state == TrialState.WAITING for t in trials)
         if not queued and plan.seeds > 1 and seed_queue.run_waiting(study, storage, plan, tags):
             continue  # a waiting seed of a running trial first: that trial ends sooner, for the sampler to learn from
-        if queued or len(trials) - plan.warm_trials < plan.trials:
+        if queued or len(studies.counted(trials)) - plan.warm_trials < plan.trials:
             run_trial(study, storage, plan, tags)  # the first in the queue (continued, or sweep.enqueue's), or new
         elif any(t.state == TrialState.RUNNING for t in trials):
             time.sleep(min(plan.heartbeat, 2))  # trials run elsewhere: one may yet lose its worker
