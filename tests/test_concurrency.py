@@ -83,7 +83,7 @@ def test_live_workers_keep_their_trials_on_a_short_heartbeat(capfd):
         log_per_steps=50,
     )
     assert "lost its worker" not in capfd.readouterr().err  # 5 s a trial; the workers' output too
-    trials = optuna.load_study(study_name="live", storage=open_storage("optuna.journal")).trials
+    trials = studies.counted(optuna.load_study(study_name="live", storage=open_storage("optuna.journal")).trials)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert all(HEARTBEAT in t.system_attrs for t in trials)  # each beat at least once
     children = runs("Digits").query("`tags.antelope.trial`.notna()", engine="python")
