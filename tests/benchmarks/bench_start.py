@@ -9,6 +9,8 @@ reference alternate, so both see the same machine):
    `python -c "import torch"`: target <= 2.0. The same with `tracking=false` is printed beside it;
 2. `ml --help`, `ml runs` and `ml ui --help`, against `python -c pass`, with whether each imported torch
    (target: none does, and `ml --help` within 0.5 s);
+   Beside it, the floor of that ratio for any tool: hand-written scripts of one SGD step on a linear layer, without
+   MLflow and with a minimal MLflow run (a param and a metric into the same kind of SQLite store, no model);
 3. in a sweep's worker process (one worker: the sweep's own process), the time from Optuna handing out a trial
    (its `datetime_start`) to the trial's first `learn` call, the median over the trials after the first
    (target <= 150 ms).
@@ -29,6 +31,25 @@ ML = str(Path(sys.executable).parent / "ml")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ENV.pop("MLFLOW_TRACKING_URI", None)  # each command on the store in its working folder
 TRIAL_STEPS = 1
+
+
+# The floor of target 1: what torch and MLflow cost themselves, by hand, in the same one-step job
+ONE_STEP = (
+    "import torch\n"
+    "model = torch.nn.Linear(64, 10)\n"
+    "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # its constructor imports torch._dynamo\n"
+    "loss = torch.nn.functional.cross_entropy(model(torch.randn(32, 64)), torch.randint(10, (32,)))\n"
+    "loss.backward()\n"
+    "optimizer.step()\n"
+)
+ONE_STEP_TRACKED = (
+    "import mlflow\n"
+    "mlflow.set_tracking_uri('sqlite:///by-hand.db')\n"
+    "with mlflow.start_run():\n"
+    "    mlflow.log_param('lr', 0.1)\n"
+    + "".join(f"    {line}\n" for line in ONE_STEP.splitlines())
+    + "    mlflow.log_metric('train/loss', loss.item(), step=1)\n"
+)
 
 
 def wall(command, cwd):
@@ -122,6 +143,11 @@ def main():
             f"   ml train_steps=1 tracking=false: {off[0]:.2f} s / import torch {off[1]:.2f} s = {off[2]:.2f}",
             flush=True,
         )
+        wall([*python, ONE_STEP_TRACKED], folder)  # its store exists and is migrated from here on, like ml's
+        for name, script in (("no MLflow", ONE_STEP), ("an MLflow run", ONE_STEP_TRACKED)):
+            floor = paired([*python, script], [*python, "import torch"], folder, args.repeats)
+            print(f"   floor: one SGD step by hand, {name}: {floor[0]:.2f} s / import torch {floor[1]:.2f} s "
+                  f"= {floor[2]:.2f}", flush=True)  # fmt: skip
         for argv in (["--help"], ["runs"], ["ui", "--help"]):
             ours = paired([ML, *argv], [*python, "pass"], folder, args.repeats)
             torch = "imports torch" if imports_torch(argv, folder) else "no torch"
