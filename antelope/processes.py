@@ -1,14 +1,30 @@
 """Where a process runs (host and pid, the git commit of its working directory) and with what (package
-versions), as runs and trials record it, and whether it is still alive.
+versions), as runs and trials record it, and whether it is still alive; and whether a Slurm job still is.
 
 A run left RUNNING by a process of this machine that is gone (kill -9) is stale, and a sweep trial
-whose recorded process is gone is lost: both are known at once, without waiting for a timeout.
+whose recorded process is gone is lost: both are known at once, without waiting for a timeout. Slurm's jobs
+are asked of squeue (submitit's own job states come from sacct, which needs Slurm's accounting database).
 """
 
 import functools
 import os
+import shutil
 import socket
 import subprocess
+
+SLURM_LIVE = (
+    "PENDING",
+    "RUNNING",
+    "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "RESIZING",
+    "SUSPENDED",
+    "CONFIGURING",
+    "COMPLETING",
+    "SIGNALING",
+    "STAGE_OUT",
+)  # squeue's states of a job that still holds or awaits a node
 
 
 def verbose():
@@ -41,6 +57,36 @@ def alive(pid):
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def live_jobs(ids):
+    """Those of the Slurm job ids that squeue still lists as queued or running."""
+    if not ids:
+        return []
+    found = subprocess.run(
+        ["squeue", "--noheader", "--format=%i %T", "--jobs", ",".join(ids)], capture_output=True, text=True, timeout=60
+    )
+    states = dict(line.split() for line in found.stdout.splitlines() if len(line.split()) == 2)
+    return [job for job in ids if states.get(job) in SLURM_LIVE]
+
+
+def slurm_here():
+    """Whether this machine has Slurm's squeue to ask about jobs."""
+    return shutil.which("squeue") is not None
+
+
+def job_left(job_id):
+    """Whether Slurm job `job_id` has left the queue (ended, cancelled, or so long ago that Slurm forgot it);
+    False where squeue cannot tell: its controller does not answer, or it takes too long."""
+    try:
+        found = subprocess.run(
+            ["squeue", "--noheader", "--format=%T", "--jobs", job_id], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    if found.returncode != 0:
+        return "Invalid job id" in found.stderr  # squeue's answer for a job it no longer knows
+    return found.stdout.strip() not in SLURM_LIVE
 
 
 @functools.lru_cache(maxsize=16)

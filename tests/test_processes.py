@@ -1,13 +1,15 @@
-"""processes on its own: how a process is recorded, and whether a recorded process of this machine is gone."""
+"""processes on its own: how a process is recorded, whether a recorded process of this machine is gone, and
+whether squeue can tell that a Slurm job left the queue (a real cluster answers in tests/test_slurm.py)."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from antelope.processes import alive, gone, this_process
+from antelope.processes import alive, gone, job_left, slurm_here, this_process
 
 HOST = socket.gethostname()
 
@@ -66,3 +68,16 @@ def test_git_commit_of_a_repository_and_of_a_plain_folder(tmp_path):
     head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert git_commit(str(repo)) == head and len(head) == 40
     assert git_commit(str(plain)) is None
+
+
+def test_slurm_is_here_only_where_squeue_is(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a folder without squeue
+    assert not slurm_here()
+
+
+@pytest.mark.skipif(shutil.which("squeue") is None, reason="needs Slurm's squeue (slurm-wlm; .ci/run installs it)")
+def test_a_job_squeue_cannot_answer_for_has_not_left(monkeypatch):
+    """squeue with no controller to ask (no SLURM_CONF, no DNS record for one) fails: nothing is told of the job,
+    so a run waiting for it is not closed."""
+    monkeypatch.delenv("SLURM_CONF", raising=False)
+    assert slurm_here() and not job_left("123")

@@ -260,6 +260,27 @@ def test_a_run_of_two_processes_is_one_job_and_slurms_warning_requeues_it_into_t
     assert len(runs("Digits")) == 1
 
 
+def test_a_run_whose_job_is_cancelled_before_it_starts_ends_killed_rather_than_scheduled(slurm):
+    """A job held in the queue (sbatch --begin an hour from now), then cancelled: nothing will start its run, so
+    `ml runs` (and any run's start) closes it, KILLED with why; while the job waits, the run is left SCHEDULED."""
+    from antelope import runs as antelope_runs
+    from antelope.processes import job_left
+
+    done = run_ml(*RUN, "launcher=slurm", "slurm.cpus=1", "slurm.sbatch={begin: 'now+3600'}")
+    assert done.returncode == 0, done.stderr
+    job, run_id = re.search(r"submitted job (\d+) for run (\w+)", done.stdout).groups()
+    assert slurm.jobs()[job] == "PENDING" and not job_left(job)
+    assert antelope_runs("Digits")["status"].tolist() == ["SCHEDULED"]  # its job waits: left alone
+    subprocess.run(["scancel", job], check=True, timeout=30)
+    slurm.wait_for(lambda: job_left(job), "the job to leave the queue")
+    listed = run_ml("runs", "Digits", "--csv")
+    assert listed.returncode == 0 and ",KILLED," in listed.stdout, listed.stdout
+    run = mlflow.MlflowClient().get_run(run_id)
+    assert run.info.status == "KILLED" and run.info.end_time is not None
+    assert run.data.tags["antelope.stale"] == f"its Slurm job {job} left the queue before it started"
+    assert job_left("999999")  # a job Slurm does not know (or no longer): left
+
+
 def test_a_run_stopped_here_is_resumed_on_slurm_and_waited_for(slurm):
     local = subprocess.Popen([ML, *RUN], stderr=subprocess.DEVNULL, env=dict(os.environ))
 

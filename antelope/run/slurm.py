@@ -23,27 +23,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .. import tracking
+from .. import processes, tracking
 from ..config import compose, experiment_name
 from ..config import overrides as lines
 from ..errors import ConfigError, TrainingError
 from ..train import REQUEUE, Interrupted, resolve
 from .keeping import kept_evaluation
 
-JOB_ID, NODES = "antelope.slurm.job_id", "antelope.slurm.nodes"  # a run's tags: its Slurm job, its node list
-LIVE = (
-    "PENDING",
-    "RUNNING",
-    "REQUEUED",
-    "REQUEUE_HOLD",
-    "REQUEUE_FED",
-    "RESIZING",
-    "SUSPENDED",
-    "CONFIGURING",
-    "COMPLETING",
-    "SIGNALING",
-    "STAGE_OUT",
-)  # squeue's states of a job that still holds or awaits a node
+JOB_ID, NODES = tracking.SLURM_JOB, "antelope.slurm.nodes"  # a run's tags: its Slurm job, its node list
 LAUNCH_KEYS = ("launcher", "slurm")  # how a run is launched: not passed to the job, which runs it
 
 
@@ -124,18 +111,6 @@ def submit_quietly(made, worker):
         os.close(saved)
 
 
-def live_jobs(ids):
-    """Those of the job ids that Slurm still queues or runs (asked of squeue: submitit's own job states come
-    from sacct, which needs Slurm's accounting database)."""
-    if not ids:
-        return []
-    found = subprocess.run(
-        ["squeue", "--noheader", "--format=%i %T", "--jobs", ",".join(ids)], capture_output=True, text=True, timeout=60
-    )
-    states = dict(line.split() for line in found.stdout.splitlines() if len(line.split()) == 2)
-    return [job for job in ids if states.get(job) in LIVE]
-
-
 def submit(cfg, overrides, objects, explicit, train):
     """`ml ... launcher=slurm`: the run made (SCHEDULED) and its job submitted, each of whose processes calls
     `train` (antelope.run.ml.run) as `ml()` would; returns (the run id, its experiment id, its kept model's
@@ -194,7 +169,7 @@ def _resumable(cfg, explicit, world):
 def _wait(job_id, run_id, settings):
     """Until the job has left Slurm's queue (requeued and run again included); the run's summary, or its error."""
     try:
-        while live_jobs([job_id]):
+        while processes.live_jobs([job_id]):
             time.sleep(5)  # squeue is Slurm's own answer; there is no event to wait on from here
     except KeyboardInterrupt:  # the job is Slurm's: it goes on, and so does its run
         print(f"ml: stopped waiting; job {job_id} and run {run_id} go on (squeue --jobs {job_id})", file=sys.stderr)

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 
-from .. import tracking
+from .. import processes, tracking
 from ..errors import ConfigError
 from ..run import slurm
 from ..train import REQUEUE, Interrupted
@@ -73,7 +73,7 @@ def launch(plan, count, settings):
     executor = slurm.executor(settings, f"ml-sweep-{plan.study}", "sweep.slurm")
     from submitit.core.utils import FailedJobError
 
-    live = slurm.live_jobs(tracking.run_tags(plan.parent_run_id).get(JOBS, "").split())
+    live = processes.live_jobs(tracking.run_tags(plan.parent_run_id).get(JOBS, "").split())
     submitted = []
     for index in range(len(live), count):
         try:
@@ -90,7 +90,7 @@ def wait(plan, ids):
 
     remaining = list(ids)
     while remaining:
-        live = slurm.live_jobs(remaining)
+        live = processes.live_jobs(remaining)
         for job in remaining:
             if job not in live:
                 print(f"ml: worker job {job} ended", file=sys.stderr)

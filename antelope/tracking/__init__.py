@@ -37,9 +37,11 @@ from .models import (
     run_models,
 )
 from .runs import (
+    SLURM_JOB,
     Run,
     Untracked,
     close_stale_runs,
+    close_unstarted_runs,
     delete_run,
     end_lost_run,
     end_run,
@@ -91,9 +93,11 @@ __all__ = [
     "model_run_id",
     "model_uri",
     "register_model",
+    "SLURM_JOB",
     "Run",
     "Untracked",
     "close_stale_runs",
+    "close_unstarted_runs",
     "delete_run",
     "end_lost_run",
     "end_run",

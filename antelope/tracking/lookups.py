@@ -10,7 +10,7 @@ from ..errors import ConfigError
 from ..imports import did_you_mean
 from .client import client as _client
 from .client import quiet, redact, tracking_uri
-from .runs import COMMIT_TAG, VERSION_TAG, local_folder
+from .runs import COMMIT_TAG, VERSION_TAG, close_unstarted_runs, local_folder
 
 
 @dataclass
@@ -165,6 +165,7 @@ def search_runs(experiments=None, filter=None):
                 f"unknown experiment {name!r}{did_you_mean(name, existing)}; experiments in "
                 f"{tracking_uri()}: {', '.join(sorted(existing)) or 'none'}"
             )
+    close_unstarted_runs([existing[name] for name in names])  # a run its cancelled Slurm job never started
     try:
         frame = mlflow.search_runs(
             [existing[name] for name in names], filter or "", order_by=["attributes.start_time ASC"]

@@ -23,6 +23,7 @@ from .writer import Metric, Writer
 MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 FLUSH_SECONDS = 10.0  # write buffered metrics at least this often (and at every evaluation)
+SLURM_JOB = "antelope.slurm.job_id"  # a run's tag: the Slurm job it runs in (launcher=slurm)
 RETRY_SECONDS = float(os.environ.get("ANTELOPE_TRACKING_RETRY_SECONDS", 60))  # at the end, before giving up
 VERSION_TAG, COMMIT_TAG = "antelope.version.", "mlflow.source.git.commit"  # + a package's name: its version
 _EXPERIMENT_IDS: dict[tuple, str] = {}  # per process: {(tracking URI, name): experiment id}
@@ -254,11 +255,27 @@ def _find_or_create_experiment(client, name):
 
 
 def close_stale_runs(experiment_id):
-    """Mark FAILED the RUNNING runs of this experiment whose process, on this host, is gone (kill -9)."""
+    """Mark FAILED the RUNNING runs of this experiment whose process, on this host, is gone (kill -9), and close
+    its runs whose Slurm job was cancelled before it started (close_unstarted_runs)."""
     for run in _client().search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
         tags = run.data.tags
         if processes.gone(f"{tags.get('antelope.host')}:{tags.get('antelope.pid')}"):
             end_lost_run(run.info.run_id, "process gone")
+    close_unstarted_runs([experiment_id])
+
+
+def close_unstarted_runs(experiment_ids):
+    """Mark KILLED the SCHEDULED runs (made for a launcher=slurm job before it starts) whose job has left Slurm's
+    queue without starting them (cancelled while pending): nothing else would ever end them. Only where squeue
+    answers, so on the cluster; a run its job started meanwhile is left to it."""
+    if not experiment_ids or not processes.slurm_here():
+        return
+    client = _client()
+    for run in client.search_runs(experiment_ids, "attributes.status = 'SCHEDULED'", max_results=1000):
+        job = run.data.tags.get(SLURM_JOB)
+        if job and processes.job_left(job) and client.get_run(run.info.run_id).info.status == "SCHEDULED":
+            client.set_tag(run.info.run_id, "antelope.stale", f"its Slurm job {job} left the queue before it started")
+            client.set_terminated(run.info.run_id, "KILLED")
 
 
 def end_lost_run(run_id, why):
