@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 
 SLURM_LIVE = (
     "PENDING",
@@ -68,6 +69,20 @@ def live_jobs(ids):
     )
     states = dict(line.split() for line in found.stdout.splitlines() if len(line.split()) == 2)
     return [job for job in ids if states.get(job) in SLURM_LIVE]
+
+
+def wait_for_jobs(ids, seconds, ended=lambda job: None):
+    """Until none of the Slurm jobs `ids` is queued or running (requeued and run again included), asking squeue
+    every `seconds`: Slurm's own answer, with no event to wait on from here. `ended(job)` as each leaves."""
+    remaining = list(ids)
+    while remaining:
+        live = live_jobs(remaining)
+        for job in remaining:
+            if job not in live:
+                ended(job)
+        remaining = live
+        if remaining:
+            time.sleep(seconds)
 
 
 def slurm_here():

@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 
 from .. import processes, tracking
@@ -169,8 +168,7 @@ def _resumable(cfg, explicit, world):
 def _wait(job_id, run_id, settings):
     """Until the job has left Slurm's queue (requeued and run again included); the run's summary, or its error."""
     try:
-        while processes.live_jobs([job_id]):
-            time.sleep(5)  # squeue is Slurm's own answer; there is no event to wait on from here
+        processes.wait_for_jobs([job_id], 5)
     except KeyboardInterrupt:  # the job is Slurm's: it goes on, and so does its run
         print(f"ml: stopped waiting; job {job_id} and run {run_id} go on (squeue --jobs {job_id})", file=sys.stderr)
         return run_id, tracking.run_experiment_id(run_id), {}

@@ -86,14 +86,6 @@ def launch(plan, count, settings):
 
 def wait(plan, ids):
     """Until none of the jobs is queued or running, printing when each ends."""
-    import time
-
-    remaining = list(ids)
-    while remaining:
-        live = processes.live_jobs(remaining)
-        for job in remaining:
-            if job not in live:
-                print(f"ml: worker job {job} ended", file=sys.stderr)
-        remaining = live
-        if remaining:
-            time.sleep(min(plan.heartbeat, 5))
+    processes.wait_for_jobs(
+        ids, min(plan.heartbeat, 5), lambda job: print(f"ml: worker job {job} ended", file=sys.stderr)
+    )
