@@ -60,23 +60,37 @@ def alive(pid):
         return True
 
 
+def slurm_states(ids):
+    """{job id: squeue's state} of those of the Slurm job `ids` that squeue still lists (a job it has forgotten
+    is absent); None where squeue cannot tell: its controller does not answer, or it takes too long."""
+    try:
+        found = subprocess.run(
+            ["squeue", "--noheader", "--format=%i %T", "--jobs", ",".join(ids)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    if found.returncode != 0:
+        return {} if "Invalid job id" in found.stderr else None  # squeue's answer for jobs it no longer knows
+    return dict(line.split() for line in found.stdout.splitlines() if len(line.split()) == 2)
+
+
 def live_jobs(ids):
-    """Those of the Slurm job ids that squeue still lists as queued or running."""
-    if not ids:
-        return []
-    found = subprocess.run(
-        ["squeue", "--noheader", "--format=%i %T", "--jobs", ",".join(ids)], capture_output=True, text=True, timeout=60
-    )
-    states = dict(line.split() for line in found.stdout.splitlines() if len(line.split()) == 2)
+    """Those of the Slurm job ids that squeue still lists as queued or running (none where it cannot tell)."""
+    states = (slurm_states(ids) or {}) if ids else {}
     return [job for job in ids if states.get(job) in SLURM_LIVE]
 
 
 def wait_for_jobs(ids, seconds, ended=lambda job: None):
     """Until none of the Slurm jobs `ids` is queued or running (requeued and run again included), asking squeue
-    every `seconds`: Slurm's own answer, with no event to wait on from here. `ended(job)` as each leaves."""
+    every `seconds`: Slurm's own answer, with no event to wait on from here (while it cannot tell, the jobs are
+    waited for still). `ended(job)` as each leaves."""
     remaining = list(ids)
     while remaining:
-        live = live_jobs(remaining)
+        states = slurm_states(remaining)
+        live = remaining if states is None else [job for job in remaining if states.get(job) in SLURM_LIVE]
         for job in remaining:
             if job not in live:
                 ended(job)
@@ -92,16 +106,9 @@ def slurm_here():
 
 def job_left(job_id):
     """Whether Slurm job `job_id` has left the queue (ended, cancelled, or so long ago that Slurm forgot it);
-    False where squeue cannot tell: its controller does not answer, or it takes too long."""
-    try:
-        found = subprocess.run(
-            ["squeue", "--noheader", "--format=%T", "--jobs", job_id], capture_output=True, text=True, timeout=60
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    if found.returncode != 0:
-        return "Invalid job id" in found.stderr  # squeue's answer for a job it no longer knows
-    return found.stdout.strip() not in SLURM_LIVE
+    False where squeue cannot tell."""
+    states = slurm_states([job_id])
+    return states is not None and states.get(job_id) not in SLURM_LIVE
 
 
 @functools.lru_cache(maxsize=16)
