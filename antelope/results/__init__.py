@@ -3,6 +3,6 @@ of learning curves and sweeps (plot), and the MLflow UI (ui). Other rooms use wh
 
 from .plots import plot
 from .sweep_plots import draw_pareto, draw_sweep
-from .table import runs
+from .table import SEED_OF_TRIAL, runs
 
-__all__ = ["draw_pareto", "draw_sweep", "plot", "runs"]
+__all__ = ["SEED_OF_TRIAL", "draw_pareto", "draw_sweep", "plot", "runs"]

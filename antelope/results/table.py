@@ -51,7 +51,7 @@ TAGS = {
     "overrides": "antelope.overrides",
     "parent_run_id": "mlflow.parentRunId",
 }
-SEED_OF_TRIAL = "antelope.seed_of_trial"  # a seed run's tag: its trial's number (antelope.sweeps.seeds)
+SEED_OF_TRIAL = "antelope.seed_of_trial"  # a seed run's tag, written by antelope.sweeps.seed_queue: its trial's number
 
 
 def runs(experiment=None, filter=None):

@@ -18,10 +18,11 @@ import weakref
 from .. import processes, tracking
 from ..config import compose
 from ..errors import ConfigError, Pruned, TakenOver
+from ..results import SEED_OF_TRIAL
 from ..run import kept_evaluation, run
 from . import studies
 
-SEED_OF, SEED_INDEX = "antelope.seed_of_trial", "antelope.seed_index"  # a seed run's tags (its trial's number)
+SEED_OF, SEED_INDEX = SEED_OF_TRIAL, "antelope.seed_index"  # a seed run's tags: its trial's number (read by ml runs)
 TRIAL, INDEX = "trial", "seed_index"  # a seed trial's user attributes: its trial's number, its seed's index
 RUN = "mlflow_run_id"  # a seed trial's user attribute once it has ended: its run
 FAILURE = "failure"  # a failed seed trial's user attribute: its error, 'Type: message'
