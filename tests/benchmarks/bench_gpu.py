@@ -136,21 +136,27 @@ def ticking(model_class, window):
     return Ticking
 
 
-def ours(model_class, **keys):
-    """Seconds per step of ml() training `model_class` on SyntheticCifar (in memory, on the device)."""
+def short_run(model, window, batch_size, train_steps, **keys):
+    """ml() training `model` on SyntheticCifar, in memory on the device, timed by `window` (no evaluation, no
+    checkpoint: the steps alone)."""
     from antelope import ml
 
-    window = Window()
     ml(
-        model=ticking(model_class, window),
+        model=ticking(model, window),
         dataset=SyntheticCifar,
-        batch_size=BATCH,
-        train_steps=LAST + 5,
+        batch_size=batch_size,
+        train_steps=train_steps,
         evaluate_per_steps=0,
         save_per_steps=10**9,
         device=DEVICE,
         **keys,
     )
+
+
+def ours(model_class, **keys):
+    """Seconds per step of ml() training `model_class` on SyntheticCifar (in memory, on the device)."""
+    window = Window()
+    short_run(model_class, window, BATCH, LAST + 5, **keys)
     return window.seconds()
 
 
@@ -198,22 +204,12 @@ def report(name, measured, target):
 
 def default_agent():
     """(samples per second, peak GPU memory in GiB) of the default agent on CIFAR-shaped data."""
-    from antelope import ml
-
-    window = Window()
     from antelope.agents import AC2Agent
 
+    window = Window()
     if DEVICE == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    ml(
-        model=ticking(AC2Agent, window),
-        dataset=SyntheticCifar,
-        batch_size=BATCH,
-        train_steps=LAST + 5,
-        evaluate_per_steps=0,
-        save_per_steps=10**9,
-        device=DEVICE,
-    )
+    short_run(AC2Agent, window, BATCH, LAST + 5)
     peak = torch.cuda.max_memory_allocated() / (1 << 30) if DEVICE == "cuda" else float("nan")
     return BATCH / window.seconds(), peak
 
@@ -328,22 +324,10 @@ def augmented(x, pad=2):
 
 def recipe_through_ml():
     """Seconds per epoch of the recipe through ml(), after its first epoch."""
-    from antelope import ml
-
-    data = SyntheticCifar()
-    per_epoch = len(data) // RECIPE["batch_size"]
+    per_epoch = len(SyntheticCifar()) // RECIPE["batch_size"]
     steps = per_epoch * RECIPE["epochs"]
     window = EpochWindow(per_epoch)
-    ml(
-        model=ticking(Recipe, window),
-        **{"model.steps": steps},
-        dataset=SyntheticCifar,
-        batch_size=RECIPE["batch_size"],
-        train_steps=steps + 1,
-        evaluate_per_steps=0,
-        save_per_steps=10**9,
-        device=DEVICE,
-    )
+    short_run(Recipe, window, RECIPE["batch_size"], steps + 1, **{"model.steps": steps})
     return window.seconds()
 
 
