@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import mlflow
 import optuna
+import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
@@ -82,6 +83,9 @@ def test_finish_records_the_sweeps_artifacts_and_ends_the_parent_once_no_trial_r
     parent = client.create_run(client.create_experiment("e")).info.run_id
     storage = optuna.storages.InMemoryStorage()
     study = study_of([0.5, 0.9], storage=storage)
+    surplus = study.ask()  # trial 2: asked as another worker took the last trial (antelope.sweeps.trial)
+    surplus.set_user_attr(studies.SURPLUS, True)
+    study.tell(surplus, state=TrialState.FAIL)
     if waiting:  # a trial stopped with a checkpoint, back in the queue: the sweep is not over
         trial = study.ask()
         trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True)
@@ -102,6 +106,8 @@ def test_finish_records_the_sweeps_artifacts_and_ends_the_parent_once_no_trial_r
         a.path for a in client.list_artifacts(parent, "plots")
     }
     assert {"trials.csv", "plots/sweep_objective.png", "plots/sweep_params.png"} <= artifacts
+    trials = pd.read_csv(client.download_artifacts(parent, "trials.csv"))
+    assert list(trials["number"]) == ([0, 1, 3] if waiting else [0, 1])  # the surplus trial left out
     assert client.get_run(parent).info.status == ("RUNNING" if waiting else "FINISHED")
     # one swept key explains all there is to explain: Optuna's fANOVA gives it 1, recorded and drawn
     assert client.get_run(parent).data.metrics == {"sweep/importance/optim.lr": 1.0}

@@ -27,7 +27,7 @@ def finish(study, plan):
         for key, value in importances.items():
             tracking.log_metric(plan.parent_run_id, f"{IMPORTANCE}{key}", value, 0)
     with tempfile.TemporaryDirectory() as folder:
-        study.trials_dataframe().to_csv(os.path.join(folder, "trials.csv"), index=False)
+        _trials_frame(study).to_csv(os.path.join(folder, "trials.csv"), index=False)
         draw_sweep(
             plan.study,
             plan.objective,
@@ -66,6 +66,13 @@ def finish(study, plan):
 def model_run(trial):
     """The run whose model stands for a trial: its own, or with sweep.seeds its best seed's."""
     return trial.user_attrs.get("best_seed_run_id") or trial.user_attrs["mlflow_run_id"]
+
+
+def _trials_frame(study):
+    """Optuna's table of the study's trials (trials.csv), but for surplus ones: they never ran."""
+    frame = study.trials_dataframe()
+    surplus = f"user_attrs_{studies.SURPLUS}"
+    return frame[frame[surplus].isna()].drop(columns=surplus) if surplus in frame else frame
 
 
 def _trial_table(study, plan):
