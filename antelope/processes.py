@@ -79,7 +79,9 @@ def slurm_states(ids):
 
 def live_jobs(ids):
     """Those of the Slurm job ids that squeue still lists as queued or running (none where it cannot tell)."""
-    states = (slurm_states(ids) or {}) if ids else {}
+    if not ids:
+        return []
+    states = slurm_states(ids) or {}
     return [job for job in ids if states.get(job) in SLURM_LIVE]
 
 

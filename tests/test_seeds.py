@@ -201,7 +201,7 @@ def test_parallel_workers_run_a_trials_seeds_side_by_side_into_one_trial(capfd):
         evaluate_per_steps=50,
         log_per_steps=50,
     )
-    [t] = studies.counted(study.trials)  # the workers that asked for a trial as the first took the one: surplus, unrun
+    [t] = studies.counted(study.trials)  # a worker that asked as another took the one trial left a surplus one
     assert t.state.name == "COMPLETE"
     client = mlflow.MlflowClient()
     table = runs("Digits")

@@ -81,8 +81,8 @@ def _trial_table(study, plan):
     import pandas as pd
 
     rows = []
-    for t in study.get_trials(deepcopy=False):
-        if t.state.name not in FINAL_STATES or t.user_attrs.get(studies.SURPLUS):
+    for t in studies.counted(study.get_trials(deepcopy=False)):
+        if t.state.name not in FINAL_STATES:
             continue
         value = (
             t.values[0]

@@ -22,7 +22,7 @@ from ..results import SEED_OF_TRIAL
 from ..run import kept_evaluation, run
 from . import studies
 
-SEED_OF, SEED_INDEX = SEED_OF_TRIAL, "antelope.seed_index"  # a seed run's tags: its trial's number (read by ml runs)
+SEED_INDEX = "antelope.seed_index"  # a seed run's tag: its index; SEED_OF_TRIAL (read by ml runs): its trial's number
 TRIAL, INDEX = "trial", "seed_index"  # a seed trial's user attributes: its trial's number, its seed's index
 RUN = "mlflow_run_id"  # a seed trial's user attribute once it has ended: its run
 FAILURE = "failure"  # a failed seed trial's user attribute: its error, 'Type: message'
@@ -59,7 +59,7 @@ class SeedSink:
         self.objective = None if plan.multi else plan.objective  # reported to the pruner: one objective only
         self.parent_run_id, self.run_name = seed.user_attrs["parent_run_id"], seed.user_attrs["run_name"]
         self.label = f"trial {self.number} seed {self.index}"  # its progress lines' prefix on the console
-        self.tags = {**tags, "antelope.sweep": plan.study, SEED_OF: str(self.number), SEED_INDEX: str(self.index)}
+        self.tags = {**tags, **seed_run_tags(plan, self.number, self.index)}
 
     def __call__(self, metrics, step, flush):
         if flush:
@@ -159,11 +159,15 @@ def run_seed(study, storage, seeds, seed_id, plan, tags, mine):
     studies.finish(storage, seed_id, TrialState.COMPLETE, values if finite else None)
 
 
+def seed_run_tags(plan, number, index):
+    """The tags that name the run of seed `index` of trial `number` of the sweep (written on it, searched by)."""
+    return {"antelope.sweep": plan.study, SEED_OF_TRIAL: str(number), SEED_INDEX: str(index)}
+
+
 def _train_seed(sink, plan, seed):
     """(run id, final metrics) of one seed: its run trained, resumed from its checkpoint when it ran before, or
     as it was recorded when it finished before its seed trial was told (its worker lost in between)."""
-    tags = {"antelope.sweep": plan.study, SEED_OF: sink.number, SEED_INDEX: sink.index}
-    existing = tracking.find_run(plan.experiment, tags)
+    existing = tracking.find_run(plan.experiment, seed_run_tags(plan, sink.number, sink.index))
     if existing is not None and tracking.run_status(existing) == "FINISHED":
         return existing, record_of(existing, plan.objectives)
     overrides = seed.user_attrs["overrides"]
@@ -207,8 +211,7 @@ def take_back(storage, seeds, plan, lost, why):
     if losses <= plan.retries:
         return f"{label} lost its worker: {why}; the next free worker continues it from its checkpoint"
     reason = f"it lost its worker {losses} times, the last because {why}; after sweep.retries={plan.retries} takeovers"
-    tags = {"antelope.sweep": plan.study, SEED_OF: lost.user_attrs[TRIAL], SEED_INDEX: lost.user_attrs[INDEX]}
-    run_id = tracking.find_run(plan.experiment, tags)
+    run_id = tracking.find_run(plan.experiment, seed_run_tags(plan, lost.user_attrs[TRIAL], lost.user_attrs[INDEX]))
     if run_id is not None and tracking.run_status(run_id) == "RUNNING":
         tracking.end_lost_run(run_id, reason)
     return f"{label} failed: {reason}, and its trial with it"
